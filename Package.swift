@@ -1,0 +1,41 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "broker",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "broker", targets: ["broker"]),
+        .library(name: "BrokerCore", targets: ["BrokerCore"]),
+        .library(name: "RoutingRules", targets: ["RoutingRules"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams.git", exact: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", exact: "2.0.1"),
+    ],
+    targets: [
+        .target(name: "BrokerCore"),
+        .target(
+            name: "RoutingRules",
+            dependencies: ["BrokerCore", .product(name: "Yams", package: "Yams")]
+        ),
+        .executableTarget(
+            name: "broker",
+            dependencies: [
+                "BrokerCore", "RoutingRules",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "BrokerCoreTests", dependencies: ["BrokerCore"]),
+        .testTarget(
+            name: "RoutingRulesTests",
+            dependencies: [
+                "BrokerCore", "RoutingRules",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            resources: [.copy("Corpus")]
+        ),
+        .testTarget(name: "BrokerCLITests", dependencies: ["broker"]),
+    ]
+)
