@@ -139,6 +139,17 @@ extension AgentRegistry {
         /// The id of the agent in `slot`.
         @inlinable public func agentID(at slot: Int32) -> String { storage.id(slot) }
 
+        /// Whether the agent in `slot` is online (read without copying the agent).
+        @inlinable public func isOnline(at slot: Int32) -> Bool { storage.withAgent(slot) { $0.isOnline } }
+
+        /// The metric `key` of the agent in `slot`.
+        @inlinable public func metric(_ key: String, at slot: Int32) -> AgentMetrics.Entry? {
+            storage.withAgent(slot) { $0.metrics.entry(key) }
+        }
+
+        /// ``Agent/idHash`` of the agent in `slot`.
+        @inlinable public func idHash(at slot: Int32) -> UInt64 { storage.withAgent(slot) { $0.idHash } }
+
         /// The position of the agent `id` inside `set` (binary search).
         public func position(of id: String, in set: CandidateSet) -> Int? {
             set.position(of: id, in: storage)

@@ -41,6 +41,11 @@ struct AgentStorage: Sendable {
         chunks[Int(slot) >> Self.chunkShift].agents[Int(slot) & (Self.chunkSize - 1)].id
     }
 
+    @inlinable @inline(__always)
+    func withAgent<T>(_ slot: Int32, _ body: (borrowing Agent) -> T) -> T {
+        body(chunks[Int(slot) >> Self.chunkShift].agents[Int(slot) & (Self.chunkSize - 1)])
+    }
+
     mutating func replace(slot: Int32, with agent: Agent) {
         let chunkIndex = Int(slot) >> Self.chunkShift
         var agents = chunks[chunkIndex].agents

@@ -1,0 +1,105 @@
+import BrokerCore
+import Foundation
+
+/// A step-by-step account of one decision: what `broker explain` prints and what the daemon
+/// keeps for its recent decisions.
+public struct Explanation: Sendable {
+    /// One route looked at.
+    public struct Step: Sendable, Hashable {
+        public enum Result: Sendable, Hashable {
+            case notMatched(failedTest: String)
+            case taken
+            case noAgent
+        }
+
+        public var route: String
+        public var location: SourceLocation
+        public var result: Result
+        public var candidates: [String]?
+        public var selection: String?
+    }
+
+    public var steps: [Step]
+    public var decision: Decision
+    /// How many top-level routes the index let the evaluation skip without looking.
+    public var skippedByIndex: Int
+
+    /// A readable multi-line report.
+    public func render() -> String {
+        var lines: [String] = ["routes tried:"]
+        for step in steps {
+            switch step.result {
+            case .notMatched(let failed):
+                lines.append("  ✗ \(step.route) (\(step.location)): \(failed)")
+            case .taken, .noAgent:
+                lines.append("  ✓ \(step.route) (\(step.location)): matched")
+                if let candidates = step.candidates {
+                    let shown = candidates.prefix(20).joined(separator: ", ") + (candidates.count > 20 ? ", …" : "")
+                    lines.append("      candidates (\(candidates.count)) from \(step.selection ?? "agents"): \(shown.isEmpty ? "none" : shown)")
+                }
+                if step.result == .noAgent { lines.append("      no agent qualifies: following 'otherwise'") }
+            }
+        }
+        if skippedByIndex > 0 { lines.append("  (\(skippedByIndex) other routes skipped by the index: they cannot match this message)") }
+        lines.append("decision: " + Self.describe(decision))
+        for delivery in decision.deliveries {
+            lines.append("output: \(delivery.destination)")
+            lines.append(delivery.message.jsonText)
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func describe(_ decision: Decision) -> String {
+        let route = decision.route.map { "route '\($0)'" } ?? "no route matched"
+        switch decision.outcome {
+        case .deliver(let d): return "deliver (\(route))" + (d.agentID.map { ", agent \($0)" } ?? "")
+        case .broadcast(let ds): return "deliver to \(ds.count) agents (\(route)): " + ds.compactMap(\.agentID).joined(separator: ", ")
+        case .deadLetter(let reason, let queue): return "dead-letter to \(queue) (\(route)): \(reason)"
+        case .drop(let reason): return "drop (\(route)): \(reason)"
+        case .statusUpdate: return "apply as an agent status update, publish nothing (\(route))"
+        }
+    }
+}
+
+struct ExplainingObserver: EvaluationObserver {
+    static var isTracing: Bool { true }
+    var steps: [Explanation.Step] = []
+    var checked = 0
+    var total = 0
+
+    mutating func skipped(_ route: CompiledRoute, because failure: String) {
+        steps.append(.init(route: route.name, location: route.location, result: .notMatched(failedTest: failure)))
+    }
+
+    mutating func taken(_ route: CompiledRoute) {
+        steps.append(.init(route: route.name, location: route.location, result: .taken))
+    }
+
+    mutating func candidates(_ agentIDs: [String], _ selection: Selection) {
+        guard !steps.isEmpty else { return }
+        steps[steps.count - 1].candidates = agentIDs
+        steps[steps.count - 1].selection = selection.description + (selection.excludeSender ? ", excluding the sender" : "") + (selection.excludeReceiver ? ", excluding the receiver" : "")
+        if agentIDs.isEmpty { steps[steps.count - 1].result = .noAgent }
+    }
+
+    mutating func chainEnded(_ route: CompiledRoute) {
+        if let last = steps.indices.last, steps[last].result == .taken { steps[last].result = .noAgent }
+    }
+
+    mutating func noRouteMatched(checked: Int, of total: Int) {
+        self.checked = checked
+        self.total = total
+    }
+}
+
+extension RuleSet {
+    /// Evaluates `message` and records every step.
+    public func explain(
+        _ message: Message, in snapshot: AgentRegistry.Snapshot, random: inout FastRandom, now: Date = Date()
+    ) -> Explanation {
+        var observer = ExplainingObserver()
+        let decision = evaluate(message, in: snapshot, random: &random, now: now, observer: &observer)
+        let considered = index.routes(for: message.body).count
+        return Explanation(steps: observer.steps, decision: decision, skippedByIndex: routeNames.count - considered)
+    }
+}

@@ -1,0 +1,59 @@
+import BrokerCore
+
+/// Reading plain data (registry snapshots, test files, messages) from YAML or JSON files,
+/// with the same limits and located errors as rule files.
+public enum YAMLData {
+    /// A problem reading a data file.
+    public struct Failure: Error, Sendable, CustomStringConvertible {
+        public var diagnostics: [Diagnostic]
+        public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
+    }
+
+    /// Parses `bytes` (YAML, of which JSON is a subset) into a JSON value; key order is kept.
+    public static func parse(_ bytes: [UInt8], name: String, limits: RuleFileLimits = RuleFileLimits()) throws(Failure) -> JSONValue {
+        var sink = DiagnosticSink()
+        guard let root = YAMLLoader.load(bytes, file: name, limits: limits, into: &sink) else {
+            throw Failure(diagnostics: sink.diagnostics)
+        }
+        return root.json
+    }
+
+    /// Reads a registry snapshot: `{agents: [...]}` (an `AgentStatusResponse` in JSON) or a bare list.
+    public static func registry(_ bytes: [UInt8], name: String) throws(Failure) -> AgentRegistry.Snapshot {
+        try registry(from: parse(bytes, name: name), name: name)
+    }
+
+    static func registry(from value: JSONValue, name: String) throws(Failure) -> AgentRegistry.Snapshot {
+        let object: JSONObject
+        switch value {
+        case .object(let o): object = o
+        case .array(let items): object = JSONObject([("agents", .array(items))])
+        default:
+            throw Failure(diagnostics: [Diagnostic(.error, SourceLocation(file: name, line: 1, column: 1), "a registry is a mapping with 'agents' or a list of agents")])
+        }
+        let (update, problems) = AgentStatusUpdate.decode(json: object, defaultFull: true)
+        if !problems.isEmpty {
+            throw Failure(diagnostics: problems.map { Diagnostic(.error, SourceLocation(file: name, line: 1, column: 1), $0.description) })
+        }
+        return AgentRegistry.Snapshot(agents: update.agents.map { Agent($0) })
+    }
+}
+
+extension YAMLNode {
+    /// The node as JSON: scalars by their YAML 1.2 core type, mappings keep key order.
+    var json: JSONValue {
+        switch kind {
+        case .scalar(let s):
+            switch s.resolved {
+            case .null: return .null
+            case .bool(let b): return .bool(b)
+            case .int, .float:
+                if let n = s.number, n.isFinite, Double(s.text) != nil { return .number(JSONNumber(literal: s.text)) }
+                return s.number.map { .number(JSONNumber($0)) } ?? .string(s.text)
+            case .string: return .string(s.text)
+            }
+        case .sequence(let items): return .array(items.map(\.json))
+        case .mapping(let pairs): return .object(JSONObject(pairs.map { ($0.key.text ?? "", $0.value.json) }))
+        }
+    }
+}

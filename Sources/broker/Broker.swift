@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+
+/// The `broker` command.
+struct Broker: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "broker",
+        abstract: "A declarative message router for multi-agent systems.",
+        discussion: """
+            Routing decisions come from YAML rule files. Check them with validate-rules, test
+            them with test-rules, and see why a message goes where it goes with explain.
+            """,
+        subcommands: [ValidateRules.self, TestRules.self, Explain.self]
+    )
+}
+
+@main
+enum BrokerMain {
+    static func main() {
+        do {
+            var command = try Broker.parseAsRoot()
+            try command.run()
+        } catch {
+            let code = Broker.exitCode(for: error)
+            // Usage errors exit 2, as the CLI promises (ArgumentParser would use 64).
+            if code == .validationFailure {
+                FileHandle.standardError.write(Data((Broker.fullMessage(for: error) + "\n").utf8))
+                exit(2)
+            }
+            Broker.exit(withError: error)
+        }
+    }
+}
+
+/// Writes to standard error.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// The exit statuses of the rules commands.
+enum Status {
+    static let ok: Int32 = 0
+    static let failed: Int32 = 1
+    static let usage: Int32 = 2
+}
+
+/// The contents of a file (also works for pipes such as /dev/fd/N).
+func readFile(_ path: String) -> Data? {
+    guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+    defer { try? handle.close() }
+    return try? handle.readToEnd() ?? Data()
+}

@@ -1,0 +1,77 @@
+import ArgumentParser
+import BrokerCore
+import Foundation
+import RoutingRules
+
+/// `broker explain`: why a message goes where it goes.
+struct Explain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show how the rules decide for one message: routes tried, candidates, choice, result.",
+        discussion: """
+            The registry file is YAML or JSON: {agents: [{agent_id, agent_name, is_online,
+            last_seen, metrics}]}, the shape of the server's AgentStatusResponse.
+            """
+    )
+
+    @Option(help: "Rule file or directory.")
+    var rules: String = "rules"
+
+    @Option(help: "Registry snapshot file (YAML or JSON).")
+    var registry: String
+
+    @Option(help: "Seed for random choices, to reproduce a decision.")
+    var seed: UInt64?
+
+    @Option(help: "Largest message accepted, in bytes.")
+    var maxMessageSize: Int = Message.defaultMaximumSize
+
+    @Argument(help: "The message: a JSON file, or - for standard input.")
+    var message: String = "-"
+
+    func run() throws {
+        let loaded: RuleSetLoadResult
+        do {
+            loaded = try RuleSetLoader().load(paths: [rules])
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode(Status.usage)
+        }
+        guard let ruleSet = loaded.ruleSet else {
+            for diagnostic in loaded.errors { printError(diagnostic.description) }
+            throw ExitCode(Status.usage)
+        }
+        guard let registryData = readFile(registry) else {
+            printError("error: \(registry): cannot read file")
+            throw ExitCode(Status.usage)
+        }
+        let snapshot: AgentRegistry.Snapshot
+        do {
+            snapshot = try YAMLData.registry([UInt8](registryData), name: registry)
+        } catch {
+            printError(error.description)
+            throw ExitCode(Status.usage)
+        }
+        let bytes: [UInt8]
+        if message == "-" {
+            bytes = [UInt8](FileHandle.standardInput.readData(ofLength: maxMessageSize + 1))
+        } else if let data = readFile(message) {
+            bytes = [UInt8](data)
+        } else {
+            printError("error: \(message): cannot read file")
+            throw ExitCode(Status.usage)
+        }
+        let decoded: Message
+        do {
+            decoded = try Message(decoding: bytes, maximumSize: maxMessageSize)
+        } catch {
+            printError("error: \(message == "-" ? "standard input" : message): \(error)")
+            print("decision: dead-letter to \(ruleSet.deadLetterQueue): \(error.reasonCode) (the daemon never shows such a message to the rules)")
+            throw ExitCode(Status.failed)
+        }
+        var random = seed.map(FastRandom.init(seed:)) ?? FastRandom()
+        print("rule set \(ruleSet.hash.prefix(12)) (\(ruleSet.files.joined(separator: ", ")))")
+        print("registry: \(snapshot.count) agents, \(snapshot.online.count) online")
+        print("message: \(decoded.jsonText)")
+        print(ruleSet.explain(decoded, in: snapshot, random: &random).render())
+    }
+}
