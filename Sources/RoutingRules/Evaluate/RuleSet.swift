@@ -66,7 +66,7 @@ public final class RuleSet: Sendable {
         }
         if Observer.isTracing { observer.noRouteMatched(checked: candidates.count, of: routeNames.count) }
         context.routeName = onNoRoute.name
-        return apply(onNoRoute, message, &context, random: &random, observer: &observer, reportedRoute: nil)
+        return apply(onNoRoute, message, &context, random: &random, observer: &observer, reportedRoute: .some(nil))
     }
 
     private func apply<Observer: EvaluationObserver>(
