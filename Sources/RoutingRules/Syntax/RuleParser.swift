@@ -158,7 +158,7 @@ struct RuleParser {
                     if name.value.isEmpty || !name.value.unicodeScalars.allSatisfy(Self.isNameCharacter) {
                         sink.error(
                             value.location,
-                            "route name '\(name.value)' may contain only letters, digits, '-', '_' and '.'")
+                            "route name '\(name.value)' may contain only ASCII letters, digits, '-', '_' and '.'")
                     }
                     route.name = name
                 }
@@ -204,7 +204,7 @@ struct RuleParser {
     }
 
     static func isNameCharacter(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "-_.".unicodeScalars.contains(scalar)
+        scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "-_.".unicodeScalars.contains(scalar))
     }
 
     mutating func parseOtherwise(_ node: YAMLNode) -> OtherwiseSyntax? {
