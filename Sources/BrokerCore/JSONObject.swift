@@ -42,7 +42,7 @@ public struct JSONObject: Sendable, Hashable, RandomAccessCollection {
 
     /// The value for `key`; assigning `nil` removes the key.
     public subscript(key: String) -> JSONValue? {
-        get {
+        @inlinable get {
             for entry in entries where entry.key == key { return entry.value }
             return nil
         }
@@ -68,6 +68,18 @@ public struct JSONObject: Sendable, Hashable, RandomAccessCollection {
 
     /// Reserves room for `count` entries.
     public mutating func reserveCapacity(_ count: Int) { entries.reserveCapacity(count) }
+
+    /// The value found by following `path` through nested objects.
+    @inlinable
+    public func value(at path: [String]) -> JSONValue? {
+        if path.count == 1 { return self[path[0]] }
+        guard let first = path.first, var current = self[first] else { return nil }
+        for key in path.dropFirst() {
+            guard case .object(let object) = current, let child = object[key] else { return nil }
+            current = child
+        }
+        return current
+    }
 
     /// The value found by following `path` through nested objects.
     public func value(at path: some Collection<String>) -> JSONValue? {

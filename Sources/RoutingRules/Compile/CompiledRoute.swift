@@ -86,22 +86,47 @@ enum Strategy: Sendable {
     case hash(Subject)
 }
 
-/// A compiled `select`.
-struct Selection: Sendable {
+/// A compiled `select` (a class: the hot path passes a reference instead of copying it).
+final class Selection: Sendable {
     /// Start from the online agents (otherwise from every known agent).
-    var onlineOnly: Bool
+    let onlineOnly: Bool
     /// An equality on a metric that the registry's index can answer.
-    var indexedMetric: (key: String, value: String)?
+    let indexedMetric: (key: String, value: String)?
     /// Tests left for each candidate when the index answers `indexedMetric`.
-    var residual: Predicate
+    let residual: Predicate
     /// Tests for each candidate when the snapshot has no index for the metric.
-    var residualUnindexed: Predicate
-    var excludeSender: Bool
-    var excludeReceiver: Bool
-    var strategy: Strategy
-    var count: SelectionCount
-    var assignTo: String
-    var description: String
+    let residualUnindexed: Predicate
+    let excludeSender: Bool
+    let excludeReceiver: Bool
+    let strategy: Strategy
+    let count: SelectionCount
+    let assignTo: String
+    let description: String
+
+    init(
+        onlineOnly: Bool, indexedMetric: (key: String, value: String)?, residual: Predicate,
+        residualUnindexed: Predicate, excludeSender: Bool, excludeReceiver: Bool, strategy: Strategy,
+        count: SelectionCount, assignTo: String, description: String
+    ) {
+        self.onlineOnly = onlineOnly
+        self.indexedMetric = indexedMetric
+        self.residual = residual
+        self.residualUnindexed = residualUnindexed
+        self.excludeSender = excludeSender
+        self.excludeReceiver = excludeReceiver
+        self.strategy = strategy
+        self.count = count
+        self.assignTo = assignTo
+        self.description = description
+    }
+
+    /// The same selection with another strategy.
+    func withStrategy(_ strategy: Strategy) -> Selection {
+        Selection(
+            onlineOnly: onlineOnly, indexedMetric: indexedMetric, residual: residual,
+            residualUnindexed: residualUnindexed, excludeSender: excludeSender, excludeReceiver: excludeReceiver,
+            strategy: strategy, count: count, assignTo: assignTo, description: description)
+    }
 }
 
 /// What a route does.

@@ -41,7 +41,7 @@ indirect enum Predicate: Sendable {
     case all([Predicate])
     case any([Predicate])
     case not(Predicate)
-    case test(Subject, Test, description: String)
+    case test(Check)
 
     /// The conjuncts at the top of this predicate.
     var conjuncts: [Predicate] {
@@ -53,10 +53,76 @@ indirect enum Predicate: Sendable {
     }
 }
 
+/// One test of one subject: a leaf of the predicate tree (a class, so evaluation passes a
+/// reference instead of copying its parts).
+final class Check: Sendable {
+    let subject: Subject
+    let test: Test
+    let description: String
+
+    init(_ subject: Subject, _ test: Test, description: String) {
+        self.subject = subject
+        self.test = test
+        self.description = description
+    }
+}
+
+/// The literals an `eq`/`in` test accepts, matched without hashing for short lists.
+final class ScalarMatcher: Sendable {
+    /// Every key, for the route index.
+    let keys: Set<ScalarKey>
+    private let strings: [String]
+    private let numbers: [Double]
+    private let acceptsTrue: Bool
+    private let acceptsFalse: Bool
+    private let acceptsNull: Bool
+    private let hashed: Bool
+
+    init(_ keys: Set<ScalarKey>) {
+        self.keys = keys
+        var strings: [String] = []
+        var numbers: [Double] = []
+        for key in keys {
+            switch key {
+            case .string(let s): strings.append(s)
+            case .number(let d): numbers.append(d)
+            default: break
+            }
+        }
+        self.strings = strings.sorted()
+        self.numbers = numbers.sorted()
+        acceptsTrue = keys.contains(.bool(true))
+        acceptsFalse = keys.contains(.bool(false))
+        acceptsNull = keys.contains(.null)
+        hashed = keys.count > 8
+    }
+
+    func matches(string: String) -> Bool {
+        if hashed { return keys.contains(.string(string)) }
+        for candidate in strings where candidate == string { return true }
+        return false
+    }
+
+    func matches(_ value: SubjectValue) -> Bool {
+        switch value {
+        case .json(.string(let s)), .string(let s): return matches(string: s)
+        case .metric(let m): return matches(string: m.value)
+        case .timestamp(let raw, _): return matches(string: raw)
+        case .bool(let b), .json(.bool(let b)): return b ? acceptsTrue : acceptsFalse
+        case .json(.null): return acceptsNull
+        case .json(.number(let n)):
+            guard let d = n.doubleValue else { return false }
+            return numbers.contains(d)
+        case .number(let d): return numbers.contains(d)
+        case .json(.array), .json(.object): return false
+        }
+    }
+}
+
 /// One operator with its compiled operand.
 enum Test: Sendable {
-    case equals(Set<ScalarKey>)
-    case notEquals(Set<ScalarKey>)
+    case equals(ScalarMatcher)
+    case notEquals(ScalarMatcher)
     case exists(Bool)
     case prefix(String)
     case suffix(String)
@@ -135,14 +201,17 @@ struct EvaluationContext {
     let snapshot: AgentRegistry.Snapshot
     let senderSlot: Int32?
     let receiverSlot: Int32?
-    let now: Date
+    private let fixedNow: Date?
     var candidate: Int32? = nil
     var routeName: String = ""
 
-    init(message: JSONObject, snapshot: AgentRegistry.Snapshot, now: Date) {
+    /// The instant `within` compares against (read from the clock only when asked).
+    var now: Date { fixedNow ?? Date() }
+
+    init(message: JSONObject, snapshot: AgentRegistry.Snapshot, now: Date?) {
         self.message = message
         self.snapshot = snapshot
-        self.now = now
+        self.fixedNow = now
         senderSlot = message[MessageKey.senderID]?.stringValue.flatMap(snapshot.slot(of:))
         receiverSlot = message[MessageKey.receiverID]?.stringValue.flatMap(snapshot.slot(of:))
     }
@@ -186,7 +255,7 @@ struct EvaluationContext {
             for item in items where holds(item) { return true }
             return false
         case .not(let inner): return !holds(inner)
-        case .test(let subject, let test, _): return passes(test, value(of: subject))
+        case .test(let check): return passes(check.test, value(of: check.subject))
         }
     }
 
@@ -201,10 +270,16 @@ struct EvaluationContext {
             if holds(predicate) { return nil }
             return "none of: " + items.compactMap(firstFailure).joined(separator: "; ")
         case .not(let inner): return holds(inner) ? "not (\(Self.describe(inner)))" : nil
-        case .test(let subject, let test, let description):
-            if passes(test, value(of: subject)) { return nil }
-            let actual = value(of: subject).map { "is \($0.templateText.debugDescription)" } ?? "is absent"
-            return "\(description) (\(subject) \(actual))"
+        case .test(let check):
+            let value = value(of: check.subject)
+            if passes(check.test, value) { return nil }
+            let actual: String
+            switch value {
+            case nil: actual = "is absent"
+            case .bool(let b)?, .json(.bool(let b))?: actual = "is \(b)"
+            case let value?: actual = "is \(value.templateText.debugDescription)"
+            }
+            return "\(check.description) (\(check.subject) \(actual))"
         }
     }
 
@@ -214,7 +289,7 @@ struct EvaluationContext {
         case .all(let items): items.map(describe).joined(separator: " and ")
         case .any(let items): "any of (" + items.map(describe).joined(separator: "; ") + ")"
         case .not(let inner): "not (\(describe(inner)))"
-        case .test(_, _, let description): description
+        case .test(let check): check.description
         }
     }
 
@@ -224,14 +299,14 @@ struct EvaluationContext {
             let present: Bool
             if case .json(.null)? = value { present = false } else { present = value != nil }
             return present == expected
-        case .notEquals(let keys):
-            guard let key = value?.key else { return true }
-            return !keys.contains(key)
+        case .notEquals(let matcher):
+            guard let value else { return true }
+            return !matcher.matches(value)
         default: break
         }
         guard let value else { return false }
         switch test {
-        case .equals(let keys): return value.key.map(keys.contains) ?? false
+        case .equals(let matcher): return matcher.matches(value)
         case .prefix(let p): return value.string?.hasPrefix(p) ?? false
         case .suffix(let s): return value.string?.hasSuffix(s) ?? false
         case .contains(let key):

@@ -11,8 +11,9 @@ indirect enum RouteIndex: Sendable {
     case list([Int32])
     case dispatch(path: [String], table: [ScalarKey: RouteIndex], other: RouteIndex)
 
-    /// Buckets of at most this many routes are left as lists.
-    static let leafSize = 8
+    /// Buckets of at most this many routes are left as lists (one hash lookup costs about as
+    /// much as checking two routes).
+    static let leafSize = 2
 
     /// The routes to try for `message`, in order.
     func routes(for message: JSONObject) -> [Int32] {
@@ -43,19 +44,32 @@ indirect enum RouteIndex: Sendable {
             let (path, constrained) = counts.max(by: { $0.value != $1.value ? $0.value < $1.value : $0.key.lexicographicallyPrecedes($1.key) }),
             constrained >= 2
         else { return .list(routes) }
+        // One pass in rule order: a constrained route joins the buckets of its keys, a route that
+        // does not test the field joins every bucket (and the fallback).
         var keys: [ScalarKey] = []
-        var seen: Set<ScalarKey> = []
+        var buckets: [ScalarKey: [Int32]] = [:]
+        var wildcards: [Int32] = []
         for route in routes {
-            for key in constraints[route]?[path] ?? [] where seen.insert(key).inserted { keys.append(key) }
+            if let accepted = constraints[route]?[path] {
+                for key in accepted {
+                    if buckets[key] == nil {
+                        keys.append(key)
+                        buckets[key] = wildcards
+                    }
+                    buckets[key]!.append(route)
+                }
+            } else {
+                wildcards.append(route)
+                // Splitting copies wildcard routes into every bucket; stop when that costs more than it saves.
+                if wildcards.count * max(keys.count, 1) > 4 * routes.count + 64 { return .list(routes) }
+                for key in keys { buckets[key]!.append(route) }
+            }
         }
-        let wildcards = routes.filter { constraints[$0]?[path] == nil }
-        // Splitting copies the wildcard routes into every bucket; stop when that costs more than it saves.
-        if wildcards.count * keys.count > 4 * routes.count + 64 { return .list(routes) }
         var table: [ScalarKey: RouteIndex] = [:]
+        table.reserveCapacity(keys.count)
         let nextUsed = used.union([path])
         for key in keys {
-            let bucket = routes.filter { constraints[$0]?[path].map { $0.contains(key) } ?? true }
-            table[key] = build(routes: bucket, constraints: constraints, used: nextUsed)
+            table[key] = build(routes: buckets[key]!, constraints: constraints, used: nextUsed)
         }
         return .dispatch(path: path, table: table, other: build(routes: wildcards, constraints: constraints, used: nextUsed))
     }
@@ -64,8 +78,10 @@ indirect enum RouteIndex: Sendable {
     static func constraints(of predicate: Predicate) -> Constraints {
         var result: Constraints = [:]
         for conjunct in predicate.conjuncts {
-            guard case .test(.message(let path), .equals(let keys), _) = conjunct else { continue }
-            result[path] = result[path].map { $0.intersection(keys) } ?? keys
+            guard case .test(let check) = conjunct, case .message(let path) = check.subject,
+                case .equals(let matcher) = check.test
+            else { continue }
+            result[path] = result[path].map { $0.intersection(matcher.keys) } ?? matcher.keys
         }
         return result
     }

@@ -224,9 +224,15 @@ struct RuleSetCompiler {
         let agents = select.agents.map { compileCondition($0, agentContext: true) } ?? .always
         var conjuncts = agents.conjuncts
         // `online` tested at the top decides the base set; absent means online agents only.
+        func check(_ predicate: Predicate) -> Check? {
+            if case .test(let check) = predicate { return check }
+            return nil
+        }
         var onlineOnly = true
-        if let position = conjuncts.firstIndex(where: { if case .test(.agent(.online), _, _) = $0 { true } else { false } }) {
-            if case .test(_, .equals(let keys), _) = conjuncts[position], keys == [.bool(true), .string("true")] {
+        if let position = conjuncts.firstIndex(where: { check($0)?.subject == .agent(.online) }) {
+            if case .equals(let matcher)? = check(conjuncts[position])?.test,
+                matcher.keys == [.bool(true), .string("true")]
+            {
                 conjuncts.remove(at: position)
             } else {
                 onlineOnly = false
@@ -234,17 +240,19 @@ struct RuleSetCompiler {
         } else if Self.mentionsOnline(agents) {
             onlineOnly = false
         }
+        // One metric equality with a single text value can be answered by the registry's index.
+        func indexable(_ predicate: Predicate) -> (String, String)? {
+            guard let check = check(predicate), case .agent(.metric(let key)) = check.subject,
+                case .equals(let matcher) = check.test
+            else { return nil }
+            let strings = matcher.keys.compactMap { if case .string(let s) = $0 { s } else { nil } }
+            return strings.count == 1 ? (key, strings[0]) : nil
+        }
         var indexed: (String, String)?
         var residual = conjuncts
-        if onlineOnly,
-            let position = conjuncts.firstIndex(where: {
-                if case .test(.agent(.metric), .equals(let keys), _) = $0 { keys.count <= 2 } else { false }
-            }),
-            case .test(.agent(.metric(let key)), .equals(let keys), _) = conjuncts[position],
-            case .string(let value)? = keys.first(where: { if case .string = $0 { true } else { false } })
-        {
-            indexed = (key, value)
-            indexedMetrics.insert(key)
+        if onlineOnly, let position = conjuncts.firstIndex(where: { indexable($0) != nil }) {
+            indexed = indexable(conjuncts[position])
+            indexedMetrics.insert(indexed!.0)
             residual.remove(at: position)
         }
         func predicate(_ items: [Predicate]) -> Predicate { items.isEmpty ? .always : items.count == 1 ? items[0] : .all(items) }
@@ -271,8 +279,7 @@ struct RuleSetCompiler {
         case .always: false
         case .all(let items), .any(let items): items.contains(where: mentionsOnline)
         case .not(let inner): mentionsOnline(inner)
-        case .test(.agent(.online), _, _): true
-        case .test: false
+        case .test(let check): check.subject == .agent(.online)
         }
     }
 
@@ -286,7 +293,7 @@ struct RuleSetCompiler {
         case .test(let subject, let tests):
             let compiled = tests.compactMap { test -> Predicate? in
                 guard let t = compileTest(test, subject: subject.value, agentContext: agentContext) else { return nil }
-                return .test(subject.value, t, description: ConditionText.of(subject.value, test))
+                return .test(Check(subject.value, t, description: ConditionText.of(subject.value, test)))
             }
             return compiled.count == 1 ? compiled[0] : .all(compiled)
         }
@@ -319,7 +326,7 @@ struct RuleSetCompiler {
         switch test.op {
         case .eq, .ne:
             guard let s = scalar(), let k = keys(s, at: test.value.location) else { return nil }
-            return test.op == .eq ? .equals(k) : .notEquals(k)
+            return test.op == .eq ? .equals(ScalarMatcher(k)) : .notEquals(ScalarMatcher(k))
         case .in, .not_in:
             guard case .list(let items, _) = test.value else {
                 sink.error(test.value.location, "'\(op)' takes a list of values, as in [TEXT, REPLY]")
@@ -333,7 +340,7 @@ struct RuleSetCompiler {
                 }
                 if let k = keys(s, at: location) { all.formUnion(k) }
             }
-            return test.op == .in ? .equals(all) : .notEquals(all)
+            return test.op == .in ? .equals(ScalarMatcher(all)) : .notEquals(ScalarMatcher(all))
         case .exists:
             guard let s = scalar() else { return nil }
             guard case .bool(let b) = s.resolved else {

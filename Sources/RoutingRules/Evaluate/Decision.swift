@@ -23,6 +23,12 @@ public struct Delivery: Sendable, Hashable {
     public var destination: Destination
     /// The agent a selection chose, if any.
     public var agentID: String?
+
+    public init(message: Message, destination: Destination, agentID: String? = nil) {
+        self.message = message
+        self.destination = destination
+        self.agentID = agentID
+    }
 }
 
 /// What the rules decided for one message.
@@ -45,6 +51,11 @@ public struct Decision: Sendable, Hashable {
     public var route: String?
     /// The outcome.
     public var outcome: Outcome
+
+    public init(route: String?, outcome: Outcome) {
+        self.route = route
+        self.outcome = outcome
+    }
 
     /// The messages to publish, whatever the outcome.
     public var deliveries: [Delivery] {

@@ -42,16 +42,16 @@ public final class RuleSet: Sendable {
     ///
     /// - Parameters:
     ///   - random: the caller's generator for random choices (one per router: no lock).
-    ///   - now: the instant `within` tests compare against.
+    ///   - now: the instant `within` tests compare against (default: the clock, read only when a rule needs it).
     public func evaluate(
-        _ message: Message, in snapshot: AgentRegistry.Snapshot, random: inout FastRandom, now: Date = Date()
+        _ message: Message, in snapshot: AgentRegistry.Snapshot, random: inout FastRandom, now: Date? = nil
     ) -> Decision {
         var observer = SilentObserver()
         return evaluate(message, in: snapshot, random: &random, now: now, observer: &observer)
     }
 
     func evaluate<Observer: EvaluationObserver>(
-        _ message: Message, in snapshot: AgentRegistry.Snapshot, random: inout FastRandom, now: Date,
+        _ message: Message, in snapshot: AgentRegistry.Snapshot, random: inout FastRandom, now: Date?,
         observer: inout Observer
     ) -> Decision {
         var context = EvaluationContext(message: message.body, snapshot: snapshot, now: now)

@@ -158,14 +158,6 @@ struct Selector {
     }
 }
 
-extension Selection {
-    func withStrategy(_ strategy: Strategy) -> Selection {
-        var copy = self
-        copy.strategy = strategy
-        return copy
-    }
-}
-
 extension Strategy {
     /// Whether the strategy imposes an order (so even a short candidate list is sorted).
     var orders: Bool {

@@ -95,7 +95,7 @@ struct ExplainingObserver: EvaluationObserver {
 extension RuleSet {
     /// Evaluates `message` and records every step.
     public func explain(
-        _ message: Message, in snapshot: AgentRegistry.Snapshot, random: inout FastRandom, now: Date = Date()
+        _ message: Message, in snapshot: AgentRegistry.Snapshot, random: inout FastRandom, now: Date? = nil
     ) -> Explanation {
         var observer = ExplainingObserver()
         let decision = evaluate(message, in: snapshot, random: &random, now: now, observer: &observer)
