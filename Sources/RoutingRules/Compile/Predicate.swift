@@ -199,8 +199,6 @@ enum SubjectValue {
 struct EvaluationContext {
     let message: JSONObject
     let snapshot: AgentRegistry.Snapshot
-    let senderSlot: Int32?
-    let receiverSlot: Int32?
     private let fixedNow: Date?
     var candidate: Int32? = nil
     var routeName: String = ""
@@ -212,9 +210,13 @@ struct EvaluationContext {
         self.message = message
         self.snapshot = snapshot
         self.fixedNow = now
-        senderSlot = message[MessageKey.senderID]?.stringValue.flatMap(snapshot.slot(of:))
-        receiverSlot = message[MessageKey.receiverID]?.stringValue.flatMap(snapshot.slot(of:))
     }
+
+    /// The registry slot of the agent named by `sender_id` (looked up only when a rule asks).
+    var senderSlot: Int32? { message[MessageKey.senderID]?.stringValue.flatMap(snapshot.slot(of:)) }
+
+    /// The registry slot of the agent named by `receiver_id` (looked up only when a rule asks).
+    var receiverSlot: Int32? { message[MessageKey.receiverID]?.stringValue.flatMap(snapshot.slot(of:)) }
 
     func value(of subject: Subject) -> SubjectValue? {
         switch subject {

@@ -19,17 +19,23 @@ struct Selector {
         return (selection.onlineOnly ? snapshot.online : snapshot.all, selection.residualUnindexed)
     }
 
-    private func excluded(_ context: EvaluationContext) -> (Int32?, Int32?) {
-        (
-            selection.excludeSender ? context.senderSlot : nil,
-            selection.excludeReceiver ? context.receiverSlot : nil
-        )
+    /// The slots of the agents the selection excludes, looked up once per decision.
+    struct Excluded {
+        var first: Int32?
+        var second: Int32?
+    }
+
+    private func excluded(_ context: EvaluationContext) -> Excluded {
+        Excluded(
+            first: selection.excludeSender ? context.senderSlot : nil,
+            second: selection.excludeReceiver ? context.receiverSlot : nil)
     }
 
     /// Whether `slot` may be chosen.
-    func qualifies(_ slot: Int32, _ residual: Predicate, _ context: inout EvaluationContext) -> Bool {
-        let (a, b) = excluded(context)
-        if slot == a || slot == b { return false }
+    func qualifies(
+        _ slot: Int32, _ residual: Predicate, _ excluded: Excluded, _ context: inout EvaluationContext
+    ) -> Bool {
+        if slot == excluded.first || slot == excluded.second { return false }
         if case .always = residual { return true }
         context.candidate = slot
         defer { context.candidate = nil }
@@ -40,7 +46,7 @@ struct Selector {
     func pickOne(_ context: inout EvaluationContext, random: inout FastRandom) -> Int32? {
         let (set, residual) = base(context.snapshot)
         if set.isEmpty { return nil }
-        if case .always = residual {
+        if case .always = residual, selection.strategy.picksByPosition {
             switch selection.strategy {
             case .random: return pickByIndex(set, context) { random.below($0) }
             case .roundRobin:
@@ -49,11 +55,12 @@ struct Selector {
             default: break
             }
         }
+        let excluded = excluded(context)
         switch selection.strategy {
         case .random:
             var chosen: Int32?
             var seen = 0
-            for slot in set where qualifies(slot, residual, &context) {
+            for slot in set where qualifies(slot, residual, excluded, &context) {
                 seen += 1
                 if random.below(seen) == 0 { chosen = slot }
             }
@@ -62,16 +69,16 @@ struct Selector {
             let turn = Int(route.roundRobin.add(1, ordering: .relaxed).oldValue % UInt64(set.count))
             for offset in 0..<set.count {
                 let slot = set[(turn + offset) % set.count]
-                if qualifies(slot, residual, &context) { return slot }
+                if qualifies(slot, residual, excluded, &context) { return slot }
             }
             return nil
         case .first:
-            for slot in set where qualifies(slot, residual, &context) { return slot }
+            for slot in set where qualifies(slot, residual, excluded, &context) { return slot }
             return nil
         case .least(let field), .most(let field):
             let wantLeast = if case .least = selection.strategy { true } else { false }
             var best: (Int32, Double)?
-            for slot in set where qualifies(slot, residual, &context) {
+            for slot in set where qualifies(slot, residual, excluded, &context) {
                 guard let value = number(field, slot, context.snapshot) else { continue }
                 if let current = best, wantLeast ? value >= current.1 : value <= current.1 { continue }
                 best = (slot, value)
@@ -85,7 +92,7 @@ struct Selector {
             }
             let keyHash = StableHash.hash(key)
             var best: (Int32, UInt64)?
-            for slot in set where qualifies(slot, residual, &context) {
+            for slot in set where qualifies(slot, residual, excluded, &context) {
                 let score = StableHash.rendezvousScore(key: keyHash, agent: context.snapshot.idHash(at: slot))
                 if let current = best, score <= current.1 { continue }
                 best = (slot, score)
@@ -97,11 +104,15 @@ struct Selector {
     /// Picks the `index(n)`-th member of `set` among those not excluded, where `n` is how many
     /// are not excluded: O(log n), no scan.
     private func pickByIndex(_ set: CandidateSet, _ context: EvaluationContext, _ index: (Int) -> Int) -> Int32? {
-        let (a, b) = excluded(context)
+        // Excluded agents are found by id straight from the message: no registry lookup.
+        let senderID = selection.excludeSender ? context.message[MessageKey.senderID]?.stringValue : nil
+        let receiverID = selection.excludeReceiver ? context.message[MessageKey.receiverID]?.stringValue : nil
         var first = -1
         var second = -1
-        if let a, let p = context.snapshot.position(of: context.snapshot.agentID(at: a), in: set) { first = p }
-        if let b, b != a, let p = context.snapshot.position(of: context.snapshot.agentID(at: b), in: set) { second = p }
+        if let senderID, let p = context.snapshot.position(of: senderID, in: set) { first = p }
+        if let receiverID, receiverID != senderID, let p = context.snapshot.position(of: receiverID, in: set) {
+            second = p
+        }
         if first > second { swap(&first, &second) }
         let available = set.count - (first >= 0 ? 1 : 0) - (second >= 0 ? 1 : 0)
         guard available > 0 else { return nil }
@@ -122,7 +133,8 @@ struct Selector {
     /// Every qualifying agent, in agent-id order.
     func qualifying(_ context: inout EvaluationContext) -> [Int32] {
         let (set, residual) = base(context.snapshot)
-        return set.filter { qualifies($0, residual, &context) }
+        let excluded = excluded(context)
+        return set.filter { qualifies($0, residual, excluded, &context) }
     }
 
     /// Picks several agents (`count: N` or `count: all`).
@@ -159,6 +171,14 @@ struct Selector {
 }
 
 extension Strategy {
+    /// Whether the strategy picks by position in the candidate set (random, round robin).
+    var picksByPosition: Bool {
+        switch self {
+        case .random, .roundRobin: true
+        default: false
+        }
+    }
+
     /// Whether the strategy imposes an order (so even a short candidate list is sorted).
     var orders: Bool {
         switch self {
