@@ -12,7 +12,9 @@ extension AgentStatusUpdate {
     ///
     /// Records without a string `agent_id` are skipped and reported; `is_full_update` defaults
     /// to `false` (a merge, which can never mark agents offline by omission).
-    public static func decode(json object: JSONObject, defaultFull: Bool = false) -> (update: AgentStatusUpdate, problems: [RecordProblem]) {
+    public static func decode(json object: JSONObject, defaultFull: Bool = false) -> (
+        update: AgentStatusUpdate, problems: [RecordProblem]
+    ) {
         var records: [AgentStatusRecord] = []
         var problems: [RecordProblem] = []
         let items: [JSONValue]

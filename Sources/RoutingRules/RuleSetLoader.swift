@@ -62,7 +62,10 @@ public struct RuleSetLoader: Sendable {
             let ruleFiles = names.filter { !$0.hasPrefix(".") && ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) }
                 .sorted()
                 .map { (path.hasSuffix("/") ? path : path + "/") + $0 }
-                .filter { var d: ObjCBool = false; return FileManager.default.fileExists(atPath: $0, isDirectory: &d) && !d.boolValue }
+                .filter {
+                    var d: ObjCBool = false;
+                    return FileManager.default.fileExists(atPath: $0, isDirectory: &d) && !d.boolValue
+                }
             guard !ruleFiles.isEmpty else {
                 throw RuleSourceError(path: path, message: "directory contains no rule files (*.yaml, *.yml)")
             }
@@ -72,7 +75,9 @@ public struct RuleSetLoader: Sendable {
     }
 
     /// Reads the files at `paths` (see ``sourceFiles(_:)``).
-    public static func readSources(_ paths: [String], limits: RuleFileLimits = RuleFileLimits()) throws(RuleSourceError) -> [RuleSource] {
+    public static func readSources(_ paths: [String], limits: RuleFileLimits = RuleFileLimits()) throws(RuleSourceError)
+        -> [RuleSource]
+    {
         var sources: [RuleSource] = []
         for file in try sourceFiles(paths) {
             guard let handle = FileHandle(forReadingAtPath: file) else {

@@ -65,7 +65,9 @@ struct Explain: ParsableCommand {
             decoded = try Message(decoding: bytes, maximumSize: maxMessageSize)
         } catch {
             printError("error: \(message == "-" ? "standard input" : message): \(error)")
-            print("decision: dead-letter to \(ruleSet.deadLetterQueue): \(error.reasonCode) (the daemon never shows such a message to the rules)")
+            print(
+                "decision: dead-letter to \(ruleSet.deadLetterQueue): \(error.reasonCode) (the daemon never shows such a message to the rules)"
+            )
             throw ExitCode(Status.failed)
         }
         var random = seed.map(FastRandom.init(seed:)) ?? FastRandom()

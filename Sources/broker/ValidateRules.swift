@@ -42,7 +42,9 @@ struct ValidateRules: ParsableCommand {
         if format == .text && !quiet {
             let summary = "\(result.errors.count) error(s), \(result.warnings.count) warning(s)"
             if let ruleSet = result.ruleSet, !failed {
-                printError("valid: \(ruleSet.routeNames.count) routes in \(ruleSet.files.count) file(s), rule set \(ruleSet.hash.prefix(12)); \(summary)")
+                printError(
+                    "valid: \(ruleSet.routeNames.count) routes in \(ruleSet.files.count) file(s), rule set \(ruleSet.hash.prefix(12)); \(summary)"
+                )
             } else {
                 printError("invalid: \(summary)")
             }

@@ -36,11 +36,17 @@ import Testing
         let output = out.fileHandleForReading.readDataToEndOfFile()
         let error = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return Run(status: process.terminationStatus, output: String(decoding: output, as: UTF8.self), error: String(decoding: error, as: UTF8.self))
+        return Run(
+            status: process.terminationStatus, output: String(decoding: output, as: UTF8.self),
+            error: String(decoding: error, as: UTF8.self))
     }
 
     @Test func shippedRulesAreValidStrictly() throws {
-        for path in ["rules", "rules/examples/skills-least-loaded.yaml", "rules/examples/sticky-conversations.yaml", "rules/examples/per-agent-queues.yaml", "rules/examples/escalation.yaml", "rules/examples/strict-direct.yaml"] {
+        for path in [
+            "rules", "rules/examples/skills-least-loaded.yaml", "rules/examples/sticky-conversations.yaml",
+            "rules/examples/per-agent-queues.yaml", "rules/examples/escalation.yaml",
+            "rules/examples/strict-direct.yaml",
+        ] {
             let run = try broker(["validate-rules", "--strict", path])
             #expect(run.status == 0, "\(path): \(run.output)\(run.error)")
         }
@@ -61,7 +67,10 @@ import Testing
         let github = try broker(["validate-rules", "--format", "github", file])
         #expect(github.output.hasPrefix("::error file=\(file),line=4,col=40::"))
         let json = try broker(["validate-rules", "--format", "json", file])
-        #expect(json.output.hasPrefix(#"{"valid":false,"errors":3,"warnings":0,"diagnostics":[{"severity":"error","file":"\#(file)","line":4,"column":40,"#))
+        #expect(
+            json.output.hasPrefix(
+                #"{"valid":false,"errors":3,"warnings":0,"diagnostics":[{"severity":"error","file":"\#(file)","line":4,"column":40,"#
+            ))
     }
 
     @Test func warningsFailOnlyWhenStrict() throws {
@@ -82,36 +91,46 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let test = directory.appendingPathComponent("wrong.yaml")
         try """
-            cases:
-              - name: wrong expectation
-                message: { message_type: ERROR }
-                expect: { route: direct-to-known-receiver, fields: { routing_status: routed } }
-            """.write(to: test, atomically: true, encoding: .utf8)
+        cases:
+          - name: wrong expectation
+            message: { message_type: ERROR }
+            expect: { route: direct-to-known-receiver, fields: { routing_status: routed } }
+        """.write(to: test, atomically: true, encoding: .utf8)
         let run = try broker(["test-rules", "--rules", "rules/default.yaml", test.path])
         #expect(run.status == 1)
         #expect(run.output.contains("FAIL \(test.path):2:5 wrong expectation"))
-        #expect(run.output.contains("route:\n    - expected: direct-to-known-receiver\n    + actual:   error-to-server"))
-        #expect(run.output.contains(#"field routing_status:"# + "\n" + #"    - expected: "routed""# + "\n" + #"    + actual:   "error""#))
+        #expect(
+            run.output.contains("route:\n    - expected: direct-to-known-receiver\n    + actual:   error-to-server"))
+        #expect(
+            run.output.contains(
+                #"field routing_status:"# + "\n" + #"    - expected: "routed""# + "\n" + #"    + actual:   "error""#))
         #expect(run.output.hasSuffix("0 passed, 1 failed\n"))
     }
 
     @Test func explainShowsRoutesCandidatesAndTheResult() throws {
         let message = #"{"message_type":"TEXT","sender_id":"agent_ed38e8b1","message_id":"m1","text_payload":"hi"}"#
-        let run = try broker(["explain", "--rules", "rules", "--registry", "rules/registries/three-agents.yaml", "--seed", "3", "-"], input: message)
+        let run = try broker(
+            ["explain", "--rules", "rules", "--registry", "rules/registries/three-agents.yaml", "--seed", "3", "-"],
+            input: message)
         #expect(run.status == 0, "\(run.error)")
         #expect(run.output.contains("✗ direct-to-known-receiver (rules/default.yaml:39:5): receiver.known == true"))
         #expect(run.output.contains("✓ random-online-agent (rules/default.yaml:51:5): matched"))
-        #expect(run.output.contains("candidates (2) from agent.online == true, excluding the sender: agent_694ba2d9, agent_acd0c602"))
+        #expect(
+            run.output.contains(
+                "candidates (2) from agent.online == true, excluding the sender: agent_694ba2d9, agent_acd0c602"))
         #expect(run.output.contains("output: server_input_queue"))
     }
 
     @Test func explainRejectsBadMessagesClearly() throws {
-        let invalid = try broker(["explain", "--registry", "rules/registries/three-agents.yaml", "-"], input: "{not json")
+        let invalid = try broker(
+            ["explain", "--registry", "rules/registries/three-agents.yaml", "-"], input: "{not json")
         #expect(invalid.status == 1)
         #expect(invalid.error.contains("standard input: invalid JSON"))
         let array = try broker(["explain", "--registry", "rules/registries/three-agents.yaml", "-"], input: "[1]")
         #expect(array.error.contains("message is a JSON array, not an object"))
-        let huge = try broker(["explain", "--registry", "rules/registries/three-agents.yaml", "--max-message-size", "100", "-"], input: "{\"a\":\"" + String(repeating: "x", count: 200) + "\"}")
+        let huge = try broker(
+            ["explain", "--registry", "rules/registries/three-agents.yaml", "--max-message-size", "100", "-"],
+            input: "{\"a\":\"" + String(repeating: "x", count: 200) + "\"}")
         #expect(huge.error.contains("exceeds the limit of 100 bytes"))
     }
 }

@@ -21,7 +21,8 @@ import Testing
     @Test func everyShippedRuleFileIsValidAgainstTheSchema() throws {
         let root = CLITests.root.path
         let files = try ["rules", "rules/examples"].flatMap { directory in
-            try FileManager.default.contentsOfDirectory(atPath: "\(root)/\(directory)").filter { $0.hasSuffix(".yaml") }.map { "\(directory)/\($0)" }
+            try FileManager.default.contentsOfDirectory(atPath: "\(root)/\(directory)").filter { $0.hasSuffix(".yaml") }
+                .map { "\(directory)/\($0)" }
         }
         #expect(files.count >= 6)
         let (status, output) = try check(files)

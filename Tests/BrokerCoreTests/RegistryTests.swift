@@ -4,13 +4,15 @@ import Testing
 
 @Suite struct RegistryTests {
     func record(_ id: String, _ online: Bool, _ metrics: [String: String] = [:]) -> AgentStatusRecord {
-        AgentStatusRecord(agentID: id, agentName: id, isOnline: online, lastSeen: "2024-05-01T12:00:00Z", metrics: metrics)
+        AgentStatusRecord(
+            agentID: id, agentName: id, isOnline: online, lastSeen: "2024-05-01T12:00:00Z", metrics: metrics)
     }
 
     @Test func fullUpdateReplacesAndMarksMissingAgentsOffline() {
         let registry = AgentRegistry()
         registry.apply(AgentStatusUpdate(agents: [record("a", true), record("b", true)], isFullUpdate: true))
-        let after = registry.apply(AgentStatusUpdate(agents: [record("b", true), record("c", true)], isFullUpdate: true))
+        let after = registry.apply(
+            AgentStatusUpdate(agents: [record("b", true), record("c", true)], isFullUpdate: true))
         #expect(after.count == 3)
         #expect(after.agent(id: "a")?.isOnline == false)
         #expect(after.online.map(after.agentID(at:)) == ["b", "c"])
@@ -19,9 +21,13 @@ import Testing
 
     @Test func partialUpdateMergesAndKeepsCandidateSetsCurrent() {
         let registry = AgentRegistry(indexedMetrics: ["skill"])
-        registry.apply(AgentStatusUpdate(agents: [record("a", true, ["skill": "x"]), record("b", true, ["skill": "y"])], isFullUpdate: true))
+        registry.apply(
+            AgentStatusUpdate(
+                agents: [record("a", true, ["skill": "x"]), record("b", true, ["skill": "y"])], isFullUpdate: true))
         let before = registry.snapshot
-        let after = registry.apply(AgentStatusUpdate(agents: [record("a", false, ["skill": "x"]), record("c", true, ["skill": "x"])], isFullUpdate: false))
+        let after = registry.apply(
+            AgentStatusUpdate(
+                agents: [record("a", false, ["skill": "x"]), record("c", true, ["skill": "x"])], isFullUpdate: false))
         #expect(after.online.map(after.agentID(at:)) == ["b", "c"])
         #expect(after.onlineAgents(metric: "skill", equals: "x").map { $0.map(after.agentID(at:)) } == ["c"])
         #expect(after.onlineAgents(metric: "other", equals: "x") == nil)
@@ -34,7 +40,8 @@ import Testing
         let registry = AgentRegistry(indexedMetrics: ["zone"])
         let records = (0..<1000).map { record(String(format: "agent_%04d", $0), $0 % 2 == 0, ["zone": "z\($0 % 3)"]) }
         registry.apply(AgentStatusUpdate(agents: records, isFullUpdate: true))
-        let snapshot = registry.apply(AgentStatusUpdate(agents: [record("agent_0999", true, ["zone": "z0"])], isFullUpdate: false))
+        let snapshot = registry.apply(
+            AgentStatusUpdate(agents: [record("agent_0999", true, ["zone": "z0"])], isFullUpdate: false))
         #expect(snapshot.online.count == 501)
         #expect(snapshot.agent(id: "agent_0999")?.isOnline == true)
         let zone0 = snapshot.onlineAgents(metric: "zone", equals: "z0")!.map(snapshot.agentID(at:))
@@ -55,7 +62,11 @@ import Testing
     }
 
     @Test func statusUpdateJSONSkipsRecordsWithoutAnID() throws {
-        guard case .object(let object) = try JSONParser.parse(#"{"agents":[{"agent_id":"a","is_online":true,"metrics":{"load":0.5}},{"agent_name":"x"}],"is_full_update":true}"#) else {
+        guard
+            case .object(let object) = try JSONParser.parse(
+                #"{"agents":[{"agent_id":"a","is_online":true,"metrics":{"load":0.5}},{"agent_name":"x"}],"is_full_update":true}"#
+            )
+        else {
             Issue.record("not an object")
             return
         }

@@ -18,7 +18,9 @@ import Testing
     func diagnosticsMatchExpected(name: String) throws {
         let directory = corpus.appendingPathComponent("broken")
         let bytes = try [UInt8](Data(contentsOf: directory.appendingPathComponent(name)))
-        let expected = try String(contentsOf: directory.appendingPathComponent(name.replacingOccurrences(of: ".yaml", with: ".expected")), encoding: .utf8)
+        let expected = try String(
+            contentsOf: directory.appendingPathComponent(name.replacingOccurrences(of: ".yaml", with: ".expected")),
+            encoding: .utf8)
         let result = RuleSetLoader().load([RuleSource(name: name, bytes: bytes)])
         #expect(result.diagnostics.map(\.description).joined(separator: "\n") + "\n" == expected)
         #expect(!result.diagnostics.isEmpty)
@@ -26,7 +28,10 @@ import Testing
 
     @Test func oversizedFileIsRejectedWithItsSize() {
         let text = "version: 1\n# " + String(repeating: "x", count: 1 << 20) + "\nroutes: []\n"
-        #expect(diagnostics(text, file: "big.yaml") == ["big.yaml:1:1: error: file is \(text.utf8.count) bytes, over the limit of 1048576 bytes"])
+        #expect(
+            diagnostics(text, file: "big.yaml") == [
+                "big.yaml:1:1: error: file is \(text.utf8.count) bytes, over the limit of 1048576 bytes"
+            ])
     }
 
     @Test func aliasBombIsRejectedQuickly() throws {
@@ -74,6 +79,9 @@ import Testing
         let a = RuleSource(name: "a.yaml", text: "version: 1\ndefaults: { dead_letter: q1 }\nroutes: []\n")
         let b = RuleSource(name: "b.yaml", text: "version: 1\ndefaults: { dead_letter: q2 }\nroutes: []\n")
         let result = RuleSetLoader().load([a, b])
-        #expect(result.diagnostics.map(\.description) == ["b.yaml:2:26: error: 'defaults.dead_letter' is already set at a.yaml:2:26"])
+        #expect(
+            result.diagnostics.map(\.description) == [
+                "b.yaml:2:26: error: 'defaults.dead_letter' is already set at a.yaml:2:26"
+            ])
     }
 }

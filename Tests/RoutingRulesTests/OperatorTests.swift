@@ -6,7 +6,8 @@ import Testing
 /// Each operator, as a route condition that either takes the message or lets it fall through.
 @Suite struct OperatorTests {
     func matches(_ condition: String, _ json: String, agents: AgentRegistry.Snapshot = snapshot([])) throws -> Bool {
-        let rules = try compile("""
+        let rules = try compile(
+            """
             version: 1
             defaults: { on_no_route: drop }
             routes:
@@ -46,7 +47,9 @@ import Testing
         #expect(try matches("{ message.text_payload: { contains: refund } }", #"{"text_payload":"a refund please"}"#))
         #expect(try matches("{ message.tags: { contains: vip } }", #"{"tags":["new","vip"]}"#))
         #expect(try !matches("{ message.tags: { contains: vip } }", #"{"tags":["new"]}"#))
-        #expect(try matches(#"{ message.text_payload: { matches: "(?i)invoice|refund" } }"#, #"{"text_payload":"My INVOICE"}"#))
+        #expect(
+            try matches(
+                #"{ message.text_payload: { matches: "(?i)invoice|refund" } }"#, #"{"text_payload":"My INVOICE"}"#))
         #expect(try !matches(#"{ message.text_payload: { matches: "^refund$" } }"#, #"{"text_payload":"no refund"}"#))
     }
 
@@ -77,9 +80,13 @@ import Testing
     @Test func senderAndReceiverSubjectsReadTheRegistry() throws {
         let agents = snapshot([("agent_a", true, ["tier": "gold"]), ("agent_b", false, [:])])
         #expect(try matches("{ sender.metrics.tier: gold }", #"{"sender_id":"agent_a"}"#, agents: agents))
-        #expect(try matches("{ receiver.known: true, receiver.online: false }", #"{"receiver_id":"agent_b"}"#, agents: agents))
+        #expect(
+            try matches(
+                "{ receiver.known: true, receiver.online: false }", #"{"receiver_id":"agent_b"}"#, agents: agents))
         #expect(try matches("{ receiver.known: false }", #"{"receiver_id":"bob"}"#, agents: agents))
-        #expect(try matches("{ message.receiver_id: { same_as: message.sender_id } }", #"{"sender_id":"x","receiver_id":"x"}"#))
+        #expect(
+            try matches(
+                "{ message.receiver_id: { same_as: message.sender_id } }", #"{"sender_id":"x","receiver_id":"x"}"#))
         #expect(try matches("{ registry.online_count: { ge: 1 } }", "{}", agents: agents))
     }
 }
@@ -94,7 +101,8 @@ import Testing
     ])
 
     func rules(_ select: String, extra: String = "") throws -> RuleSet {
-        try compile("""
+        try compile(
+            """
             version: 1
             routes:
               - name: pick
@@ -105,8 +113,12 @@ import Testing
     }
 
     @Test func leastAndMostOrderByAMetric() throws {
-        #expect(try rules("{ strategy: { least: metrics.load } }").decide("{}", agents).deliveries.first?.agentID == "agent_c")
-        #expect(try rules("{ strategy: { most: metrics.load } }").decide("{}", agents).deliveries.first?.agentID == "agent_a")
+        #expect(
+            try rules("{ strategy: { least: metrics.load } }").decide("{}", agents).deliveries.first?.agentID
+                == "agent_c")
+        #expect(
+            try rules("{ strategy: { most: metrics.load } }").decide("{}", agents).deliveries.first?.agentID
+                == "agent_a")
     }
 
     @Test func metricEqualityUsesTheIndexAndOfflineAgentsAreSkipped() throws {
@@ -122,7 +134,8 @@ import Testing
         let ruleSet = try rules("{ exclude: [sender], strategy: random }")
         var counts: [String: Int] = [:]
         for seed in 0..<3000 {
-            let agent = try ruleSet.decide(#"{"sender_id":"agent_a"}"#, agents, seed: UInt64(seed)).deliveries.first?.agentID
+            let agent = try ruleSet.decide(#"{"sender_id":"agent_a"}"#, agents, seed: UInt64(seed)).deliveries.first?
+                .agentID
             counts[agent ?? "none", default: 0] += 1
         }
         #expect(Set(counts.keys) == ["agent_b", "agent_c"])
@@ -136,7 +149,9 @@ import Testing
     }
 
     @Test func firstTakesTheLowestAgentID() throws {
-        #expect(try rules("{ strategy: first, exclude: [receiver] }").decide(#"{"receiver_id":"agent_a"}"#, agents).deliveries.first?.agentID == "agent_b")
+        #expect(
+            try rules("{ strategy: first, exclude: [receiver] }").decide(#"{"receiver_id":"agent_a"}"#, agents)
+                .deliveries.first?.agentID == "agent_b")
     }
 
     @Test func countAndBroadcast() throws {
@@ -147,13 +162,18 @@ import Testing
     }
 
     @Test func noQualifyingAgentFollowsOtherwiseWithTheOriginalErrorShape() throws {
-        let decision = try rules("{ agents: { metrics.skill: legal } }").decide(#"{"message_id":"m1","sender_id":"s","text_payload":"hi","extra":1}"#, agents)
+        let decision = try rules("{ agents: { metrics.skill: legal } }").decide(
+            #"{"message_id":"m1","sender_id":"s","text_payload":"hi","extra":1}"#, agents)
         #expect(decision.route == "pick/otherwise")
-        #expect(decision.deliveries.first?.message.jsonText == #"{"message_id":"m1","message_type":"ERROR","sender_id":"s","receiver_id":"Server","routing_status":"nobody","text_payload":"hi"}"#)
+        #expect(
+            decision.deliveries.first?.message.jsonText
+                == #"{"message_id":"m1","message_type":"ERROR","sender_id":"s","receiver_id":"Server","routing_status":"nobody","text_payload":"hi"}"#
+        )
     }
 
     @Test func outputTemplatesAndEditsSeeTheChosenAgent() throws {
-        let ruleSet = try compile("""
+        let ruleSet = try compile(
+            """
             version: 1
             routes:
               - name: per-agent
@@ -163,13 +183,18 @@ import Testing
                 select: { strategy: first }
                 output: "agent_queue_{agent.agent_id}"
             """)
-        let delivery = try #require(try ruleSet.decide(#"{"_client_id":"x","routing_status":"pending"}"#, agents).deliveries.first)
+        let delivery = try #require(
+            try ruleSet.decide(#"{"_client_id":"x","routing_status":"pending"}"#, agents).deliveries.first)
         #expect(delivery.destination == .queue("agent_queue_agent_a"))
-        #expect(delivery.message.jsonText == #"{"routing_status":"pending","routed_by":"per-agent","agent_name":"AGENT_A","hops":1,"receiver_id":"agent_a"}"#)
+        #expect(
+            delivery.message.jsonText
+                == #"{"routing_status":"pending","routed_by":"per-agent","agent_name":"AGENT_A","hops":1,"receiver_id":"agent_a"}"#
+        )
     }
 
     @Test func exchangeOutputsAndTerminalActions() throws {
-        let ruleSet = try compile("""
+        let ruleSet = try compile(
+            """
             version: 1
             defaults: { dead_letter: dlq }
             routes:
@@ -183,32 +208,42 @@ import Testing
               - name: quarantine
                 dead_letter: "quarantined {message.message_type}"
             """)
-        #expect(try ruleSet.decide(#"{"message_type":"AUDIT","team":"red"}"#, agents).deliveries.first?.destination == .exchange("audit", routingKey: "audit.red"))
-        #expect(try ruleSet.decide(#"{"message_type":"SPAM"}"#, agents).outcome == .drop(reason: "spam is dropped on purpose"))
-        #expect(try ruleSet.decide(#"{"message_type":"X"}"#, agents).outcome == .deadLetter(reason: "quarantined X", queue: "dlq"))
+        #expect(
+            try ruleSet.decide(#"{"message_type":"AUDIT","team":"red"}"#, agents).deliveries.first?.destination
+                == .exchange("audit", routingKey: "audit.red"))
+        #expect(
+            try ruleSet.decide(#"{"message_type":"SPAM"}"#, agents).outcome
+                == .drop(reason: "spam is dropped on purpose"))
+        #expect(
+            try ruleSet.decide(#"{"message_type":"X"}"#, agents).outcome
+                == .deadLetter(reason: "quarantined X", queue: "dlq"))
     }
 
     @Test func unmatchedMessagesFollowOnNoRoute() throws {
-        let ruleSet = try compile("version: 1\nroutes:\n  - name: only-text\n    when: { message.message_type: TEXT }\n    deliver: as_is\n")
+        let ruleSet = try compile(
+            "version: 1\nroutes:\n  - name: only-text\n    when: { message.message_type: TEXT }\n    deliver: as_is\n")
         let decision = try ruleSet.decide(#"{"message_type":"OTHER"}"#, agents)
         #expect(decision.route == nil)
         #expect(decision.outcome == .deadLetter(reason: "no route matched", queue: "broker_dead_letter"))
     }
 
     @Test func agentPlaceholdersOutsideSelectionsAreRejected() {
-        let found = diagnostics("version: 1\nroutes:\n  - name: a\n    set: { x: \"{agent.agent_id}\" }\n    deliver: as_is\n")
+        let found = diagnostics(
+            "version: 1\nroutes:\n  - name: a\n    set: { x: \"{agent.agent_id}\" }\n    deliver: as_is\n")
         #expect(found == ["test.yaml:4:15: error: '{agent.agent_id}' is only available in routes that select an agent"])
     }
 
     @Test func manyRoutesDispatchThroughTheIndex() throws {
         var yaml = "version: 1\nroutes:\n"
         for i in 0..<2000 {
-            yaml += "  - name: r\(i)\n    when: { message.message_type: T\(i % 20), message.sender_id: s\(i) }\n    deliver: as_is\n"
+            yaml +=
+                "  - name: r\(i)\n    when: { message.message_type: T\(i % 20), message.sender_id: s\(i) }\n    deliver: as_is\n"
         }
         let ruleSet = try compile(yaml)
         #expect(try ruleSet.decide(#"{"message_type":"T7","sender_id":"s1987"}"#, agents).route == "r1987")
         var random = FastRandom(seed: 1)
-        let explanation = ruleSet.explain(try message(#"{"message_type":"T7","sender_id":"s1987"}"#), in: agents, random: &random)
+        let explanation = ruleSet.explain(
+            try message(#"{"message_type":"T7","sender_id":"s1987"}"#), in: agents, random: &random)
         #expect(explanation.skippedByIndex >= 1990)
     }
 }

@@ -15,16 +15,24 @@ import Testing
     }
 
     static let cases: [Case] = {
-        guard let text = try? String(contentsOf: corpus.appendingPathComponent("original-broker-cases.jsonl"), encoding: .utf8) else { return [] }
+        guard
+            let text = try? String(
+                contentsOf: corpus.appendingPathComponent("original-broker-cases.jsonl"), encoding: .utf8)
+        else { return [] }
         return text.split(separator: "\n").compactMap { line in
             guard case .object(let object)? = try? JSONParser.parse(String(line)) else { return nil }
-            let registry = object["registry_online"]?.objectValue.map { $0.map { ($0.key, $0.value.boolValue ?? false) } } ?? []
+            let registry =
+                object["registry_online"]?.objectValue.map { $0.map { ($0.key, $0.value.boolValue ?? false) } } ?? []
             let output: String? = object["original_output"]?.stringValue
-            return Case(name: object["case"]?.stringValue ?? "?", online: registry, input: object["input"]?.stringValue ?? "", output: output)
+            return Case(
+                name: object["case"]?.stringValue ?? "?", online: registry, input: object["input"]?.stringValue ?? "",
+                output: output)
         }
     }()
 
-    static let ruleSet: RuleSet? = try? RuleSetLoader().load(paths: [repositoryRoot.appendingPathComponent("rules/default.yaml").path]).ruleSet
+    static let ruleSet: RuleSet? = try? RuleSetLoader().load(paths: [
+        repositoryRoot.appendingPathComponent("rules/default.yaml").path
+    ]).ruleSet
 
     @Test func allCasesLoaded() {
         #expect(Self.cases.count == 22)
@@ -79,14 +87,18 @@ import Testing
 
     @Test func pendingErrorIsMarkedSoItCannotCycle() throws {
         let ruleSet = try #require(Self.ruleSet)
-        let decision = try ruleSet.decide(#"{"message_type":"ERROR","message_id":"e1","routing_status":"pending"}"#, snapshot([]))
+        let decision = try ruleSet.decide(
+            #"{"message_type":"ERROR","message_id":"e1","routing_status":"pending"}"#, snapshot([]))
         #expect(decision.route == "error-pending")
-        #expect(decision.deliveries.first?.message.jsonText == #"{"message_type":"ERROR","message_id":"e1","routing_status":"error"}"#)
+        #expect(
+            decision.deliveries.first?.message.jsonText
+                == #"{"message_type":"ERROR","message_id":"e1","routing_status":"error"}"#)
     }
 
     @Test func statusUpdatesOnTheQueueUpdateTheRegistry() throws {
         let ruleSet = try #require(Self.ruleSet)
-        let decision = try ruleSet.decide(#"{"message_type":"AGENT_STATUS_UPDATE","agents":[],"is_full_update":false}"#, snapshot([]))
+        let decision = try ruleSet.decide(
+            #"{"message_type":"AGENT_STATUS_UPDATE","agents":[],"is_full_update":false}"#, snapshot([]))
         #expect(decision.outcome == .statusUpdate)
         #expect(decision.deliveries.isEmpty)
     }

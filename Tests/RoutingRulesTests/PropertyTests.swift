@@ -6,7 +6,8 @@ import Testing
 
 /// Properties that must hold for every input, not only hand-picked ones.
 @Suite struct PropertyTests {
-    static let sticky = try! compile("""
+    static let sticky = try! compile(
+        """
         version: 1
         routes:
           - name: sticky
@@ -52,9 +53,11 @@ import Testing
         #expect(StableHash.hash("agent_1") == 854_032_548_621_087_796)  // checked by an independent implementation
     }
 
-    static let ruleFiles = ["rules/default.yaml"] + [
-        "skills-least-loaded", "sticky-conversations", "per-agent-queues", "escalation", "strict-direct",
-    ].map { "rules/examples/\($0).yaml" }
+    static let ruleFiles =
+        ["rules/default.yaml"]
+        + [
+            "skills-least-loaded", "sticky-conversations", "per-agent-queues", "escalation", "strict-direct",
+        ].map { "rules/examples/\($0).yaml" }
 
     @Test(arguments: ruleFiles)
     func reloadingIdenticalFilesBuildsAnIdenticalRuleSet(file: String) async throws {
@@ -64,10 +67,14 @@ import Testing
         #expect(first.hash == second.hash)
         #expect(first.routeNames == second.routeNames)
         #expect(first.indexedMetricKeys == second.indexedMetricKeys)
-        let agents = snapshot((0..<12).map { ("agent_\($0)", $0 % 3 != 0, ["load": "0.\($0)", "skill": $0 % 2 == 0 ? "billing" : "support"]) })
+        let agents = snapshot(
+            (0..<12).map {
+                ("agent_\($0)", $0 % 3 != 0, ["load": "0.\($0)", "skill": $0 % 2 == 0 ? "billing" : "support"])
+            })
         await propertyCheck(count: 200, input: Gen.int(in: 0...5), Gen.int(in: 0...10_000)) { kind, n in
             let types = ["TEXT", "REPLY", "SYSTEM", "ERROR", "ESCALATION", "OTHER"]
-            let json = #"{"message_type":"\#(types[kind])","sender_id":"agent_\#(n % 12)","conversation_id":"c\#(n)","text_payload":"invoice \#(n)","priority":"\#(n % 5)"}"#
+            let json =
+                #"{"message_type":"\#(types[kind])","sender_id":"agent_\#(n % 12)","conversation_id":"c\#(n)","text_payload":"invoice \#(n)","priority":"\#(n % 5)"}"#
             var r1 = FastRandom(seed: UInt64(n))
             var r2 = FastRandom(seed: UInt64(n))
             let m = try! message(json)

@@ -30,7 +30,8 @@ struct RuleTestError: Error, CustomStringConvertible {
 
 /// A snapshot of agents given as (id, online, metrics).
 func snapshot(_ agents: [(String, Bool, [String: String])]) -> AgentRegistry.Snapshot {
-    AgentRegistry.Snapshot(agents: agents.map { Agent(id: $0.0, name: $0.0.uppercased(), isOnline: $0.1, metrics: AgentMetrics($0.2)) })
+    AgentRegistry.Snapshot(
+        agents: agents.map { Agent(id: $0.0, name: $0.0.uppercased(), isOnline: $0.1, metrics: AgentMetrics($0.2)) })
 }
 
 func message(_ json: String) throws -> Message { try Message(decoding: Array(json.utf8)) }

@@ -58,7 +58,8 @@ let benchmarks: @Sendable () -> Void = {
 
     // MARK: Selection among 100,000 agents
 
-    let selectRules = Fixtures.compile("""
+    let selectRules = Fixtures.compile(
+        """
         version: 1
         routes:
           - name: skill
@@ -138,7 +139,8 @@ enum Fixtures {
 
     static func registry(agents: Int, indexed: Set<String> = []) -> AgentRegistry.Snapshot {
         let registry = AgentRegistry(indexedMetrics: indexed)
-        return registry.apply(AgentStatusUpdate(agents: (0..<agents).map { record($0, online: $0 % 5 != 0) }, isFullUpdate: true))
+        return registry.apply(
+            AgentStatusUpdate(agents: (0..<agents).map { record($0, online: $0 % 5 != 0) }, isFullUpdate: true))
     }
 
     /// 70% chat without receiver, 20% chat to a known receiver, 10% ERROR.
@@ -148,11 +150,16 @@ enum Fixtures {
             let receiver = String(format: "agent_%06d", (i * 91) % agents)
             switch i % 10 {
             case 0:
-                return message(#"{"message_type":"ERROR","sender_id":"\#(sender)","message_id":"m\#(i)","text_payload":"boom"}"#)
+                return message(
+                    #"{"message_type":"ERROR","sender_id":"\#(sender)","message_id":"m\#(i)","text_payload":"boom"}"#)
             case 1, 2:
-                return message(#"{"message_type":"TEXT","sender_id":"\#(sender)","receiver_id":"\#(receiver)","message_id":"m\#(i)","text_payload":"hi","routing_status":"pending"}"#)
+                return message(
+                    #"{"message_type":"TEXT","sender_id":"\#(sender)","receiver_id":"\#(receiver)","message_id":"m\#(i)","text_payload":"hi","routing_status":"pending"}"#
+                )
             default:
-                return message(#"{"message_type":"TEXT","sender_id":"\#(sender)","message_id":"m\#(i)","text_payload":"hi","routing_status":"pending","_client_id":"\#(sender)"}"#)
+                return message(
+                    #"{"message_type":"TEXT","sender_id":"\#(sender)","message_id":"m\#(i)","text_payload":"hi","routing_status":"pending","_client_id":"\#(sender)"}"#
+                )
             }
         }
     }
@@ -160,7 +167,8 @@ enum Fixtures {
     static func equalityRoutes(_ count: Int) -> String {
         var yaml = "version: 1\nroutes:\n"
         for i in 0..<count {
-            yaml += "  - name: r\(i)\n    when: { message.message_type: T\(i % 10), message.sender_id: s\(i) }\n    deliver: as_is\n"
+            yaml +=
+                "  - name: r\(i)\n    when: { message.message_type: T\(i % 10), message.sender_id: s\(i) }\n    deliver: as_is\n"
         }
         return yaml
     }
@@ -180,15 +188,22 @@ enum HandWrittenDefault {
             } else if body["routing_status"] == nil {
                 body["routing_status"] = "error"
             }
-            return Decision(route: "error-to-server", outcome: .deliver(Delivery(message: Message(body), destination: output, agentID: nil)))
+            return Decision(
+                route: "error-to-server",
+                outcome: .deliver(Delivery(message: Message(body), destination: output, agentID: nil)))
         case "TEXT", "REPLY", "SYSTEM":
-            if let receiver = message.receiverID, snapshot.slot(of: receiver) != nil, body["routing_status"] != "error" {
+            if let receiver = message.receiverID, snapshot.slot(of: receiver) != nil, body["routing_status"] != "error"
+            {
                 body["routing_status"] = "routed"
-                return Decision(route: "direct", outcome: .deliver(Delivery(message: Message(body), destination: output, agentID: nil)))
+                return Decision(
+                    route: "direct",
+                    outcome: .deliver(Delivery(message: Message(body), destination: output, agentID: nil)))
             }
             let online = snapshot.online
             var excluded = -1
-            if let sender = message.senderID, let position = snapshot.position(of: sender, in: online) { excluded = position }
+            if let sender = message.senderID, let position = snapshot.position(of: sender, in: online) {
+                excluded = position
+            }
             let available = online.count - (excluded >= 0 ? 1 : 0)
             guard available > 0 else {
                 return Decision(route: "none", outcome: .drop(reason: "no agent"))
@@ -201,7 +216,9 @@ enum HandWrittenDefault {
             body.removeValue(forKey: "_client_id")
             body["routing_status"] = "routed"
             body["receiver_id"] = .string(agent)
-            return Decision(route: "random", outcome: .deliver(Delivery(message: Message(body), destination: output, agentID: agent)))
+            return Decision(
+                route: "random",
+                outcome: .deliver(Delivery(message: Message(body), destination: output, agentID: agent)))
         default:
             return Decision(route: nil, outcome: .deadLetter(reason: "unknown", queue: "broker_dead_letter"))
         }

@@ -38,10 +38,14 @@ indirect enum RouteIndex: Sendable {
         guard routes.count > leafSize else { return .list(routes) }
         var counts: [[String]: Int] = [:]
         for route in routes {
-            for path in constraints[route, default: [:]].keys where !used.contains(path) { counts[path, default: 0] += 1 }
+            for path in constraints[route, default: [:]].keys where !used.contains(path) {
+                counts[path, default: 0] += 1
+            }
         }
         guard
-            let (path, constrained) = counts.max(by: { $0.value != $1.value ? $0.value < $1.value : $0.key.lexicographicallyPrecedes($1.key) }),
+            let (path, constrained) = counts.max(by: {
+                $0.value != $1.value ? $0.value < $1.value : $0.key.lexicographicallyPrecedes($1.key)
+            }),
             constrained >= 2
         else { return .list(routes) }
         // One pass in rule order: a constrained route joins the buckets of its keys, a route that
@@ -71,7 +75,8 @@ indirect enum RouteIndex: Sendable {
         for key in keys {
             table[key] = build(routes: buckets[key]!, constraints: constraints, used: nextUsed)
         }
-        return .dispatch(path: path, table: table, other: build(routes: wildcards, constraints: constraints, used: nextUsed))
+        return .dispatch(
+            path: path, table: table, other: build(routes: wildcards, constraints: constraints, used: nextUsed))
     }
 
     /// The equality constraints a predicate imposes on message fields (top-level conjuncts only).

@@ -30,7 +30,10 @@ struct RuleSetCompiler {
         checkShadowing(topLevel.map { syntaxByIndex[$0] })
         for index in syntaxByIndex.indices { routes[index] = compileRoute(syntaxByIndex[index], index: index) }
         let noRouteSyntax = RuleParser.terminalRoute(
-            defaults.onNoRoute?.value ?? .deadLetter(TemplateSyntax(parts: [.literal("no route matched")], text: "no route matched", location: defaults.location)),
+            defaults.onNoRoute?.value
+                ?? .deadLetter(
+                    TemplateSyntax(
+                        parts: [.literal("no route matched")], text: "no route matched", location: defaults.location)),
             at: defaults.onNoRoute?.location ?? defaults.location)
         let noRoute = compileRoute(noRouteSyntax, index: -1, name: "on_no_route")
         let output = defaults.output.flatMap { constantDestination($0) } ?? .queue("server_input_queue")
@@ -41,7 +44,8 @@ struct RuleSetCompiler {
         let routeIndex = RouteIndex.build(routes: topLevel.map(Int32.init), constraints: constraints)
         return RuleSet(
             hash: hash, files: files.map(\.file), routes: compiled, topLevel: topLevel, index: routeIndex,
-            onNoRoute: noRoute, defaultOutput: output, deadLetterQueue: defaults.deadLetter?.value ?? "broker_dead_letter",
+            onNoRoute: noRoute, defaultOutput: output,
+            deadLetterQueue: defaults.deadLetter?.value ?? "broker_dead_letter",
             indexedMetricKeys: indexedMetrics)
     }
 
@@ -135,14 +139,16 @@ struct RuleSetCompiler {
             if let catchAll {
                 sink.warning(
                     route.name!.location,
-                    "route '\(name)' can never match: route '\(catchAll.name!.value)' at \(catchAll.location) matches every message first")
+                    "route '\(name)' can never match: route '\(catchAll.name!.value)' at \(catchAll.location) matches every message first"
+                )
                 continue
             }
             let key = route.when.map(ConditionText.of) ?? ""
             if let earlier = seen[key] {
                 sink.warning(
                     route.name!.location,
-                    "route '\(name)' can never match: route '\(earlier.name!.value)' at \(earlier.location) has the same 'when' and comes first")
+                    "route '\(name)' can never match: route '\(earlier.name!.value)' at \(earlier.location) has the same 'when' and comes first"
+                )
             } else {
                 seen[key] = route
             }
@@ -161,7 +167,10 @@ struct RuleSetCompiler {
             if let found = namedIndex[target] {
                 otherwise = found
             } else {
-                sink.error(location, "'otherwise' names unknown route '\(target)'\(Suggestion.didYouMean(target, in: namedIndex.keys.filter { !$0.contains("/") }))")
+                sink.error(
+                    location,
+                    "'otherwise' names unknown route '\(target)'\(Suggestion.didYouMean(target, in: namedIndex.keys.filter { !$0.contains("/") }))"
+                )
             }
         }
         var edits = Edits()
@@ -181,10 +190,14 @@ struct RuleSetCompiler {
         if let kind = route.action, !edits.isEmpty || route.output != nil {
             switch kind {
             case .deadLetter, .drop, .statusUpdate:
-                sink.warning(route.location, "'\(kind.keyword)' publishes no edited message: 'set', 'remove' and 'output' have no effect here")
+                sink.warning(
+                    route.location,
+                    "'\(kind.keyword)' publishes no edited message: 'set', 'remove' and 'output' have no effect here")
             case .errorToServer:
                 if !edits.isEmpty {
-                    sink.warning(route.location, "'error_to_server' builds a new ERROR message: 'set' and 'remove' have no effect here")
+                    sink.warning(
+                        route.location,
+                        "'error_to_server' builds a new ERROR message: 'set' and 'remove' have no effect here")
                 }
             default: break
             }
@@ -209,14 +222,16 @@ struct RuleSetCompiler {
         case .template(let t): return .template(template(t, selects: selects))
         case .json(.null, _): return .json(.null)
         case .json(.bool(let b), _): return .json(.bool(b))
-        case .json(.number(let text), _): return .json(.number(JSONNumber(literal: Double(text).map { JSONNumber($0).literal } ?? text)))
+        case .json(.number(let text), _):
+            return .json(.number(JSONNumber(literal: Double(text).map { JSONNumber($0).literal } ?? text)))
         }
     }
 
     private mutating func destination(_ syntax: DestinationSyntax, selects: Bool) -> DestinationTemplate {
         switch syntax {
         case .queue(let t): .queue(template(t, selects: selects))
-        case .exchange(let e, let k): .exchange(template(e, selects: selects), routingKey: template(k, selects: selects))
+        case .exchange(let e, let k):
+            .exchange(template(e, selects: selects), routingKey: template(k, selects: selects))
         }
     }
 
@@ -255,7 +270,9 @@ struct RuleSetCompiler {
             indexedMetrics.insert(indexed!.0)
             residual.remove(at: position)
         }
-        func predicate(_ items: [Predicate]) -> Predicate { items.isEmpty ? .always : items.count == 1 ? items[0] : .all(items) }
+        func predicate(_ items: [Predicate]) -> Predicate {
+            items.isEmpty ? .always : items.count == 1 ? items[0] : .all(items)
+        }
         let strategy: Strategy
         switch select.strategy.value {
         case .random: strategy = .random
@@ -317,7 +334,8 @@ struct RuleSetCompiler {
             return true
         }
         func keys(_ s: YAMLScalar, at location: SourceLocation) -> Set<ScalarKey>? {
-            if type == .bool, case .bool = s.resolved {} else if type == .bool {
+            if type == .bool, case .bool = s.resolved {
+            } else if type == .bool {
                 sink.error(location, "\(subject) is true or false; '\(s.text)' can never match")
                 return nil
             }
@@ -327,7 +345,7 @@ struct RuleSetCompiler {
         case .eq, .ne:
             guard let s = scalar(), let k = keys(s, at: test.value.location) else { return nil }
             return test.op == .eq ? .equals(ScalarMatcher(k)) : .notEquals(ScalarMatcher(k))
-        case .in, .not_in:
+        case .in, .notIn:
             guard case .list(let items, _) = test.value else {
                 sink.error(test.value.location, "'\(op)' takes a list of values, as in [TEXT, REPLY]")
                 return nil
@@ -373,12 +391,13 @@ struct RuleSetCompiler {
         case .within:
             guard let s = scalar() else { return nil }
             guard let seconds = Self.duration(s.text) else {
-                sink.error(test.value.location, "'within' takes a duration such as 30s, 5m, 2h or 1d; found '\(s.text)'")
+                sink.error(
+                    test.value.location, "'within' takes a duration such as 30s, 5m, 2h or 1d; found '\(s.text)'")
                 return nil
             }
             guard requireKinds([.json, .timestamp, .string], "a timestamp") else { return nil }
             return .within(seconds)
-        case .same_as:
+        case .sameAs:
             guard let s = scalar() else { return nil }
             var parser = RuleParser()
             let other = parser.parseSubject(s.text, at: test.value.location, agentContext: agentContext)

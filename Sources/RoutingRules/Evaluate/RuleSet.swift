@@ -94,7 +94,8 @@ public final class RuleSet: Sendable {
             }
             guard let found = next, hops < routes.count else {
                 if Observer.isTracing { observer.chainEnded(route) }
-                return apply(onNoRoute, message, &context, random: &random, observer: &observer, reportedRoute: .some(nil))
+                return apply(
+                    onNoRoute, message, &context, random: &random, observer: &observer, reportedRoute: .some(nil))
             }
             route = routes[found]
         }
@@ -113,7 +114,9 @@ public final class RuleSet: Sendable {
             return .deliver(Delivery(message: Message(body), destination: destination, agentID: nil))
         case .select(let selection):
             let selector = Selector(selection: selection, route: route)
-            if Observer.isTracing { observer.candidates(selector.qualifying(&context).map(context.snapshot.agentID(at:)), selection) }
+            if Observer.isTracing {
+                observer.candidates(selector.qualifying(&context).map(context.snapshot.agentID(at:)), selection)
+            }
             if case .exactly(1) = selection.count {
                 guard let slot = selector.pickOne(&context, random: &random) else { return nil }
                 return .deliver(delivery(to: slot, route, selection, message, &context))

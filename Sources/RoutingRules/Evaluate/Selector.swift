@@ -148,7 +148,8 @@ struct Selector {
                 candidates.swapAt(i, i + random.below(candidates.count - i))
             }
         case .roundRobin:
-            let turn = Int(route.roundRobin.add(UInt64(wanted), ordering: .relaxed).oldValue % UInt64(max(candidates.count, 1)))
+            let turn = Int(
+                route.roundRobin.add(UInt64(wanted), ordering: .relaxed).oldValue % UInt64(max(candidates.count, 1)))
             candidates = Array(candidates[turn...] + candidates[..<turn])
         case .first: break
         case .least(let field), .most(let field):
@@ -156,7 +157,8 @@ struct Selector {
             let keyed = candidates.compactMap { slot in number(field, slot, snapshot).map { (slot, $0) } }
             let ascending = if case .least = selection.strategy { true } else { false }
             candidates = keyed.enumerated().sorted { l, r in
-                l.element.1 != r.element.1 ? (ascending ? l.element.1 < r.element.1 : l.element.1 > r.element.1) : l.offset < r.offset
+                l.element.1 != r.element.1
+                    ? (ascending ? l.element.1 < r.element.1 : l.element.1 > r.element.1) : l.offset < r.offset
             }.map(\.element.0)
         case .hash(let subject):
             let keyHash = StableHash.hash(context.value(of: subject)?.templateText ?? "")

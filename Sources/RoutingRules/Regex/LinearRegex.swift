@@ -150,7 +150,8 @@ struct RegexCompiler {
     mutating func emit(_ node: RegexNode, caseless: Bool) throws(RegexError) {
         guard program.count < LinearRegex.maximumProgramSize else {
             throw RegexError(
-                message: "pattern is too large (more than \(LinearRegex.maximumProgramSize) steps after expanding repetitions)",
+                message:
+                    "pattern is too large (more than \(LinearRegex.maximumProgramSize) steps after expanding repetitions)",
                 offset: 0)
         }
         switch node {

@@ -22,7 +22,8 @@ struct RuleParser {
             case "version":
                 sawVersion = true
                 if value.scalar?.resolved != .int(1) {
-                    sink.error(value.location, "unsupported version '\(value.text ?? value.kindDescription)': expected 1")
+                    sink.error(
+                        value.location, "unsupported version '\(value.text ?? value.kindDescription)': expected 1")
                 }
             case "defaults": result.defaults = parseDefaults(value)
             case "routes":
@@ -171,11 +172,14 @@ struct RuleParser {
             case "otherwise": route.otherwise = parseOtherwise(value)
             case "deliver":
                 if value.text != "as_is" {
-                    sink.error(value.location, "'deliver' takes the value 'as_is', found '\(value.text ?? value.kindDescription)'")
+                    sink.error(
+                        value.location,
+                        "'deliver' takes the value 'as_is', found '\(value.text ?? value.kindDescription)'")
                 }
                 route.action = .deliver(value.location)
             case "select": route.action = parseSelect(value).map(ActionSyntax.select)
-            case "error_to_server": route.action = parseTemplate(value, what: "'error_to_server'").map(ActionSyntax.errorToServer)
+            case "error_to_server":
+                route.action = parseTemplate(value, what: "'error_to_server'").map(ActionSyntax.errorToServer)
             case "dead_letter": route.action = parseTemplate(value, what: "'dead_letter'").map(ActionSyntax.deadLetter)
             case "drop":
                 if value.scalar?.resolved == .bool(true) {
@@ -204,7 +208,8 @@ struct RuleParser {
     }
 
     static func isNameCharacter(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "-_.".unicodeScalars.contains(scalar))
+        scalar.isASCII
+            && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "-_.".unicodeScalars.contains(scalar))
     }
 
     mutating func parseOtherwise(_ node: YAMLNode) -> OtherwiseSyntax? {
@@ -274,7 +279,9 @@ struct RuleParser {
         }
         switch (queue, exchange, routingKey) {
         case (let q?, nil, nil): return Located(value: .queue(q), location: node.location)
-        case (nil, let e?, let k): return Located(value: .exchange(e, routingKey: k ?? template("", at: node.location)), location: node.location)
+        case (nil, let e?, let k):
+            return Located(
+                value: .exchange(e, routingKey: k ?? template("", at: node.location)), location: node.location)
         default:
             sink.error(node.location, "'output' takes either 'queue', or 'exchange' with an optional 'routing_key'")
             return nil
@@ -300,7 +307,8 @@ struct RuleParser {
                         let names = ExcludedAgent.allCases.map(\.rawValue)
                         sink.error(
                             item.location,
-                            "unknown exclusion '\(item.value)': expected sender or receiver\(Suggestion.didYouMean(item.value, in: names))")
+                            "unknown exclusion '\(item.value)': expected sender or receiver\(Suggestion.didYouMean(item.value, in: names))"
+                        )
                     }
                 }
             case "strategy": if let s = parseStrategy(value) { select.strategy = s }
@@ -328,7 +336,10 @@ struct RuleParser {
             case "round_robin": return Located(value: .roundRobin, location: node.location)
             case "first": return Located(value: .first, location: node.location)
             default:
-                let hint = keyed.contains(scalar.text) ? "; '\(scalar.text)' needs a field, as in { \(scalar.text): metrics.load }" : Suggestion.didYouMean(scalar.text, in: simple + keyed)
+                let hint =
+                    keyed.contains(scalar.text)
+                    ? "; '\(scalar.text)' needs a field, as in { \(scalar.text): metrics.load }"
+                    : Suggestion.didYouMean(scalar.text, in: simple + keyed)
                 sink.error(node.location, "unknown strategy '\(scalar.text)'\(hint)")
                 return nil
             }
@@ -344,13 +355,15 @@ struct RuleParser {
         switch key {
         case "least", "most":
             guard case .agent(let field) = subject, field.valueType == .metric || field.valueType == .timestamp else {
-                sink.error(path.location, "'\(key)' orders agents by a numeric agent field such as metrics.load or last_seen")
+                sink.error(
+                    path.location, "'\(key)' orders agents by a numeric agent field such as metrics.load or last_seen")
                 return nil
             }
             return Located(value: key == "least" ? .least(subject) : .most(subject), location: node.location)
         default:
             if case .agent = subject {
-                sink.error(path.location, "'hash' takes a message field (such as message.conversation_id), not an agent field")
+                sink.error(
+                    path.location, "'hash' takes a message field (such as message.conversation_id), not an agent field")
                 return nil
             }
             return Located(value: .hash(subject), location: node.location)
@@ -376,7 +389,9 @@ struct RuleParser {
                 let inner = items.compactMap { parseCondition($0, agentContext: agentContext) }
                 parts.append(name == "all" ? .all(inner, key.location) : .any(inner, key.location))
             case "not":
-                if let inner = parseCondition(value, agentContext: agentContext) { parts.append(.not(inner, key.location)) }
+                if let inner = parseCondition(value, agentContext: agentContext) {
+                    parts.append(.not(inner, key.location))
+                }
             default:
                 guard let subject = parseSubject(name, at: key.location, agentContext: agentContext) else { continue }
                 let located = Located(value: subject, location: key.location)
@@ -401,7 +416,8 @@ struct RuleParser {
                     let name = key.text ?? key.kindDescription
                     sink.error(
                         key.location,
-                        "unknown operator '\(name)'\(Suggestion.didYouMean(name, in: Operator.allCases.map(\.rawValue)))")
+                        "unknown operator '\(name)'\(Suggestion.didYouMean(name, in: Operator.allCases.map(\.rawValue)))"
+                    )
                     continue
                 }
                 tests.append(TestSyntax(op: op, value: literal(value), location: key.location))
@@ -432,7 +448,10 @@ struct RuleParser {
         if agentContext, let field = agentField(parts, at: location, report: false) { return .agent(field) }
         guard let root = parts.first, parts.count >= 2, !parts.contains(where: \.isEmpty) else {
             let fields = agentContext ? AgentField.names + roots.map { "\($0).<field>" } : roots.map { "\($0).<field>" }
-            sink.error(location, "unknown subject '\(text)': expected one of \(fields.joined(separator: ", "))\(Suggestion.didYouMean(text, in: agentContext ? ["online", "agent_id", "agent_name", "last_seen", "known"] : []))")
+            sink.error(
+                location,
+                "unknown subject '\(text)': expected one of \(fields.joined(separator: ", "))\(Suggestion.didYouMean(text, in: agentContext ? ["online", "agent_id", "agent_name", "last_seen", "known"] : []))"
+            )
             return nil
         }
         let rest = Array(parts.dropFirst())
@@ -448,7 +467,10 @@ struct RuleParser {
         case "registry":
             guard rest.count == 1, let field = RegistryField(rawValue: rest[0]) else {
                 let names = RegistryField.allCases.map(\.rawValue)
-                sink.error(location, "unknown registry field '\(rest.joined(separator: "."))'; expected one of \(names.joined(separator: ", "))\(Suggestion.didYouMean(rest.joined(separator: "."), in: names))")
+                sink.error(
+                    location,
+                    "unknown registry field '\(rest.joined(separator: "."))'; expected one of \(names.joined(separator: ", "))\(Suggestion.didYouMean(rest.joined(separator: "."), in: names))"
+                )
                 return nil
             }
             return .registry(field)
@@ -459,7 +481,10 @@ struct RuleParser {
             }
             return .routeName
         default:
-            sink.error(location, "unknown subject '\(text)': it must start with \(roots.map { "'\($0).'" }.joined(separator: ", "))\(Suggestion.didYouMean(root, in: roots))")
+            sink.error(
+                location,
+                "unknown subject '\(text)': it must start with \(roots.map { "'\($0).'" }.joined(separator: ", "))\(Suggestion.didYouMean(root, in: roots))"
+            )
             return nil
         }
     }
@@ -475,7 +500,10 @@ struct RuleParser {
         default:
             if report {
                 let name = parts.joined(separator: ".")
-                sink.error(location, "unknown agent field '\(name)'; expected one of \(AgentField.names.joined(separator: ", "))\(Suggestion.didYouMean(name, in: ["known", "online", "agent_id", "agent_name", "last_seen", "metrics"]))")
+                sink.error(
+                    location,
+                    "unknown agent field '\(name)'; expected one of \(AgentField.names.joined(separator: ", "))\(Suggestion.didYouMean(name, in: ["known", "online", "agent_id", "agent_name", "last_seen", "metrics"]))"
+                )
             }
             return nil
         }

@@ -127,7 +127,10 @@ struct TestSyntax: Sendable, Hashable {
 
 /// The operators of the rule language.
 enum Operator: String, Sendable, Hashable, CaseIterable {
-    case eq, ne, `in`, not_in, exists, prefix, suffix, contains, matches, lt, le, gt, ge, within, same_as
+    case eq, ne, `in`
+    case notIn = "not_in"
+    case exists, prefix, suffix, contains, matches, lt, le, gt, ge, within
+    case sameAs = "same_as"
 }
 
 /// A literal operand: a scalar or a list of scalars, with its location.

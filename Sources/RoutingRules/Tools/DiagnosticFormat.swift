@@ -22,17 +22,21 @@ public enum DiagnosticFormat: String, Sendable, CaseIterable {
             }.joined(separator: "\n")
         case .json:
             let items: [JSONValue] = diagnostics.map { d in
-                .object(JSONObject([
-                    ("severity", .string(d.severity.rawValue)), ("file", .string(d.location.file)),
-                    ("line", .number(JSONNumber(d.location.line))), ("column", .number(JSONNumber(d.location.column))),
-                    ("message", .string(d.message)),
-                ]))
+                .object(
+                    JSONObject([
+                        ("severity", .string(d.severity.rawValue)), ("file", .string(d.location.file)),
+                        ("line", .number(JSONNumber(d.location.line))),
+                        ("column", .number(JSONNumber(d.location.column))),
+                        ("message", .string(d.message)),
+                    ]))
             }
             let errors = diagnostics.filter { $0.severity == .error }.count
-            return JSONWriter.string(.object(JSONObject([
-                ("valid", .bool(valid)), ("errors", .number(JSONNumber(errors))),
-                ("warnings", .number(JSONNumber(diagnostics.count - errors))), ("diagnostics", .array(items)),
-            ])))
+            return JSONWriter.string(
+                .object(
+                    JSONObject([
+                        ("valid", .bool(valid)), ("errors", .number(JSONNumber(errors))),
+                        ("warnings", .number(JSONNumber(diagnostics.count - errors))), ("diagnostics", .array(items)),
+                    ])))
         }
     }
 }

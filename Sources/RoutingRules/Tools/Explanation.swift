@@ -35,12 +35,16 @@ public struct Explanation: Sendable {
                 lines.append("  ✓ \(step.route) (\(step.location)): matched")
                 if let candidates = step.candidates {
                     let shown = candidates.prefix(20).joined(separator: ", ") + (candidates.count > 20 ? ", …" : "")
-                    lines.append("      candidates (\(candidates.count)) from \(step.selection ?? "agents"): \(shown.isEmpty ? "none" : shown)")
+                    lines.append(
+                        "      candidates (\(candidates.count)) from \(step.selection ?? "agents"): \(shown.isEmpty ? "none" : shown)"
+                    )
                 }
                 if step.result == .noAgent { lines.append("      no agent qualifies: following 'otherwise'") }
             }
         }
-        if skippedByIndex > 0 { lines.append("  (\(skippedByIndex) other routes skipped by the index: they cannot match this message)") }
+        if skippedByIndex > 0 {
+            lines.append("  (\(skippedByIndex) other routes skipped by the index: they cannot match this message)")
+        }
         lines.append("decision: " + Self.describe(decision))
         for delivery in decision.deliveries {
             lines.append("output: \(delivery.destination)")
@@ -53,7 +57,8 @@ public struct Explanation: Sendable {
         let route = decision.route.map { "route '\($0)'" } ?? "no route matched"
         switch decision.outcome {
         case .deliver(let d): return "deliver (\(route))" + (d.agentID.map { ", agent \($0)" } ?? "")
-        case .broadcast(let ds): return "deliver to \(ds.count) agents (\(route)): " + ds.compactMap(\.agentID).joined(separator: ", ")
+        case .broadcast(let ds):
+            return "deliver to \(ds.count) agents (\(route)): " + ds.compactMap(\.agentID).joined(separator: ", ")
         case .deadLetter(let reason, let queue): return "dead-letter to \(queue) (\(route)): \(reason)"
         case .drop(let reason): return "drop (\(route)): \(reason)"
         case .statusUpdate: return "apply as an agent status update, publish nothing (\(route))"
@@ -78,7 +83,9 @@ struct ExplainingObserver: EvaluationObserver {
     mutating func candidates(_ agentIDs: [String], _ selection: Selection) {
         guard !steps.isEmpty else { return }
         steps[steps.count - 1].candidates = agentIDs
-        steps[steps.count - 1].selection = selection.description + (selection.excludeSender ? ", excluding the sender" : "") + (selection.excludeReceiver ? ", excluding the receiver" : "")
+        steps[steps.count - 1].selection =
+            selection.description + (selection.excludeSender ? ", excluding the sender" : "")
+            + (selection.excludeReceiver ? ", excluding the receiver" : "")
         if agentIDs.isEmpty { steps[steps.count - 1].result = .noAgent }
     }
 

@@ -36,25 +36,39 @@ public enum RuleTests {
         var defaultRegistry = AgentRegistry.Snapshot(agents: [])
         var caseNodes: [YAMLNode] = []
         if let pairs = parser.mapping(root, "a rule test file") {
-            for (key, value) in parser.checkedPairs(pairs, allowed: ["rules", "registry", "cases"], context: "test file") {
+            for (key, value) in parser.checkedPairs(
+                pairs, allowed: ["rules", "registry", "cases"], context: "test file")
+            {
                 switch key {
                 case "rules": file.rules = value.text.map { resolve($0, relativeTo: name) }
                 case "registry":
-                    do { defaultRegistry = try YAMLData.registry(from: value.json, name: name) } catch { sink.append(contentsOf: error.diagnostics) }
+                    do { defaultRegistry = try YAMLData.registry(from: value.json, name: name) } catch {
+                        sink.append(contentsOf: error.diagnostics)
+                    }
                 default:
-                    if case .sequence(let items) = value.kind { caseNodes = items } else { sink.error(value.location, "'cases' must be a list") }
+                    if case .sequence(let items) = value.kind {
+                        caseNodes = items
+                    } else {
+                        sink.error(value.location, "'cases' must be a list")
+                    }
                 }
             }
         }
         for node in caseNodes {
             guard let pairs = parser.mapping(node, "a test case") else { continue }
-            var testCase = RuleTestCase(name: "case at line \(node.location.line)", location: node.location, registry: defaultRegistry, message: [], expect: [])
+            var testCase = RuleTestCase(
+                name: "case at line \(node.location.line)", location: node.location, registry: defaultRegistry,
+                message: [], expect: [])
             var sawMessage = false
-            for (key, value) in parser.checkedPairs(pairs, allowed: ["name", "registry", "message", "message_json", "expect"], context: "test case") {
+            for (key, value) in parser.checkedPairs(
+                pairs, allowed: ["name", "registry", "message", "message_json", "expect"], context: "test case")
+            {
                 switch key {
                 case "name": testCase.name = value.text ?? testCase.name
                 case "registry":
-                    do { testCase.registry = try YAMLData.registry(from: value.json, name: name) } catch { sink.append(contentsOf: error.diagnostics) }
+                    do { testCase.registry = try YAMLData.registry(from: value.json, name: name) } catch {
+                        sink.append(contentsOf: error.diagnostics)
+                    }
                 case "message":
                     sawMessage = true
                     testCase.message = JSONWriter.bytes(value.json)
@@ -63,11 +77,14 @@ public enum RuleTests {
                     testCase.message = Array((value.text ?? "").utf8)
                 default:
                     if let expectations = parser.mapping(value, "'expect'") {
-                        testCase.expect = parser.checkedPairs(expectations, allowed: expectKeys, context: "'expect'").map { (key: $0.0, value: $0.1) }
+                        testCase.expect = parser.checkedPairs(expectations, allowed: expectKeys, context: "'expect'")
+                            .map { (key: $0.0, value: $0.1) }
                     }
                 }
             }
-            if !sawMessage { sink.error(node.location, "test case '\(testCase.name)' has no 'message' or 'message_json'") }
+            if !sawMessage {
+                sink.error(node.location, "test case '\(testCase.name)' has no 'message' or 'message_json'")
+            }
             if testCase.expect.isEmpty { sink.error(node.location, "test case '\(testCase.name)' has no expectations") }
             file.cases.append(testCase)
         }
@@ -90,7 +107,8 @@ public enum RuleTests {
             message = try Message(decoding: testCase.message)
         } catch {
             if let expected = testCase.expect.first(where: { $0.key == "decode_error" })?.value.text {
-                return expected == error.reasonCode ? [] : ["decode_error: expected \(expected), got \(error.reasonCode) (\(error))"]
+                return expected == error.reasonCode
+                    ? [] : ["decode_error: expected \(expected), got \(error.reasonCode) (\(error))"]
             }
             return ["the message cannot be decoded: \(error)"]
         }
@@ -110,7 +128,9 @@ public enum RuleTests {
             case "agent_in":
                 let allowed = (expected.arrayValue ?? []).map(\.templateText)
                 let actual = first?.agentID ?? "(none)"
-                if !allowed.contains(actual) { failures.append(mismatch("agent (one of)", allowed.joined(separator: ", "), actual)) }
+                if !allowed.contains(actual) {
+                    failures.append(mismatch("agent (one of)", allowed.joined(separator: ", "), actual))
+                }
             case "agents":
                 let wanted = (expected.arrayValue ?? []).map(\.templateText)
                 let actual = deliveries.compactMap(\.agentID)
@@ -119,7 +139,9 @@ public enum RuleTests {
                 }
             case "output":
                 let actual = first.map { "\($0.destination)" } ?? "(nothing published)"
-                if expected.templateText != actual { failures.append(mismatch("output", expected.templateText, actual)) }
+                if expected.templateText != actual {
+                    failures.append(mismatch("output", expected.templateText, actual))
+                }
             case "message":
                 let want = expected.objectValue.map { JSONWriter.string(.object($0)) } ?? expected.templateText
                 let actual = first?.message.jsonText ?? "(nothing published)"
@@ -128,26 +150,44 @@ public enum RuleTests {
                 for entry in expected.objectValue ?? JSONObject() {
                     let actual = first?.message.body[entry.key]
                     if actual != entry.value {
-                        failures.append(mismatch("field \(entry.key)", JSONWriter.string(entry.value), actual.map(JSONWriter.string) ?? "(absent)"))
+                        failures.append(
+                            mismatch(
+                                "field \(entry.key)", JSONWriter.string(entry.value),
+                                actual.map(JSONWriter.string) ?? "(absent)"))
                     }
                 }
             case "absent":
-                for name in (expected.arrayValue ?? [expected]).map(\.templateText) where first?.message.body[name] != nil {
-                    failures.append("field \(name): expected absent, found \(JSONWriter.string(first!.message.body[name]!))")
+                for name in (expected.arrayValue ?? [expected]).map(\.templateText)
+                where first?.message.body[name] != nil {
+                    failures.append(
+                        "field \(name): expected absent, found \(JSONWriter.string(first!.message.body[name]!))")
                 }
             case "error_to_server":
-                let actual = first.flatMap { $0.message.messageType == "ERROR" && $0.message.receiverID == "Server" ? $0.message[string: MessageKey.routingStatus] : nil }
-                if actual != expected.templateText { failures.append(mismatch("error to server", expected.templateText, actual ?? Explanation.describe(decision))) }
+                let actual = first.flatMap {
+                    $0.message.messageType == "ERROR" && $0.message.receiverID == "Server"
+                        ? $0.message[string: MessageKey.routingStatus] : nil
+                }
+                if actual != expected.templateText {
+                    failures.append(
+                        mismatch("error to server", expected.templateText, actual ?? Explanation.describe(decision)))
+                }
             case "dead_letter":
                 if case .deadLetter(let reason, _) = decision.outcome {
-                    if case .string(let text) = expected, !reason.contains(text) { failures.append(mismatch("dead-letter reason", text, reason)) }
+                    if case .string(let text) = expected, !reason.contains(text) {
+                        failures.append(mismatch("dead-letter reason", text, reason))
+                    }
                 } else {
                     failures.append(mismatch("outcome", "dead letter", Explanation.describe(decision)))
                 }
             case "drop":
-                if case .drop = decision.outcome {} else { failures.append(mismatch("outcome", "drop", Explanation.describe(decision))) }
+                if case .drop = decision.outcome {
+                } else {
+                    failures.append(mismatch("outcome", "drop", Explanation.describe(decision)))
+                }
             case "status_update":
-                if decision.outcome != .statusUpdate { failures.append(mismatch("outcome", "status update", Explanation.describe(decision))) }
+                if decision.outcome != .statusUpdate {
+                    failures.append(mismatch("outcome", "status update", Explanation.describe(decision)))
+                }
             case "decode_error":
                 failures.append(mismatch("decode error", expected.templateText, "the message decoded"))
             default: break

@@ -10,7 +10,9 @@ public enum YAMLData {
     }
 
     /// Parses `bytes` (YAML, of which JSON is a subset) into a JSON value; key order is kept.
-    public static func parse(_ bytes: [UInt8], name: String, limits: RuleFileLimits = RuleFileLimits()) throws(Failure) -> JSONValue {
+    public static func parse(_ bytes: [UInt8], name: String, limits: RuleFileLimits = RuleFileLimits()) throws(Failure)
+        -> JSONValue
+    {
         var sink = DiagnosticSink()
         guard let root = YAMLLoader.load(bytes, file: name, limits: limits, into: &sink) else {
             throw Failure(diagnostics: sink.diagnostics)
@@ -29,11 +31,18 @@ public enum YAMLData {
         case .object(let o): object = o
         case .array(let items): object = JSONObject([("agents", .array(items))])
         default:
-            throw Failure(diagnostics: [Diagnostic(.error, SourceLocation(file: name, line: 1, column: 1), "a registry is a mapping with 'agents' or a list of agents")])
+            throw Failure(diagnostics: [
+                Diagnostic(
+                    .error, SourceLocation(file: name, line: 1, column: 1),
+                    "a registry is a mapping with 'agents' or a list of agents")
+            ])
         }
         let (update, problems) = AgentStatusUpdate.decode(json: object, defaultFull: true)
         if !problems.isEmpty {
-            throw Failure(diagnostics: problems.map { Diagnostic(.error, SourceLocation(file: name, line: 1, column: 1), $0.description) })
+            throw Failure(
+                diagnostics: problems.map {
+                    Diagnostic(.error, SourceLocation(file: name, line: 1, column: 1), $0.description)
+                })
         }
         return AgentRegistry.Snapshot(agents: update.agents.map { Agent($0) })
     }
