@@ -20,6 +20,11 @@ let package = Package(
             name: "RoutingRules",
             dependencies: ["BrokerCore", .product(name: "Yams", package: "Yams")]
         ),
+        .target(name: "BrokerTransports", dependencies: ["BrokerCore"]),
+        .target(
+            name: "BrokerRouter",
+            dependencies: ["BrokerCore", "RoutingRules", "BrokerTransports"]
+        ),
         .executableTarget(
             name: "broker",
             dependencies: [
@@ -37,5 +42,9 @@ let package = Package(
             resources: [.copy("Corpus")]
         ),
         .testTarget(name: "BrokerCLITests", dependencies: ["broker"]),
+        .testTarget(
+            name: "BrokerRouterTests",
+            dependencies: ["BrokerCore", "RoutingRules", "BrokerTransports", "BrokerRouter"]
+        ),
     ]
 )

@@ -1,0 +1,238 @@
+import BrokerCore
+import BrokerTransports
+import Foundation
+import RoutingRules
+import Synchronization
+
+/// Takes messages from an input, decides with the current rule set on the current registry
+/// snapshot, publishes the result, and settles the input only after the output is confirmed.
+///
+/// At-least-once: a message is acknowledged only when every routed copy (or its dead letter)
+/// was confirmed; when the outcome of a publish is unknown it is returned to its queue for
+/// redelivery. Nothing is acknowledged and forgotten: undecodable, oversized, unroutable and
+/// cycling messages go to the dead-letter queue with the reason in their headers.
+public final class Router: Sendable {
+    /// Header names the router reads and writes.
+    public enum Header {
+        /// How many times the broker has routed this message; stops routing cycles.
+        public static let hops = "x-broker-hops"
+        /// The route that decided (on routed copies and dead letters).
+        public static let route = "x-broker-route"
+        /// The rule-set hash that decided.
+        public static let ruleSet = "x-broker-rule-set"
+        /// Set on routed copies of a message that was redelivered to the broker.
+        public static let redelivered = "x-broker-redelivered"
+        /// Dead letters: why.
+        public static let reason = "x-broker-reason"
+        /// Dead letters: a short machine-readable reason.
+        public static let reasonCode = "x-broker-reason-code"
+        /// Dead letters: the queue the message was taken from.
+        public static let originalQueue = "x-original-queue"
+    }
+
+    private let rules: RuleSetHolder
+    private let registry: AgentRegistry
+    private let output: any OutboundSink
+    private let configuration: RouterConfiguration
+    private let sequence = Atomic<UInt64>(0)
+    /// Counts of what the router did, for metrics, tests and benchmarks.
+    public let statistics = RouterStatistics()
+
+    public init(
+        rules: RuleSetHolder, registry: AgentRegistry, output: any OutboundSink,
+        configuration: RouterConfiguration = RouterConfiguration()
+    ) {
+        self.rules = rules
+        self.registry = registry
+        self.output = output
+        self.configuration = configuration
+    }
+
+    /// Routes every message of `input`, many at once (the input's prefetch bounds how many),
+    /// until its stream ends; returns when all of them are settled.
+    public func run(_ input: some InboundSource) async {
+        await withDiscardingTaskGroup { group in
+            for await message in input.messages {
+                group.addTask { _ = await self.route(message) }
+            }
+        }
+    }
+
+    /// Routes one message and settles it.
+    @discardableResult
+    public func route(_ inbound: InboundMessage) async -> RoutingOutcome {
+        let outcome = await decide(inbound)
+        statistics.count(outcome)
+        return outcome
+    }
+
+    private func decide(_ inbound: InboundMessage) async -> RoutingOutcome {
+        let ruleSet = rules.current
+        let hops = inbound.headers[Header.hops].flatMap(Int.init) ?? 0
+        if hops >= configuration.maximumHops {
+            return await deadLetter(
+                inbound, code: "routing_cycle",
+                reason: "routed \(hops) times without leaving the broker: a routing cycle", route: nil,
+                queue: ruleSet.deadLetterQueue, ruleSet: ruleSet)
+        }
+        let message: Message
+        do {
+            message = try Message(decoding: inbound.body, maximumSize: configuration.maximumMessageSize)
+        } catch {
+            return await deadLetter(
+                inbound, code: error.reasonCode, reason: error.description, route: nil,
+                queue: ruleSet.deadLetterQueue, ruleSet: ruleSet)
+        }
+        var random = FastRandom(seed: StableHash.mix(sequence.add(1, ordering: .relaxed).newValue))
+        let decision = ruleSet.evaluate(message, in: registry.snapshot, random: &random)
+        switch decision.outcome {
+        case .deliver, .broadcast:
+            return await publish(decision, inbound, hops: hops, ruleSet: ruleSet)
+        case .deadLetter(let reason, let queue):
+            let code = decision.route == nil ? "no_route" : "rule"
+            return await deadLetter(
+                inbound, code: code, reason: reason, route: decision.route, queue: queue, ruleSet: ruleSet)
+        case .drop(let reason):
+            inbound.settlement.ack()
+            return .dropped(reason: reason)
+        case .statusUpdate:
+            let (update, problems) = AgentStatusUpdate.decode(json: message.body)
+            registry.apply(update)
+            inbound.settlement.ack()
+            return .statusApplied(agents: update.agents.count, problems: problems.count)
+        }
+    }
+
+    private func publish(_ decision: Decision, _ inbound: InboundMessage, hops: Int, ruleSet: RuleSet) async
+        -> RoutingOutcome
+    {
+        var headers = [Header.hops: String(hops + 1), Header.ruleSet: ruleSet.hash]
+        if let route = decision.route { headers[Header.route] = route }
+        if inbound.redelivered { headers[Header.redelivered] = "true" }
+        let outbound = decision.deliveries.map { delivery in
+            OutboundMessage(body: delivery.message.encoded(), target: delivery.destination.target, headers: headers)
+        }
+        let results: [PublishResult]
+        if outbound.count == 1 {
+            results = [await output.publish(outbound[0])]
+        } else {
+            results = await withTaskGroup(of: PublishResult.self) { group in
+                for message in outbound { group.addTask { await self.output.publish(message) } }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+        }
+        var failure: String?
+        for (message, result) in zip(outbound, results) {
+            switch result {
+            case .confirmed: continue
+            case .unknown(let reason):
+                // The broker may or may not have the copy: redeliver (a duplicate beats a loss).
+                inbound.settlement.reject(requeue: true)
+                return .requeued(reason: reason)
+            case .returned(let reason), .rejected(let reason):
+                failure = failure ?? "publish to \(message.target) failed: \(reason)"
+            }
+        }
+        if let failure {
+            return await deadLetter(
+                inbound, code: "publish_failed", reason: failure, route: decision.route,
+                queue: ruleSet.deadLetterQueue, ruleSet: ruleSet)
+        }
+        inbound.settlement.ack()
+        return .published(count: outbound.count, route: decision.route)
+    }
+
+    private func deadLetter(
+        _ inbound: InboundMessage, code: String, reason: String, route: String?, queue: String, ruleSet: RuleSet
+    ) async -> RoutingOutcome {
+        var headers = inbound.headers
+        headers[Header.reason] = reason
+        headers[Header.reasonCode] = code
+        headers[Header.originalQueue] = inbound.source
+        headers[Header.ruleSet] = ruleSet.hash
+        if let route { headers[Header.route] = route }
+        let result = await output.publish(OutboundMessage(body: inbound.body, target: .queue(queue), headers: headers))
+        guard case .confirmed = result else {
+            inbound.settlement.reject(requeue: true)
+            return .requeued(reason: "dead letter not confirmed: \(result)")
+        }
+        inbound.settlement.ack()
+        return .deadLettered(code: code, reason: reason)
+    }
+}
+
+/// What the router did with one message.
+public enum RoutingOutcome: Sendable, Hashable {
+    case published(count: Int, route: String?)
+    case deadLettered(code: String, reason: String)
+    case dropped(reason: String)
+    case statusApplied(agents: Int, problems: Int)
+    case requeued(reason: String)
+}
+
+/// Router settings.
+public struct RouterConfiguration: Sendable {
+    /// Bodies larger than this are dead-lettered unread (default 1 MiB).
+    public var maximumMessageSize = Message.defaultMaximumSize
+    /// A message routed this many times is dead-lettered as a cycle.
+    public var maximumHops = 10
+
+    public init() {}
+}
+
+/// The rule set in force, swapped atomically on reload; each message is decided by the rule
+/// set it started with.
+public final class RuleSetHolder: Sendable {
+    private let ruleSet: Mutex<RuleSet>
+
+    public init(_ ruleSet: RuleSet) { self.ruleSet = Mutex(ruleSet) }
+
+    /// The rule set in force.
+    public var current: RuleSet { ruleSet.withLock { $0 } }
+
+    /// Puts `new` in force for messages that start from now on.
+    public func replace(with new: RuleSet) { ruleSet.withLock { $0 = new } }
+}
+
+/// Running counts of routing outcomes.
+public final class RouterStatistics: Sendable {
+    private let published = Atomic<Int>(0)
+    private let deadLettered = Atomic<Int>(0)
+    private let dropped = Atomic<Int>(0)
+    private let statusUpdates = Atomic<Int>(0)
+    private let requeued = Atomic<Int>(0)
+
+    func count(_ outcome: RoutingOutcome) {
+        switch outcome {
+        case .published: published.add(1, ordering: .relaxed)
+        case .deadLettered: deadLettered.add(1, ordering: .relaxed)
+        case .dropped: dropped.add(1, ordering: .relaxed)
+        case .statusApplied: statusUpdates.add(1, ordering: .relaxed)
+        case .requeued: requeued.add(1, ordering: .relaxed)
+        }
+    }
+
+    /// (published, dead-lettered, dropped, status updates, requeued) so far.
+    public var snapshot: (published: Int, deadLettered: Int, dropped: Int, statusUpdates: Int, requeued: Int) {
+        (
+            published.load(ordering: .relaxed), deadLettered.load(ordering: .relaxed), dropped.load(ordering: .relaxed),
+            statusUpdates.load(ordering: .relaxed), requeued.load(ordering: .relaxed)
+        )
+    }
+
+    /// Messages settled so far (everything but requeues).
+    public var settled: Int {
+        let s = snapshot
+        return s.published + s.deadLettered + s.dropped + s.statusUpdates
+    }
+}
+
+extension Destination {
+    /// The transport address of a rule destination.
+    var target: PublishTarget {
+        switch self {
+        case .queue(let name): .queue(name)
+        case .exchange(let name, let key): PublishTarget(exchange: name, routingKey: key)
+        }
+    }
+}

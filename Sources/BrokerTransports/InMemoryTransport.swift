@@ -1,0 +1,192 @@
+import Synchronization
+
+/// An in-memory queue system, for unit tests and the demo: queues you can publish to, consume
+/// from with a prefetch limit, and inspect. Unacknowledged messages go back to their queue when
+/// rejected with requeue, marked redelivered, as in AMQP.
+public final class InMemoryQueues: Sendable {
+    /// A message held in a queue.
+    public struct Stored: Sendable, Hashable {
+        public var body: [UInt8]
+        public var headers: [String: String]
+        public var redelivered: Bool
+    }
+
+    private struct State {
+        var queues: [String: [Stored]] = [:]
+        var consumers: [String: InMemoryConsumer] = [:]
+        /// Exchanges that exist besides the default one, with their bindings (routing key → queue).
+        var exchanges: [String: [String: String]] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Declares an exchange whose routing keys map to queues.
+    public func declareExchange(_ name: String, bindings: [String: String]) {
+        state.withLock { $0.exchanges[name] = bindings }
+    }
+
+    /// The messages currently in `queue`.
+    public func contents(of queue: String) -> [Stored] { state.withLock { $0.queues[queue] ?? [] } }
+
+    /// Removes and returns the messages in `queue`.
+    public func drain(_ queue: String) -> [Stored] {
+        state.withLock { state in
+            defer { state.queues[queue] = [] }
+            return state.queues[queue] ?? []
+        }
+    }
+
+    /// Adds a message to `queue` (as a producer would).
+    public func enqueue(_ body: [UInt8], headers: [String: String] = [:], to queue: String) {
+        enqueue(Stored(body: body, headers: headers, redelivered: false), to: queue)
+    }
+
+    func enqueue(_ message: Stored, to queue: String) {
+        let consumer = state.withLock { state -> InMemoryConsumer? in
+            state.queues[queue, default: []].append(message)
+            return state.consumers[queue]
+        }
+        consumer?.pump()
+    }
+
+    func requeue(_ message: Stored, to queue: String) {
+        var again = message
+        again.redelivered = true
+        let consumer = state.withLock { state -> InMemoryConsumer? in
+            state.queues[queue, default: []].insert(again, at: 0)
+            return state.consumers[queue]
+        }
+        consumer?.pump()
+    }
+
+    func take(from queue: String) -> Stored? {
+        state.withLock { state in
+            guard var items = state.queues[queue], !items.isEmpty else { return nil }
+            let first = items.removeFirst()
+            state.queues[queue] = items
+            return first
+        }
+    }
+
+    func register(_ consumer: InMemoryConsumer, for queue: String) {
+        state.withLock { $0.consumers[queue] = consumer }
+        consumer.pump()
+    }
+
+    func unregister(_ queue: String) {
+        _ = state.withLock { $0.consumers.removeValue(forKey: queue) }
+    }
+
+    func resolve(_ target: PublishTarget) -> String? {
+        state.withLock { state in
+            if target.exchange.isEmpty { return target.routingKey }
+            return state.exchanges[target.exchange]?[target.routingKey]
+        }
+    }
+
+    func exchangeExists(_ name: String) -> Bool { name.isEmpty || state.withLock { $0.exchanges[name] != nil } }
+
+    /// A consumer of `queue` with at most `prefetch` unsettled messages.
+    public func consumer(of queue: String, prefetch: Int = 64) -> InMemoryConsumer {
+        let consumer = InMemoryConsumer(queues: self, queue: queue, prefetch: prefetch)
+        register(consumer, for: queue)
+        return consumer
+    }
+
+    /// A sink that publishes into these queues and confirms at once.
+    public var sink: InMemorySink { InMemorySink(queues: self) }
+}
+
+/// Consumes one in-memory queue.
+public final class InMemoryConsumer: InboundSource {
+    private let queues: InMemoryQueues
+    private let queue: String
+    private let prefetch: Int
+    private let continuation: AsyncStream<InboundMessage>.Continuation
+    public let messages: AsyncStream<InboundMessage>
+    private let inFlight = Mutex((count: 0, stopped: false))
+
+    init(queues: InMemoryQueues, queue: String, prefetch: Int) {
+        self.queues = queues
+        self.queue = queue
+        self.prefetch = prefetch
+        (messages, continuation) = AsyncStream.makeStream(of: InboundMessage.self)
+    }
+
+    /// Delivers queued messages while fewer than `prefetch` are unsettled.
+    func pump() {
+        while true {
+            let admitted = inFlight.withLock { state -> Bool in
+                guard !state.stopped, state.count < prefetch else { return false }
+                state.count += 1
+                return true
+            }
+            guard admitted else { return }
+            guard let stored = queues.take(from: queue) else {
+                inFlight.withLock { $0.count -= 1 }
+                return
+            }
+            let settlement = InMemorySettlement(consumer: self, stored: stored)
+            continuation.yield(
+                InboundMessage(
+                    body: stored.body, headers: stored.headers, redelivered: stored.redelivered, source: queue,
+                    settlement: settlement))
+        }
+    }
+
+    func settled(_ stored: InMemoryQueues.Stored, requeue: Bool) {
+        inFlight.withLock { $0.count -= 1 }
+        if requeue { queues.requeue(stored, to: queue) }
+        pump()
+    }
+
+    /// The number of delivered, unsettled messages.
+    public var unsettled: Int { inFlight.withLock { $0.count } }
+
+    public func stop() {
+        inFlight.withLock { $0.stopped = true }
+        queues.unregister(queue)
+        continuation.finish()
+    }
+}
+
+final class InMemorySettlement: Settlement {
+    private let consumer: InMemoryConsumer
+    private let stored: InMemoryQueues.Stored
+    private let done = Atomic(false)
+
+    init(consumer: InMemoryConsumer, stored: InMemoryQueues.Stored) {
+        self.consumer = consumer
+        self.stored = stored
+    }
+
+    func ack() {
+        guard !done.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        consumer.settled(stored, requeue: false)
+    }
+
+    func reject(requeue: Bool) {
+        guard !done.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        consumer.settled(stored, requeue: requeue)
+    }
+}
+
+/// Publishes into ``InMemoryQueues``: confirmed when a queue takes it, returned when the
+/// routing key leads nowhere, rejected when the exchange does not exist.
+public struct InMemorySink: OutboundSink {
+    let queues: InMemoryQueues
+
+    public func publish(_ message: OutboundMessage) async -> PublishResult {
+        guard queues.exchangeExists(message.target.exchange) else {
+            return .rejected(reason: "NOT_FOUND - no exchange '\(message.target.exchange)'")
+        }
+        guard let queue = queues.resolve(message.target) else {
+            return .returned(reason: "NO_ROUTE")
+        }
+        queues.enqueue(
+            InMemoryQueues.Stored(body: message.body, headers: message.headers, redelivered: false), to: queue)
+        return .confirmed
+    }
+}

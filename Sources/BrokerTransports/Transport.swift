@@ -1,0 +1,96 @@
+/// The seams between the router and the outside world. A transport is a type that conforms to
+/// one of these protocols; the router never touches sockets, and transports never call the
+/// rule engine.
+
+/// Where a message is published: an exchange and a routing key (the default exchange `""`
+/// with a queue name as the key publishes to that queue).
+public struct PublishTarget: Sendable, Hashable, CustomStringConvertible {
+    public var exchange: String
+    public var routingKey: String
+
+    public init(exchange: String, routingKey: String) {
+        self.exchange = exchange
+        self.routingKey = routingKey
+    }
+
+    /// A queue on the default exchange.
+    public static func queue(_ name: String) -> PublishTarget { PublishTarget(exchange: "", routingKey: name) }
+
+    public var description: String { exchange.isEmpty ? routingKey : "\(exchange)/\(routingKey)" }
+}
+
+/// A message to publish.
+public struct OutboundMessage: Sendable, Hashable {
+    public var body: [UInt8]
+    public var target: PublishTarget
+    /// Application headers (AMQP table entries, as strings).
+    public var headers: [String: String]
+    /// Survive a broker restart (delivery mode 2).
+    public var persistent: Bool
+
+    public init(body: [UInt8], target: PublishTarget, headers: [String: String] = [:], persistent: Bool = true) {
+        self.body = body
+        self.target = target
+        self.headers = headers
+        self.persistent = persistent
+    }
+}
+
+/// How a publish ended.
+public enum PublishResult: Sendable, Hashable {
+    /// The broker took responsibility for the message (publisher confirm `ack`).
+    case confirmed
+    /// The message could not be routed to any queue (a `mandatory` publish came back).
+    case returned(reason: String)
+    /// The broker refused it (`nack`), or the target does not exist: retrying will not help.
+    case rejected(reason: String)
+    /// The connection or channel went away before a confirm: the outcome is unknown, so the
+    /// input must be redelivered.
+    case unknown(reason: String)
+}
+
+/// Publishes messages and reports each one's confirmation.
+public protocol OutboundSink: Sendable {
+    /// Publishes `message` and waits for its confirmation. Many publishes may be awaited at
+    /// once: a sink pipelines them.
+    func publish(_ message: OutboundMessage) async -> PublishResult
+}
+
+/// A message taken from an input, which must be settled exactly once.
+public struct InboundMessage: Sendable {
+    public var body: [UInt8]
+    public var headers: [String: String]
+    /// The input delivered it before (and it was not acknowledged then).
+    public var redelivered: Bool
+    /// The queue (or other input) it came from.
+    public var source: String
+    /// Acknowledges or returns the message to its input.
+    public let settlement: any Settlement
+
+    public init(
+        body: [UInt8], headers: [String: String] = [:], redelivered: Bool = false, source: String,
+        settlement: any Settlement
+    ) {
+        self.body = body
+        self.headers = headers
+        self.redelivered = redelivered
+        self.source = source
+        self.settlement = settlement
+    }
+}
+
+/// The settle handle of one inbound message.
+public protocol Settlement: Sendable {
+    /// The message is done with: remove it from the input.
+    func ack()
+    /// Give the message back; with `requeue` the input delivers it again (marked redelivered).
+    func reject(requeue: Bool)
+}
+
+/// A source of inbound messages (a queue consumer).
+public protocol InboundSource: Sendable {
+    /// The messages, until ``stop()``. Sources bound how many are unsettled at once (prefetch).
+    var messages: AsyncStream<InboundMessage> { get }
+    /// Stops taking new messages; unsettled ones stay settleable until the source closes.
+    func stop()
+}

@@ -1,0 +1,174 @@
+import BrokerCore
+import BrokerRouter
+import BrokerTransports
+import Foundation
+import RoutingRules
+import Synchronization
+import Testing
+
+let defaultRules: RuleSet = {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    return try! RuleSetLoader().load(paths: [root.appendingPathComponent("rules/default.yaml").path]).ruleSet!
+}()
+
+func threeAgents() -> AgentRegistry {
+    let registry = AgentRegistry()
+    registry.apply(
+        AgentStatusUpdate(
+            agents: ["agent_a", "agent_b", "agent_c"].map { AgentStatusRecord(agentID: $0, isOnline: true) },
+            isFullUpdate: true))
+    return registry
+}
+
+/// Runs `router` over everything in `broker_input_queue` and stops when all is settled.
+func drain(_ queues: InMemoryQueues, _ router: Router, expected: Int, prefetch: Int = 32) async {
+    let consumer = queues.consumer(of: "broker_input_queue", prefetch: prefetch)
+    let task = Task { await router.run(consumer) }
+    while router.statistics.settled < expected { try? await Task.sleep(for: .milliseconds(2)) }
+    consumer.stop()
+    await task.value
+}
+
+@Suite struct RouterTests {
+    @Test func everyMessageIsPublishedOnceAndAcknowledged() async throws {
+        let queues = InMemoryQueues()
+        let router = Router(rules: RuleSetHolder(defaultRules), registry: threeAgents(), output: queues.sink)
+        for i in 0..<1000 {
+            queues.enqueue(
+                Array(#"{"message_type":"TEXT","sender_id":"agent_a","message_id":"m\#(i)"}"#.utf8),
+                to: "broker_input_queue")
+        }
+        await drain(queues, router, expected: 1000)
+        let output = queues.drain("server_input_queue")
+        let ids = Set(output.compactMap { try? Message(decoding: $0.body).messageID })
+        #expect(output.count == 1000)
+        #expect(ids.count == 1000)
+        #expect(queues.contents(of: "broker_input_queue").isEmpty)
+        #expect(
+            output.allSatisfy {
+                $0.headers[Router.Header.hops] == "1" && $0.headers[Router.Header.route] == "random-online-agent"
+            })
+        #expect(output.allSatisfy { (try? Message(decoding: $0.body).receiverID) != "agent_a" })
+    }
+
+    @Test func poisonMessagesAreDeadLetteredWithTheirReason() async throws {
+        let queues = InMemoryQueues()
+        var configuration = RouterConfiguration()
+        configuration.maximumMessageSize = 200
+        let router = Router(
+            rules: RuleSetHolder(defaultRules), registry: threeAgents(), output: queues.sink,
+            configuration: configuration)
+        let poison: [(String, String)] = [
+            ("{not json", "invalid_json"), ("[1,2,3]", "not_an_object"),
+            (#"{"message_type":"TEXT","text_payload":""# + String(repeating: "x", count: 300) + #""}"#, "too_large"),
+            (#"{"message_type":"FOO","message_id":"f"}"#, "no_route"), (#"{"message_id":"g"}"#, "rule"),
+        ]
+        for (body, _) in poison { queues.enqueue(Array(body.utf8), to: "broker_input_queue") }
+        await drain(queues, router, expected: poison.count, prefetch: 1)
+        let dead = queues.drain("broker_dead_letter")
+        #expect(dead.map { $0.headers[Router.Header.reasonCode] } == poison.map(\.1))
+        #expect(dead.map { String(decoding: $0.body, as: UTF8.self) } == poison.map(\.0))
+        #expect(dead.allSatisfy { $0.headers[Router.Header.originalQueue] == "broker_input_queue" })
+        #expect(dead[3].headers[Router.Header.reason] == "unknown message_type 'FOO'")
+        #expect(queues.contents(of: "server_input_queue").isEmpty)
+    }
+
+    @Test func aMessageThatKeepsComingBackIsStoppedAsACycle() async throws {
+        let queues = InMemoryQueues()
+        let rules = try #require(
+            RuleSetLoader().load([
+                RuleSource(
+                    name: "loop.yaml",
+                    text: "version: 1\nroutes:\n  - name: loop\n    deliver: as_is\n    output: broker_input_queue\n")
+            ]).ruleSet)
+        let router = Router(rules: RuleSetHolder(rules), registry: threeAgents(), output: queues.sink)
+        queues.enqueue(Array(#"{"message_type":"TEXT"}"#.utf8), to: "broker_input_queue")
+        await drain(queues, router, expected: 11)
+        let dead = queues.drain("broker_dead_letter")
+        #expect(dead.count == 1)
+        #expect(dead.first?.headers[Router.Header.reasonCode] == "routing_cycle")
+        #expect(dead.first?.headers[Router.Header.hops] == "10")
+    }
+
+    @Test func unroutableAndRejectedPublishesAreDeadLettered() async throws {
+        let queues = InMemoryQueues()
+        queues.declareExchange("audit", bindings: ["known": "audit_queue"])
+        let rules = try #require(
+            RuleSetLoader().load([
+                RuleSource(
+                    name: "x.yaml",
+                    text: """
+                        version: 1
+                        routes:
+                          - name: to-exchange
+                            when: { message.message_type: A }
+                            deliver: as_is
+                            output: { exchange: audit, routing_key: "{message.key}" }
+                          - name: to-missing-exchange
+                            deliver: as_is
+                            output: { exchange: nowhere, routing_key: x }
+                        """)
+            ]).ruleSet)
+        let router = Router(rules: RuleSetHolder(rules), registry: threeAgents(), output: queues.sink)
+        for body in [
+            #"{"message_type":"A","key":"known"}"#, #"{"message_type":"A","key":"unbound"}"#, #"{"message_type":"B"}"#,
+        ] {
+            queues.enqueue(Array(body.utf8), to: "broker_input_queue")
+        }
+        await drain(queues, router, expected: 3, prefetch: 1)
+        #expect(queues.drain("audit_queue").count == 1)
+        let dead = queues.drain("broker_dead_letter")
+        #expect(
+            dead.map { $0.headers[Router.Header.reason] ?? "" } == [
+                "publish to audit/unbound failed: NO_ROUTE",
+                "publish to nowhere/x failed: NOT_FOUND - no exchange 'nowhere'",
+            ])
+    }
+
+    @Test func anUnknownPublishOutcomeRedeliversTheMessageMarked() async throws {
+        let queues = InMemoryQueues()
+        let flaky = FlakySink(inner: queues.sink, failures: 1)
+        let router = Router(rules: RuleSetHolder(defaultRules), registry: threeAgents(), output: flaky)
+        queues.enqueue(Array(#"{"message_type":"ERROR","message_id":"e"}"#.utf8), to: "broker_input_queue")
+        let consumer = queues.consumer(of: "broker_input_queue", prefetch: 4)
+        let task = Task { await router.run(consumer) }
+        while router.statistics.settled < 1 { try? await Task.sleep(for: .milliseconds(2)) }
+        consumer.stop()
+        await task.value
+        #expect(router.statistics.snapshot.requeued == 1)
+        let output = queues.drain("server_input_queue")
+        #expect(output.count == 1)
+        #expect(output.first?.headers[Router.Header.redelivered] == "true")
+    }
+
+    @Test func statusUpdatesOnTheInputQueueUpdateTheRegistry() async throws {
+        let queues = InMemoryQueues()
+        let registry = threeAgents()
+        let router = Router(rules: RuleSetHolder(defaultRules), registry: registry, output: queues.sink)
+        queues.enqueue(
+            Array(
+                #"{"message_type":"AGENT_STATUS_UPDATE","agents":[{"agent_id":"agent_b","is_online":false}],"is_full_update":false}"#
+                    .utf8), to: "broker_input_queue")
+        await drain(queues, router, expected: 1)
+        #expect(registry.snapshot.agent(id: "agent_b")?.isOnline == false)
+        #expect(registry.snapshot.online.count == 2)
+        #expect(queues.contents(of: "server_input_queue").isEmpty)
+    }
+}
+
+/// Reports the first `failures` publishes as lost with the connection.
+final class FlakySink: OutboundSink {
+    let inner: InMemorySink
+    let remaining: Atomic<Int>
+
+    init(inner: InMemorySink, failures: Int) {
+        self.inner = inner
+        self.remaining = Atomic(failures)
+    }
+
+    func publish(_ message: OutboundMessage) async -> PublishResult {
+        if remaining.subtract(1, ordering: .relaxed).oldValue > 0 { return .unknown(reason: "connection lost") }
+        return await inner.publish(message)
+    }
+}
