@@ -13,7 +13,10 @@ deps:
 build: deps
 	$(SWIFT) build
 
+# Integration tests need RabbitMQ: the script installs and starts it on 127.0.0.1 (and fails
+# loudly when it cannot).
 test: deps
+	bash scripts/rabbitmq.sh
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 

@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", exact: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", exact: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
     ],
     targets: [
         .target(name: "BrokerCore"),
@@ -21,6 +22,15 @@ let package = Package(
             dependencies: ["BrokerCore", .product(name: "Yams", package: "Yams")]
         ),
         .target(name: "BrokerTransports", dependencies: ["BrokerCore"]),
+        .systemLibrary(
+            name: "CRabbitMQ",
+            pkgConfig: "librabbitmq",
+            providers: [.apt(["librabbitmq-dev"])]
+        ),
+        .target(
+            name: "AMQPTransport",
+            dependencies: ["BrokerTransports", "CRabbitMQ", .product(name: "Logging", package: "swift-log")]
+        ),
         .target(
             name: "BrokerRouter",
             dependencies: ["BrokerCore", "RoutingRules", "BrokerTransports"]
@@ -42,6 +52,10 @@ let package = Package(
             resources: [.copy("Corpus")]
         ),
         .testTarget(name: "BrokerCLITests", dependencies: ["broker"]),
+        .testTarget(
+            name: "AMQPIntegrationTests",
+            dependencies: ["BrokerCore", "RoutingRules", "BrokerTransports", "BrokerRouter", "AMQPTransport"]
+        ),
         .testTarget(
             name: "BrokerRouterTests",
             dependencies: ["BrokerCore", "RoutingRules", "BrokerTransports", "BrokerRouter"]

@@ -3,6 +3,7 @@
 set -euo pipefail
 need=()
 command -v python3 >/dev/null || need+=(python3)
+pkg-config --exists librabbitmq 2>/dev/null || need+=(librabbitmq-dev pkg-config)
 python3 -c 'import jsonschema, yaml' 2>/dev/null || pipneed=1
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"

@@ -1,0 +1,53 @@
+import CRabbitMQ
+
+/// Synchronous queue administration (tests, benchmarks, start-up checks): one short-lived
+/// connection per call.
+public enum AMQPAdmin {
+    /// The number of ready messages in `queue` (declares it durable if missing).
+    public static func messageCount(_ queue: String, configuration: AMQPConfiguration) throws(AMQPError) -> Int {
+        let connection = try AMQPConnection(configuration)
+        var count = 0
+        queue.withCString { name in
+            if let ok = amqp_queue_declare(
+                connection.state, AMQPConnection.channel, amqp_cstring_bytes(name), 0, 1, 0, 0, amqp_empty_table)
+            {
+                count = Int(ok.pointee.message_count)
+            }
+        }
+        try connection.check(amqp_get_rpc_reply(connection.state), "declare queue \(queue)")
+        return count
+    }
+
+    /// Deletes `queue` if it exists.
+    public static func deleteQueue(_ queue: String, configuration: AMQPConfiguration) throws(AMQPError) {
+        let connection = try AMQPConnection(configuration)
+        queue.withCString { name in
+            _ = amqp_queue_delete(connection.state, AMQPConnection.channel, amqp_cstring_bytes(name), 0, 0)
+        }
+        try connection.check(amqp_get_rpc_reply(connection.state), "delete queue \(queue)")
+    }
+
+    /// Declares a direct exchange and binds `queue` to it with `routingKey`.
+    public static func bind(
+        queue: String, exchange: String, routingKey: String, configuration: AMQPConfiguration
+    ) throws(AMQPError) {
+        let connection = try AMQPConnection(configuration)
+        try connection.declareDurableQueue(queue)
+        exchange.withCString { e in
+            _ = amqp_exchange_declare(
+                connection.state, AMQPConnection.channel, amqp_cstring_bytes(e), amqp_cstring_bytes("direct"), 0, 0, 1,
+                0, amqp_empty_table)
+        }
+        try connection.check(amqp_get_rpc_reply(connection.state), "declare exchange \(exchange)")
+        queue.withCString { q in
+            exchange.withCString { e in
+                routingKey.withCString { k in
+                    _ = amqp_queue_bind(
+                        connection.state, AMQPConnection.channel, amqp_cstring_bytes(q), amqp_cstring_bytes(e),
+                        amqp_cstring_bytes(k), amqp_empty_table)
+                }
+            }
+        }
+        try connection.check(amqp_get_rpc_reply(connection.state), "bind \(queue) to \(exchange)")
+    }
+}

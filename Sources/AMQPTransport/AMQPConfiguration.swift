@@ -1,0 +1,111 @@
+import CRabbitMQ
+import Foundation
+
+/// How to reach RabbitMQ.
+///
+/// From the environment: `RABBITMQ_URL` (`amqp://user:password@host:port/vhost`, `amqps://` for
+/// TLS), or the original broker's `RABBITMQ_HOST` (default `localhost`) and `RABBITMQ_PORT`
+/// (default 5672) with guest/guest on vhost `/`.
+public struct AMQPConfiguration: Sendable, CustomStringConvertible {
+    public var host = "localhost"
+    public var port = 5672
+    public var user = "guest"
+    public var password = "guest"
+    public var virtualHost = "/"
+    /// Seconds between heartbeats (0 disables them).
+    public var heartbeat = 30
+    /// TLS (from `amqps://`): peer and host name verification are on unless turned off.
+    public var tls: TLS?
+    /// How long to wait for a TCP connection.
+    public var connectTimeout: Duration = .seconds(5)
+
+    /// TLS settings.
+    public struct TLS: Sendable {
+        public var caCertificate: String?
+        public var clientCertificate: String?
+        public var clientKey: String?
+        public var verifyPeer = true
+        public var verifyHostname = true
+
+        public init() {}
+    }
+
+    public init() {}
+
+    /// Reads `RABBITMQ_URL`, or `RABBITMQ_HOST`/`RABBITMQ_PORT`, and the TLS file variables
+    /// `RABBITMQ_CA_CERT`, `RABBITMQ_CLIENT_CERT`, `RABBITMQ_CLIENT_KEY`.
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws(AMQPError) -> AMQPConfiguration
+    {
+        var configuration: AMQPConfiguration
+        if let url = environment["RABBITMQ_URL"], !url.isEmpty {
+            configuration = try AMQPConfiguration(url: url)
+        } else {
+            configuration = AMQPConfiguration()
+            configuration.host = environment["RABBITMQ_HOST"].flatMap { $0.isEmpty ? nil : $0 } ?? "localhost"
+            if let port = environment["RABBITMQ_PORT"], !port.isEmpty {
+                guard let number = Int(port), (1...65535).contains(number) else {
+                    throw AMQPError.configuration("RABBITMQ_PORT '\(port)' is not a port number")
+                }
+                configuration.port = number
+            }
+        }
+        if configuration.tls != nil {
+            configuration.tls?.caCertificate = environment["RABBITMQ_CA_CERT"]
+            configuration.tls?.clientCertificate = environment["RABBITMQ_CLIENT_CERT"]
+            configuration.tls?.clientKey = environment["RABBITMQ_CLIENT_KEY"]
+        }
+        return configuration
+    }
+
+    /// Parses an `amqp://` or `amqps://` URL (rabbitmq-c's parser: `%2f` is `/`; an empty path
+    /// means vhost `/`).
+    public init(url: String) throws(AMQPError) {
+        var info = amqp_connection_info()
+        amqp_default_connection_info(&info)
+        var buffer = Array(url.utf8CString)
+        let status = buffer.withUnsafeMutableBufferPointer { amqp_parse_url($0.baseAddress, &info) }
+        guard status == AMQP_STATUS_OK.rawValue else {
+            throw AMQPError.configuration("cannot parse the RabbitMQ URL \(Self.redacted(url))")
+        }
+        self.init()
+        host = String(cString: info.host)
+        port = Int(info.port)
+        user = String(cString: info.user)
+        password = String(cString: info.password)
+        virtualHost = String(cString: info.vhost)
+        if info.ssl != 0 { tls = TLS() }
+        // rabbitmq-c turns "amqp://host/" into the empty vhost, which never exists: use "/".
+        if virtualHost.isEmpty { virtualHost = "/" }
+    }
+
+    /// The URL with the password replaced, for logs.
+    public var description: String {
+        let scheme = tls == nil ? "amqp" : "amqps"
+        let vhost =
+            virtualHost == "/" ? "" : virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+        return "\(scheme)://\(user):***@\(host):\(port)/\(vhost)"
+    }
+
+    static func redacted(_ url: String) -> String {
+        guard let at = url.lastIndex(of: "@"), let scheme = url.range(of: "://") else { return url }
+        let credentials = url[scheme.upperBound..<at]
+        guard let colon = credentials.firstIndex(of: ":") else { return url }
+        return String(url[..<colon]) + ":***" + String(url[at...])
+    }
+}
+
+/// A RabbitMQ failure.
+public enum AMQPError: Error, Sendable, CustomStringConvertible {
+    case configuration(String)
+    case connection(String)
+    case channel(String)
+
+    public var description: String {
+        switch self {
+        case .configuration(let s): "configuration: \(s)"
+        case .connection(let s): "connection: \(s)"
+        case .channel(let s): "channel: \(s)"
+        }
+    }
+}

@@ -1,0 +1,219 @@
+import BrokerTransports
+import CRabbitMQ
+import Foundation
+import Logging
+import Synchronization
+
+/// Consumes a durable queue with manual acknowledgements and a prefetch limit.
+///
+/// One thread owns the connection: it reads deliveries, applies acks and rejects requested from
+/// any thread (woken through an eventfd, so a settle never waits for a poll timeout), services
+/// heartbeats, and on any connection loss reconnects with exponential backoff and jitter.
+/// Settles of messages from a lost connection are dropped: RabbitMQ redelivers those messages.
+public final class AMQPConsumer: InboundSource, @unchecked Sendable {
+    public let messages: AsyncStream<InboundMessage>
+    private let continuation: AsyncStream<InboundMessage>.Continuation
+    private let configuration: AMQPConfiguration
+    private let queue: String
+    private let prefetch: UInt16
+    private let logger: Logger
+    private let wakeup = Wakeup()
+    private let pending = Mutex(PendingSettles())
+    private let stopped = Atomic(false)
+    private let connectedFlag = Atomic(false)
+    private let outstanding = Atomic(0)
+    private let drainTimeout: Duration
+    private var thread: Thread?
+
+    struct PendingSettles {
+        var generation: UInt64 = 0
+        var requests: [(generation: UInt64, tag: UInt64, ack: Bool, requeue: Bool)] = []
+    }
+
+    /// Starts consuming `queue` (declared durable if missing).
+    public init(
+        configuration: AMQPConfiguration, queue: String, prefetch: UInt16 = 256, drainTimeout: Duration = .seconds(10),
+        logger: Logger = Logger(label: "broker.amqp.consumer")
+    ) {
+        self.drainTimeout = drainTimeout
+        self.configuration = configuration
+        self.queue = queue
+        self.prefetch = prefetch
+        self.logger = logger
+        (messages, continuation) = AsyncStream.makeStream(of: InboundMessage.self)
+        let thread = Thread { [self] in self.runLoop() }
+        thread.name = "amqp-consumer-\(queue)"
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Whether the consumer is connected right now.
+    public var isConnected: Bool { connectedFlag.load(ordering: .relaxed) }
+
+    /// Stops taking messages: the stream ends at once; the connection stays open until every
+    /// delivered message is settled (or the drain timeout passes; unsettled ones are redelivered).
+    public func stop() {
+        stopped.store(true, ordering: .releasing)
+        continuation.finish()
+        wakeup.signal()
+    }
+
+    func settle(generation: UInt64, tag: UInt64, ack: Bool, requeue: Bool) {
+        pending.withLock { $0.requests.append((generation, tag, ack, requeue)) }
+        outstanding.subtract(1, ordering: .relaxed)
+        wakeup.signal()
+    }
+
+    private func runLoop() {
+        var backoff = Backoff(base: .milliseconds(100), cap: .seconds(10))
+        while !stopped.load(ordering: .acquiring) {
+            do {
+                let connection = try AMQPConnection(configuration)
+                try connection.declareDurableQueue(queue)
+                amqp_basic_qos(connection.state, AMQPConnection.channel, 0, prefetch, 0)
+                try connection.check(amqp_get_rpc_reply(connection.state), "basic.qos")
+                queue.withCString { name in
+                    _ = amqp_basic_consume(
+                        connection.state, AMQPConnection.channel, amqp_cstring_bytes(name), amqp_empty_bytes, 0, 0, 0,
+                        amqp_empty_table)
+                }
+                try connection.check(amqp_get_rpc_reply(connection.state), "basic.consume \(queue)")
+                let generation = pending.withLock { state -> UInt64 in
+                    state.generation += 1
+                    state.requests.removeAll()
+                    return state.generation
+                }
+                // Deliveries of a lost connection come back redelivered; their settles are void.
+                outstanding.store(0, ordering: .relaxed)
+                logger.info(
+                    "consuming",
+                    metadata: ["queue": "\(queue)", "server": "\(configuration)", "prefetch": "\(prefetch)"])
+                connectedFlag.store(true, ordering: .relaxed)
+                backoff.reset()
+                try consume(connection, generation: generation)
+                connectedFlag.store(false, ordering: .relaxed)
+            } catch {
+                connectedFlag.store(false, ordering: .relaxed)
+                if stopped.load(ordering: .acquiring) { break }
+                let delay = backoff.next()
+                logger.error(
+                    "connection lost; reconnecting",
+                    metadata: ["queue": "\(queue)", "error": "\(error)", "delay": "\(delay)"])
+                Thread.sleep(
+                    forTimeInterval: Double(delay.components.attoseconds) / 1e18 + Double(delay.components.seconds))
+            }
+        }
+        continuation.finish()
+        connectedFlag.store(false, ordering: .relaxed)
+    }
+
+    /// Reads deliveries and applies settles until the connection fails or the consumer stops.
+    private func consume(_ connection: AMQPConnection, generation: UInt64) throws(AMQPError) {
+        while true {
+            try applySettles(connection, generation: generation)
+            if stopped.load(ordering: .acquiring) {
+                // Stop taking messages but keep settling those in flight for a short while.
+                try drainAfterStop(connection, generation: generation)
+                return
+            }
+            if !connection.hasBufferedFrames {
+                let ready = waitForInput(socket: connection.socket, wakeup: wakeup, milliseconds: 250)
+                if ready.wakeup { wakeup.drain() }
+                if !ready.socket && ready.wakeup { continue }
+            }
+            try readOne(connection, generation: generation)
+        }
+    }
+
+    private func drainAfterStop(_ connection: AMQPConnection, generation: UInt64) throws(AMQPError) {
+        let seconds = Double(drainTimeout.components.seconds) + Double(drainTimeout.components.attoseconds) / 1e18
+        let deadline = Date().addingTimeInterval(seconds)
+        while outstanding.load(ordering: .relaxed) > 0 && Date() < deadline {
+            let ready = waitForInput(socket: connection.socket, wakeup: wakeup, milliseconds: 50)
+            if ready.wakeup { wakeup.drain() }
+            try applySettles(connection, generation: generation)
+        }
+    }
+
+    private func applySettles(_ connection: AMQPConnection, generation: UInt64) throws(AMQPError) {
+        let requests = pending.withLock { state in
+            defer { state.requests.removeAll(keepingCapacity: true) }
+            return state.requests
+        }
+        for request in requests where request.generation == generation {
+            let status =
+                request.ack
+                ? amqp_basic_ack(connection.state, AMQPConnection.channel, request.tag, 0)
+                : amqp_basic_nack(connection.state, AMQPConnection.channel, request.tag, 0, request.requeue ? 1 : 0)
+            guard status == AMQP_STATUS_OK.rawValue else {
+                connection.abandon()
+                throw AMQPError.connection("cannot settle: \(String(cString: amqp_error_string2(status)))")
+            }
+        }
+    }
+
+    private func readOne(_ connection: AMQPConnection, generation: UInt64) throws(AMQPError) {
+        amqp_maybe_release_buffers(connection.state)
+        var envelope = amqp_envelope_t()
+        var timeout = timeval(tv_sec: 0, tv_usec: 20_000)
+        let reply = amqp_consume_message(connection.state, &envelope, &timeout, 0)
+        if reply.reply_type == AMQP_RESPONSE_NORMAL {
+            defer { amqp_destroy_envelope(&envelope) }
+            let tag = envelope.delivery_tag
+            let message = InboundMessage(
+                body: AMQPConnection.data(envelope.message.body),
+                headers: AMQPConnection.headers(envelope.message.properties),
+                redelivered: envelope.redelivered != 0, source: queue,
+                settlement: AMQPSettlement(consumer: self, generation: generation, tag: tag))
+            outstanding.add(1, ordering: .relaxed)
+            continuation.yield(message)
+            return
+        }
+        if reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION {
+            if reply.library_error == AMQP_STATUS_TIMEOUT.rawValue { return }
+            if reply.library_error == AMQP_STATUS_UNEXPECTED_STATE.rawValue {
+                // A frame other than a delivery: read it; a close means the connection is done.
+                var frame = amqp_frame_t()
+                guard amqp_simple_wait_frame(connection.state, &frame) == AMQP_STATUS_OK.rawValue else {
+                    connection.abandon()
+                    throw AMQPError.connection("lost while reading a frame")
+                }
+                if frame.frame_type == UInt8(AMQP_FRAME_METHOD) {
+                    switch frame.payload.method.id {
+                    case broker_method_channel_close, broker_method_connection_close:
+                        connection.abandon()
+                        throw AMQPError.connection("server closed the channel or connection")
+                    default: return
+                    }
+                }
+                return
+            }
+        }
+        connection.abandon()
+        throw AMQPError.connection(AMQPConnection.describe(reply) ?? "consume failed")
+    }
+}
+
+/// Settles one delivery through its consumer's thread.
+final class AMQPSettlement: Settlement, @unchecked Sendable {
+    private let consumer: AMQPConsumer
+    private let generation: UInt64
+    private let tag: UInt64
+    private let done = Atomic(false)
+
+    init(consumer: AMQPConsumer, generation: UInt64, tag: UInt64) {
+        self.consumer = consumer
+        self.generation = generation
+        self.tag = tag
+    }
+
+    func ack() {
+        guard !done.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        consumer.settle(generation: generation, tag: tag, ack: true, requeue: false)
+    }
+
+    func reject(requeue: Bool) {
+        guard !done.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        consumer.settle(generation: generation, tag: tag, ack: false, requeue: requeue)
+    }
+}

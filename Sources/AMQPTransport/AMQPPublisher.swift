@@ -1,0 +1,278 @@
+import BrokerTransports
+import CRabbitMQ
+import Foundation
+import Logging
+import Synchronization
+
+/// Publishes persistent messages with publisher confirms, pipelined: many publishes are in
+/// flight at once and each caller resumes when the broker confirms (or returns, or rejects)
+/// its message.
+///
+/// One thread owns the connection. Publishes are `mandatory`, so a message no queue takes comes
+/// back as `returned`. A publish to a missing exchange closes the channel: the channel is
+/// reopened, publishes to that exchange are `rejected`, and the others in flight are `unknown`
+/// (the router redelivers them). A lost connection makes every in-flight publish `unknown`;
+/// the publisher reconnects with exponential backoff and jitter, and new publishes wait.
+public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
+    /// The header that correlates a returned message with its publish.
+    static let sequenceHeader = "x-broker-publish-seq"
+
+    private struct Request {
+        var message: OutboundMessage
+        var continuation: CheckedContinuation<PublishResult, Never>
+    }
+
+    private struct InFlight {
+        var target: PublishTarget
+        var continuation: CheckedContinuation<PublishResult, Never>
+        var returned: String?
+    }
+
+    private let configuration: AMQPConfiguration
+    private let declaredQueues: [String]
+    private let logger: Logger
+    private let wakeup = Wakeup()
+    private let requests = Mutex<[Request]>([])
+    private let closed = Atomic(false)
+    private let connectedFlag = Atomic(false)
+
+    // Owned by the publisher thread.
+    private var inFlight: [UInt64: InFlight] = [:]
+    private var sequence: UInt64 = 0
+
+    /// Connects and declares `declareQueues` (durable) on every (re)connection.
+    public init(
+        configuration: AMQPConfiguration, declareQueues: [String] = [],
+        logger: Logger = Logger(label: "broker.amqp.publisher")
+    ) {
+        self.configuration = configuration
+        self.declaredQueues = declareQueues
+        self.logger = logger
+        let thread = Thread { [self] in self.runLoop() }
+        thread.name = "amqp-publisher"
+        thread.start()
+    }
+
+    /// Whether the publisher is connected right now.
+    public var isConnected: Bool { connectedFlag.load(ordering: .relaxed) }
+
+    public func publish(_ message: OutboundMessage) async -> PublishResult {
+        await withCheckedContinuation { continuation in
+            if closed.load(ordering: .acquiring) {
+                continuation.resume(returning: .unknown(reason: "publisher closed"))
+                return
+            }
+            requests.withLock { $0.append(Request(message: message, continuation: continuation)) }
+            wakeup.signal()
+        }
+    }
+
+    /// Stops the thread; publishes still waiting end as `unknown`.
+    public func close() {
+        closed.store(true, ordering: .releasing)
+        wakeup.signal()
+    }
+
+    private func runLoop() {
+        var backoff = Backoff(base: .milliseconds(100), cap: .seconds(10))
+        while !closed.load(ordering: .acquiring) {
+            do {
+                let connection = try AMQPConnection(configuration)
+                try openConfirmChannel(connection, reopen: false)
+                for queue in declaredQueues { try connection.declareDurableQueue(queue) }
+                connectedFlag.store(true, ordering: .relaxed)
+                logger.info("publisher connected", metadata: ["server": "\(configuration)"])
+                backoff.reset()
+                try serve(connection)
+            } catch {
+                connectedFlag.store(false, ordering: .relaxed)
+                failAll(.unknown(reason: "\(error)"))
+                if closed.load(ordering: .acquiring) { break }
+                let delay = backoff.next()
+                logger.error(
+                    "publisher connection lost; reconnecting", metadata: ["error": "\(error)", "delay": "\(delay)"])
+                Thread.sleep(
+                    forTimeInterval: Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18)
+            }
+        }
+        connectedFlag.store(false, ordering: .relaxed)
+        failAll(.unknown(reason: "publisher closed"))
+        for request in requests.withLock({ r in
+            defer { r.removeAll() }; return r
+        }) {
+            request.continuation.resume(returning: .unknown(reason: "publisher closed"))
+        }
+    }
+
+    private func openConfirmChannel(_ connection: AMQPConnection, reopen: Bool) throws(AMQPError) {
+        if reopen {
+            amqp_channel_open(connection.state, AMQPConnection.channel)
+            try connection.check(amqp_get_rpc_reply(connection.state), "reopen channel")
+        }
+        amqp_confirm_select(connection.state, AMQPConnection.channel)
+        try connection.check(amqp_get_rpc_reply(connection.state), "confirm.select")
+        sequence = 0
+    }
+
+    private func serve(_ connection: AMQPConnection) throws(AMQPError) {
+        while !closed.load(ordering: .acquiring) {
+            let batch = requests.withLock { r in
+                defer { r.removeAll(keepingCapacity: true) }
+                return r
+            }
+            for request in batch { try send(request, on: connection) }
+            if !connection.hasBufferedFrames {
+                let ready = waitForInput(socket: connection.socket, wakeup: wakeup, milliseconds: 250)
+                if ready.wakeup { wakeup.drain() }
+                if !ready.socket && ready.wakeup { continue }
+            }
+            try readFrames(connection)
+        }
+    }
+
+    private func send(_ request: Request, on connection: AMQPConnection) throws(AMQPError) {
+        sequence += 1
+        let sequenceNumber = sequence
+        inFlight[sequenceNumber] = InFlight(target: request.message.target, continuation: request.continuation)
+        var headers = request.message.headers
+        headers[Self.sequenceHeader] = String(sequenceNumber)
+        let status = withHeaderTable(headers) { table -> Int32 in
+            var properties = amqp_basic_properties_t()
+            properties._flags = broker_flag_headers | broker_flag_delivery_mode | broker_flag_content_type
+            properties.delivery_mode = request.message.persistent ? 2 : 1
+            properties.headers = table
+            return "application/json".withCString { contentType in
+                properties.content_type = amqp_cstring_bytes(contentType)
+                return request.message.target.exchange.withCString { exchange in
+                    request.message.target.routingKey.withCString { key in
+                        request.message.body.withUnsafeBytes { body in
+                            let bytes = amqp_bytes_t(
+                                len: body.count, bytes: UnsafeMutableRawPointer(mutating: body.baseAddress))
+                            return amqp_basic_publish(
+                                connection.state, AMQPConnection.channel, amqp_cstring_bytes(exchange),
+                                amqp_cstring_bytes(key), 1, 0, &properties, bytes)
+                        }
+                    }
+                }
+            }
+        }
+        guard status == AMQP_STATUS_OK.rawValue else {
+            connection.abandon()
+            throw AMQPError.connection("publish failed: \(String(cString: amqp_error_string2(status)))")
+        }
+    }
+
+    /// Reads every frame that is available now (waiting at most a moment for the first).
+    private func readFrames(_ connection: AMQPConnection) throws(AMQPError) {
+        var timeout = timeval(tv_sec: 0, tv_usec: 1_000)
+        while true {
+            var frame = amqp_frame_t()
+            let status = amqp_simple_wait_frame_noblock(connection.state, &frame, &timeout)
+            if status == AMQP_STATUS_TIMEOUT.rawValue { return }
+            guard status == AMQP_STATUS_OK.rawValue else {
+                connection.abandon()
+                throw AMQPError.connection("read failed: \(String(cString: amqp_error_string2(status)))")
+            }
+            timeout = timeval(tv_sec: 0, tv_usec: 0)
+            guard frame.frame_type == UInt8(AMQP_FRAME_METHOD) else { continue }
+            try handle(frame, on: connection)
+        }
+    }
+
+    private func handle(_ frame: amqp_frame_t, on connection: AMQPConnection) throws(AMQPError) {
+        let method = frame.payload.method
+        switch method.id {
+        case broker_method_basic_ack:
+            let ack = method.decoded.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
+            resolve(upTo: ack.delivery_tag, multiple: ack.multiple != 0) {
+                $0.returned.map { .returned(reason: $0) } ?? .confirmed
+            }
+        case broker_method_basic_nack:
+            let nack = method.decoded.assumingMemoryBound(to: amqp_basic_nack_t.self).pointee
+            resolve(upTo: nack.delivery_tag, multiple: nack.multiple != 0) { _ in
+                .rejected(reason: "nacked by the broker")
+            }
+        case broker_method_basic_return:
+            let returned = method.decoded.assumingMemoryBound(to: amqp_basic_return_t.self).pointee
+            let reason = "\(returned.reply_code) \(AMQPConnection.string(returned.reply_text))"
+            var message = amqp_message_t()
+            let reply = amqp_read_message(connection.state, frame.channel, &message, 0)
+            guard reply.reply_type == AMQP_RESPONSE_NORMAL else {
+                connection.abandon()
+                throw AMQPError.connection("cannot read a returned message")
+            }
+            defer { amqp_destroy_message(&message) }
+            if let number = AMQPConnection.headers(message.properties)[Self.sequenceHeader].flatMap(UInt64.init) {
+                inFlight[number]?.returned = reason
+            }
+        case broker_method_channel_close:
+            let close = method.decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
+            let text = AMQPConnection.string(close.reply_text)
+            var ok = amqp_channel_close_ok_t()
+            amqp_send_method(connection.state, AMQPConnection.channel, broker_method_channel_close_ok, &ok)
+            logger.error("channel closed by the server; reopening", metadata: ["reason": "\(text)"])
+            let missingExchange = Self.missingExchange(in: text)
+            for (_, entry) in inFlight {
+                if let missingExchange, entry.target.exchange == missingExchange {
+                    entry.continuation.resume(returning: .rejected(reason: text))
+                } else {
+                    entry.continuation.resume(returning: .unknown(reason: "channel closed: \(text)"))
+                }
+            }
+            inFlight.removeAll()
+            try openConfirmChannel(connection, reopen: true)
+        case broker_method_connection_close:
+            var ok = amqp_connection_close_ok_t()
+            amqp_send_method(connection.state, 0, broker_method_connection_close_ok, &ok)
+            connection.abandon()
+            throw AMQPError.connection("server closed the connection")
+        default:
+            break
+        }
+    }
+
+    private func resolve(upTo tag: UInt64, multiple: Bool, _ result: (InFlight) -> PublishResult) {
+        if multiple {
+            for number in inFlight.keys where number <= tag {
+                if let entry = inFlight.removeValue(forKey: number) {
+                    entry.continuation.resume(returning: result(entry))
+                }
+            }
+        } else if let entry = inFlight.removeValue(forKey: tag) {
+            entry.continuation.resume(returning: result(entry))
+        }
+    }
+
+    private func failAll(_ result: PublishResult) {
+        for (_, entry) in inFlight { entry.continuation.resume(returning: result) }
+        inFlight.removeAll()
+    }
+
+    /// The exchange named in "NOT_FOUND - no exchange 'x' in vhost '/'".
+    static func missingExchange(in text: String) -> String? {
+        guard let start = text.range(of: "no exchange '") else { return nil }
+        let rest = text[start.upperBound...]
+        guard let end = rest.firstIndex(of: "'") else { return nil }
+        return String(rest[..<end])
+    }
+}
+
+/// Calls `body` with an AMQP table of string headers whose memory lives for the call.
+private func withHeaderTable<T>(_ headers: [String: String], _ body: (amqp_table_t) -> T) -> T {
+    let entries = UnsafeMutablePointer<amqp_table_entry_t>.allocate(capacity: max(headers.count, 1))
+    var strings: [UnsafeMutablePointer<CChar>] = []
+    defer {
+        for string in strings { free(string) }
+        entries.deallocate()
+    }
+    for (i, (key, value)) in headers.enumerated() {
+        guard let k = strdup(key), let v = strdup(value) else { continue }
+        strings.append(k)
+        strings.append(v)
+        var field = amqp_field_value_t()
+        field.kind = UInt8(ascii: "S")
+        field.value.bytes = amqp_cstring_bytes(v)
+        entries[i] = amqp_table_entry_t(key: amqp_cstring_bytes(k), value: field)
+    }
+    return body(amqp_table_t(num_entries: Int32(headers.count), entries: entries))
+}

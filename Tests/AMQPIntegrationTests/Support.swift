@@ -1,0 +1,121 @@
+import AMQPTransport
+import BrokerCore
+import BrokerRouter
+import BrokerTransports
+import Foundation
+import RoutingRules
+import Testing
+
+/// The RabbitMQ the test script started (scripts/rabbitmq.sh, run by `make test`).
+let rabbit: AMQPConfiguration = {
+    var configuration = (try? AMQPConfiguration.fromEnvironment()) ?? AMQPConfiguration()
+    if ProcessInfo.processInfo.environment["RABBITMQ_URL"] == nil
+        && ProcessInfo.processInfo.environment["RABBITMQ_HOST"] == nil
+    {
+        configuration.host = "127.0.0.1"
+    }
+    return configuration
+}()
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+/// Fails the test loudly when RabbitMQ is not reachable (never skips).
+func requireRabbitMQ() throws {
+    do {
+        _ = try AMQPAdmin.messageCount("broker_test_probe", configuration: rabbit)
+    } catch {
+        Issue.record(
+            "RabbitMQ is not reachable at \(rabbit): \(error). Run `make test` (it starts RabbitMQ) or scripts/rabbitmq.sh."
+        )
+        throw error
+    }
+}
+
+/// Queue names unique to one test, so tests never see each other's messages.
+struct TestQueues {
+    let id = String(UUID().uuidString.prefix(8)).lowercased()
+    var input: String { "test_\(id)_input" }
+    var output: String { "test_\(id)_output" }
+    var deadLetter: String { "test_\(id)_dead" }
+
+    /// `rules/default.yaml` with this test's output and dead-letter queues.
+    func defaultRules() throws -> RuleSet {
+        let text = try String(contentsOf: repositoryRoot.appendingPathComponent("rules/default.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "output: server_input_queue", with: "output: \(output)")
+            .replacingOccurrences(of: "dead_letter: broker_dead_letter", with: "dead_letter: \(deadLetter)")
+        return try #require(RuleSetLoader().load([RuleSource(name: "default.yaml", text: text)]).ruleSet)
+    }
+
+    func cleanUp() {
+        for queue in [input, output, deadLetter] { try? AMQPAdmin.deleteQueue(queue, configuration: rabbit) }
+    }
+}
+
+func threeAgents() -> AgentRegistry {
+    let registry = AgentRegistry()
+    registry.apply(
+        AgentStatusUpdate(
+            agents: ["agent_a", "agent_b", "agent_c"].map { AgentStatusRecord(agentID: $0, isOnline: true) },
+            isFullUpdate: true))
+    return registry
+}
+
+/// Publishes bodies to `queue` with confirms; returns when all are confirmed.
+func fill(_ queue: String, with bodies: [[UInt8]], headers: [String: String] = [:]) async throws {
+    let publisher = AMQPPublisher(configuration: rabbit, declareQueues: [queue])
+    defer { publisher.close() }
+    try await withThrowingTaskGroup(of: PublishResult.self) { group in
+        var index = 0
+        var running = 0
+        while index < bodies.count || running > 0 {
+            while running < 512 && index < bodies.count {
+                let body = bodies[index]
+                group.addTask {
+                    await publisher.publish(OutboundMessage(body: body, target: .queue(queue), headers: headers))
+                }
+                index += 1
+                running += 1
+            }
+            if let result = try await group.next() {
+                running -= 1
+                guard case .confirmed = result else { throw AMQPError.channel("fill failed: \(result)") }
+            }
+        }
+    }
+}
+
+/// Reads every message of `queue` until it stays empty for `quiet`.
+func collect(_ queue: String, quiet: Duration = .milliseconds(700)) async -> [InboundMessage] {
+    let consumer = AMQPConsumer(configuration: rabbit, queue: queue, prefetch: 1000)
+    var messages: [InboundMessage] = []
+    let stream = consumer.messages
+    let collected = await withTaskGroup(of: [InboundMessage].self) { group in
+        group.addTask {
+            var seen: [InboundMessage] = []
+            for await message in stream {
+                message.settlement.ack()
+                seen.append(message)
+            }
+            return seen
+        }
+        group.addTask {
+            var last = -1
+            while true {
+                try? await Task.sleep(for: quiet)
+                let count = (try? AMQPAdmin.messageCount(queue, configuration: rabbit)) ?? 0
+                if count == 0 && last == 0 { break }
+                last = count
+            }
+            consumer.stop()
+            return []
+        }
+        return await group.reduce(into: []) { $0 += $1 }
+    }
+    messages = collected
+    return messages
+}
+
+func messageID(_ message: InboundMessage) -> String? {
+    (try? Message(decoding: message.body))?.messageID
+}
