@@ -38,7 +38,8 @@ let package = Package(
         .executableTarget(
             name: "broker",
             dependencies: [
-                "BrokerCore", "RoutingRules",
+                "BrokerCore", "RoutingRules", "BrokerTransports", "BrokerRouter", "AMQPTransport",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

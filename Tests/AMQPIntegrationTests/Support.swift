@@ -119,3 +119,6 @@ func collect(_ queue: String, quiet: Duration = .milliseconds(700)) async -> [In
 func messageID(_ message: InboundMessage) -> String? {
     (try? Message(decoding: message.body))?.messageID
 }
+
+/// All RabbitMQ tests run one after another: one of them restarts the server.
+@Suite(.serialized) enum RabbitMQIntegration {}
