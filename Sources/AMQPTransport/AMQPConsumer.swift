@@ -59,9 +59,13 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
     }
 
     func settle(generation: UInt64, tag: UInt64, ack: Bool, requeue: Bool) {
-        pending.withLock { $0.requests.append((generation, tag, ack, requeue)) }
+        // Wake the thread only when the list was empty: it applies everything queued.
+        let wasEmpty = pending.withLock { state in
+            state.requests.append((generation, tag, ack, requeue))
+            return state.requests.count == 1
+        }
         outstanding.subtract(1, ordering: .relaxed)
-        wakeup.signal()
+        if wasEmpty { wakeup.signal() }
     }
 
     private func runLoop() {

@@ -14,9 +14,6 @@ import Synchronization
 /// (the router redelivers them). A lost connection makes every in-flight publish `unknown`;
 /// the publisher reconnects with exponential backoff and jitter, and new publishes wait.
 public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
-    /// The header that correlates a returned message with its publish.
-    static let sequenceHeader = "x-broker-publish-seq"
-
     private struct Request {
         var message: OutboundMessage
         var continuation: CheckedContinuation<PublishResult, Never>
@@ -24,6 +21,7 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
 
     private struct InFlight {
         var target: PublishTarget
+        var body: [UInt8]
         var continuation: CheckedContinuation<PublishResult, Never>
         var returned: String?
     }
@@ -62,8 +60,12 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
                 continuation.resume(returning: .unknown(reason: "publisher closed"))
                 return
             }
-            requests.withLock { $0.append(Request(message: message, continuation: continuation)) }
-            wakeup.signal()
+            // Wake the thread only when the queue was empty: it drains everything queued.
+            let wasEmpty = requests.withLock { requests in
+                requests.append(Request(message: message, continuation: continuation))
+                return requests.count == 1
+            }
+            if wasEmpty { wakeup.signal() }
         }
     }
 
@@ -121,24 +123,30 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
                 return r
             }
             for request in batch { try send(request, on: connection) }
-            if !connection.hasBufferedFrames {
-                let ready = waitForInput(socket: connection.socket, wakeup: wakeup, milliseconds: 250)
-                if ready.wakeup { wakeup.drain() }
-                if !ready.socket && ready.wakeup { continue }
+            if !batch.isEmpty || connection.hasBufferedFrames {
+                // Confirms may already be waiting: read what is there without blocking.
+                try readFrames(connection, wait: false)
+                continue
             }
-            try readFrames(connection)
+            let ready = waitForInput(socket: connection.socket, wakeup: wakeup, milliseconds: 250)
+            if ready.wakeup { wakeup.drain() }
+            if ready.socket || !ready.wakeup {
+                // Data, or a quiet interval: reading also services heartbeats.
+                try readFrames(connection, wait: !ready.socket)
+            }
         }
     }
 
     private func send(_ request: Request, on connection: AMQPConnection) throws(AMQPError) {
         sequence += 1
         let sequenceNumber = sequence
-        inFlight[sequenceNumber] = InFlight(target: request.message.target, continuation: request.continuation)
-        var headers = request.message.headers
-        headers[Self.sequenceHeader] = String(sequenceNumber)
+        inFlight[sequenceNumber] = InFlight(
+            target: request.message.target, body: request.message.body, continuation: request.continuation)
+        let headers = request.message.headers
         let status = withHeaderTable(headers) { table -> Int32 in
             var properties = amqp_basic_properties_t()
-            properties._flags = broker_flag_headers | broker_flag_delivery_mode | broker_flag_content_type
+            properties._flags = broker_flag_delivery_mode | broker_flag_content_type
+            if !headers.isEmpty { properties._flags |= broker_flag_headers }
             properties.delivery_mode = request.message.persistent ? 2 : 1
             properties.headers = table
             return "application/json".withCString { contentType in
@@ -162,9 +170,9 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
         }
     }
 
-    /// Reads every frame that is available now (waiting at most a moment for the first).
-    private func readFrames(_ connection: AMQPConnection) throws(AMQPError) {
-        var timeout = timeval(tv_sec: 0, tv_usec: 1_000)
+    /// Reads every frame that is available now (with `wait`, waiting a moment for the first).
+    private func readFrames(_ connection: AMQPConnection, wait: Bool) throws(AMQPError) {
+        var timeout = timeval(tv_sec: 0, tv_usec: wait ? 1_000 : 0)
         while true {
             var frame = amqp_frame_t()
             let status = amqp_simple_wait_frame_noblock(connection.state, &frame, &timeout)
@@ -202,7 +210,17 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
                 throw AMQPError.connection("cannot read a returned message")
             }
             defer { amqp_destroy_message(&message) }
-            if let number = AMQPConnection.headers(message.properties)[Self.sequenceHeader].flatMap(UInt64.init) {
+            // A return precedes the confirm of its publish and carries no sequence number: it
+            // belongs to the oldest unconfirmed publish of the same body to the same place
+            // (identical publishes are interchangeable, so this is exact).
+            let target = PublishTarget(
+                exchange: AMQPConnection.string(returned.exchange),
+                routingKey: AMQPConnection.string(returned.routing_key))
+            let body = AMQPConnection.data(message.body)
+            if let number = inFlight.filter({
+                $0.value.returned == nil && $0.value.target == target && $0.value.body == body
+            })
+            .keys.min() {
                 inFlight[number]?.returned = reason
             }
         case broker_method_channel_close:

@@ -1,0 +1,343 @@
+import AMQPTransport
+import ArgumentParser
+import BrokerCore
+import BrokerRouter
+import BrokerTransports
+import Dispatch
+import Foundation
+import Histogram
+import RoutingRules
+import Synchronization
+
+/// `broker bench`: routing throughput and latency on real RabbitMQ, against a pass-through
+/// relay on the same transport in the same run.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure the broker on RabbitMQ: throughput vs. a pass-through relay, latency, memory.",
+        discussion: """
+            Uses fresh queues (bench_<id>_*) on the RabbitMQ of RABBITMQ_URL / RABBITMQ_HOST and
+            deletes them afterwards. Messages are persistent, published with confirms, acked after
+            confirm, exactly as in production.
+            """
+    )
+
+    @Option(help: "Messages per throughput run.")
+    var messages = 50_000
+
+    @Option(help: "Prefetch (basic.qos) for both runs.")
+    var prefetch: UInt16 = 256
+
+    @Option(help: "Rule file for the full-broker run (its output and dead-letter queues are redirected).")
+    var rules = "rules/default.yaml"
+
+    @Option(help: "Rounds of (relay, broker) throughput runs; the best of each is compared.")
+    var rounds = 2
+
+    @Option(help: "Seconds of fixed-rate load for the latency run (0 skips it).")
+    var latencySeconds = 5
+
+    @Option(help: "Messages waiting in the queue while a `broker route` process's memory is sampled (0 skips it).")
+    var memoryMessages = 0
+
+    func run() throws {
+        let done = DispatchSemaphore(value: 0)
+        let box = ErrorBox()
+        Task {
+            do { try await benchmark() } catch { box.error.withLock { $0 = error } }
+            done.signal()
+        }
+        done.wait()
+        if let error = box.error.withLock({ $0 }) { throw error }
+    }
+
+    final class ErrorBox: Sendable { let error = Mutex<(any Error)?>(nil) }
+
+    final class Counter: Sendable {
+        private let count = Atomic(0)
+        func increment() -> Int { count.add(1, ordering: .relaxed).newValue }
+        var value: Int { count.load(ordering: .relaxed) }
+    }
+
+    final class LatencyHistogram: Sendable {
+        private let histogram = Mutex(
+            Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three))
+        func record(microseconds: UInt64) { _ = histogram.withLock { $0.record(microseconds) } }
+        var snapshot: Histogram<UInt64> { histogram.withLock { $0 } }
+    }
+
+    struct Queues {
+        let id = String(UUID().uuidString.prefix(8)).lowercased()
+        var input: String { "bench_\(id)_input" }
+        var output: String { "bench_\(id)_output" }
+        var dead: String { "bench_\(id)_dead" }
+    }
+
+    func benchmark() async throws {
+        let amqp = try AMQPConfiguration.fromEnvironment()
+        let ruleText = try String(contentsOfFile: rules, encoding: .utf8)
+        print("broker bench: \(messages) messages, prefetch \(prefetch), RabbitMQ \(amqp)")
+        let agents = AgentRegistry()
+        agents.apply(
+            AgentStatusUpdate(
+                agents: ["agent_a", "agent_b", "agent_c"].map { AgentStatusRecord(agentID: $0, isOnline: true) },
+                isFullUpdate: true))
+
+        var relayRates: [Double] = []
+        var brokerRates: [Double] = []
+        for round in 1...max(rounds, 1) {
+            print("round \(round):")
+            relayRates.append(
+                try await throughput(amqp, label: "  pass-through relay") { queues, publisher in
+                    { message in
+                        let result = await publisher.publish(
+                            OutboundMessage(body: message.body, target: .queue(queues.output)))
+                        if case .confirmed = result {
+                            message.settlement.ack()
+                        } else {
+                            message.settlement.reject(requeue: true)
+                        }
+                    }
+                })
+            brokerRates.append(
+                try await throughput(amqp, label: "  broker, \(rules), 3 agents") { queues, publisher in
+                    let router = Router(
+                        rules: RuleSetHolder(try Self.redirect(ruleText, queues)), registry: agents, output: publisher)
+                    return { message in
+                        let outcome = await router.route(message)
+                        if case .published = outcome {} else { print("    unexpected outcome: \(outcome)") }
+                    }
+                })
+        }
+        let relayRate = relayRates.max() ?? 0
+        let brokerRate = brokerRates.max() ?? 0
+        print(
+            String(
+                format: "best: relay %.0f msg/s, broker %.0f msg/s, broker / relay %.1f%%", relayRate, brokerRate,
+                brokerRate / relayRate * 100))
+
+        if latencySeconds > 0 {
+            try await latency(amqp, rate: brokerRate / 2, ruleText: ruleText, agents: agents)
+        }
+        if memoryMessages > 0 {
+            try await memory(amqp, ruleText: ruleText)
+        }
+    }
+
+    static func redirect(_ text: String, _ queues: Queues) throws -> RuleSet {
+        let redirected = text.replacingOccurrences(of: "output: server_input_queue", with: "output: \(queues.output)")
+            .replacingOccurrences(of: "dead_letter: broker_dead_letter", with: "dead_letter: \(queues.dead)")
+        guard let ruleSet = RuleSetLoader().load([RuleSource(name: "bench.yaml", text: redirected)]).ruleSet else {
+            throw ValidationError("the rules do not compile")
+        }
+        return ruleSet
+    }
+
+    static func body(_ i: Int) -> [UInt8] {
+        Array(
+            #"{"message_type":"TEXT","sender_id":"agent_a","message_id":"m\#(i)","text_payload":"hello","routing_status":"pending"}"#
+                .utf8)
+    }
+
+    /// Fills a queue with `count` messages using many publishes in flight.
+    static func fill(_ queue: String, count: Int, amqp: AMQPConfiguration) async throws {
+        let publisher = AMQPPublisher(configuration: amqp, declareQueues: [queue])
+        defer { publisher.close() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var next = 0
+            var running = 0
+            while next < count || running > 0 {
+                while running < 1024 && next < count {
+                    let body = Self.body(next)
+                    group.addTask {
+                        let result = await publisher.publish(OutboundMessage(body: body, target: .queue(queue)))
+                        guard case .confirmed = result else { throw ValidationError("fill failed: \(result)") }
+                    }
+                    next += 1
+                    running += 1
+                }
+                try await group.next()
+                running -= 1
+            }
+        }
+    }
+
+    /// Drains a pre-filled queue through `handler`; returns messages per second.
+    func throughput(
+        _ amqp: AMQPConfiguration, label: String,
+        handler: (Queues, AMQPPublisher) throws -> @Sendable (InboundMessage) async -> Void
+    ) async throws -> Double {
+        let queues = Queues()
+        defer {
+            for q in [queues.input, queues.output, queues.dead] { try? AMQPAdmin.deleteQueue(q, configuration: amqp) }
+        }
+        try await Self.fill(queues.input, count: messages, amqp: amqp)
+        // Start every run on an idle server: earlier runs leave persistence and clean-up work.
+        await Self.waitForIdleRabbitMQ()
+        let publisher = AMQPPublisher(configuration: amqp, declareQueues: [queues.output, queues.dead])
+        defer { publisher.close() }
+        let handle = try handler(queues, publisher)
+        let consumer = AMQPConsumer(configuration: amqp, queue: queues.input, prefetch: prefetch)
+        let settled = Counter()
+        let cpuBefore = (Self.cpuSeconds(getpid()), Self.rabbitPID.map(Self.cpuSeconds) ?? 0)
+        let start = ContinuousClock.now
+        let total = messages
+        await withDiscardingTaskGroup { group in
+            for await message in consumer.messages {
+                group.addTask {
+                    await handle(message)
+                    if settled.increment() == total { consumer.stop() }
+                }
+            }
+        }
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let rate = Double(messages) / seconds
+        let ours = Self.cpuSeconds(getpid()) - cpuBefore.0
+        let rabbitCPU = (Self.rabbitPID.map(Self.cpuSeconds) ?? 0) - cpuBefore.1
+        print(
+            String(
+                format: "%@: %.0f msg/s (%d messages in %.2f s; CPU: this process %.0f µs/msg, RabbitMQ %.0f µs/msg)",
+                label, rate, messages, seconds, ours / Double(messages) * 1e6, rabbitCPU / Double(messages) * 1e6))
+        return rate
+    }
+
+    /// Publishes at `rate` for `latencySeconds` through a running broker; prints percentiles of
+    /// the time from publish to arrival on the output queue.
+    func latency(_ amqp: AMQPConfiguration, rate: Double, ruleText: String, agents: AgentRegistry) async throws {
+        let queues = Queues()
+        defer {
+            for q in [queues.input, queues.output, queues.dead] { try? AMQPAdmin.deleteQueue(q, configuration: amqp) }
+        }
+        let routerPublisher = AMQPPublisher(configuration: amqp, declareQueues: [queues.output, queues.dead])
+        let router = Router(
+            rules: RuleSetHolder(try Self.redirect(ruleText, queues)), registry: agents, output: routerPublisher)
+        let input = AMQPConsumer(configuration: amqp, queue: queues.input, prefetch: prefetch)
+        let output = AMQPConsumer(configuration: amqp, queue: queues.output, prefetch: 1000)
+        let producer = AMQPPublisher(configuration: amqp, declareQueues: [queues.input])
+        let routing = Task { await router.run(input) }
+        let total = Int(rate) * latencySeconds
+        let histogram = LatencyHistogram()
+        let received = Counter()
+        let reading = Task {
+            for await message in output.messages {
+                let now = DispatchTime.now().uptimeNanoseconds
+                if let sent = message.headers["x-bench-sent"].flatMap(UInt64.init) {
+                    histogram.record(microseconds: (now &- sent) / 1000)
+                }
+                message.settlement.ack()
+                if received.increment() == total { output.stop() }
+            }
+        }
+        let interval = 1.0 / rate
+        let start = DispatchTime.now().uptimeNanoseconds
+        await withDiscardingTaskGroup { group in
+            for i in 0..<total {
+                let due = start + UInt64(Double(i) * interval * 1e9)
+                let now = DispatchTime.now().uptimeNanoseconds
+                if due > now { try? await Task.sleep(for: .nanoseconds(Int64(due - now))) }
+                let headers = ["x-bench-sent": String(DispatchTime.now().uptimeNanoseconds)]
+                group.addTask {
+                    _ = await producer.publish(
+                        OutboundMessage(body: Self.body(i), target: .queue(queues.input), headers: headers))
+                }
+            }
+        }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while received.value < total && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        output.stop()
+        input.stop()
+        await routing.value
+        await reading.value
+        producer.close()
+        routerPublisher.close()
+        let h = histogram.snapshot
+        func ms(_ p: Double) -> String { String(format: "%.2f", Double(h.valueAtPercentile(p)) / 1000) }
+        print(
+            String(format: "latency at %.0f msg/s (half the broker's maximum), %d messages: ", rate, Int(h.totalCount))
+                + "p50 \(ms(50)) ms, p90 \(ms(90)) ms, p99 \(ms(99)) ms, p99.9 \(ms(99.9)) ms, max \(String(format: "%.2f", Double(h.max) / 1000)) ms"
+        )
+    }
+
+    /// Starts `broker route` on a queue holding `memoryMessages` messages and samples its RSS.
+    func memory(_ amqp: AMQPConfiguration, ruleText: String) async throws {
+        let queues = Queues()
+        defer {
+            for q in [queues.input, queues.output, queues.dead] { try? AMQPAdmin.deleteQueue(q, configuration: amqp) }
+        }
+        print("filling \(memoryMessages) messages for the memory run…")
+        try await Self.fill(queues.input, count: memoryMessages, amqp: amqp)
+        let rulesFile = FileManager.default.temporaryDirectory.appendingPathComponent("bench-rules-\(queues.id).yaml")
+        try ruleText.replacingOccurrences(of: "output: server_input_queue", with: "output: \(queues.output)")
+            .replacingOccurrences(of: "dead_letter: broker_dead_letter", with: "dead_letter: \(queues.dead)")
+            .write(to: rulesFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: rulesFile) }
+        let registryFile = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "bench-registry-\(queues.id).yaml")
+        try
+            "agents: [{agent_id: agent_a, is_online: true}, {agent_id: agent_b, is_online: true}, {agent_id: agent_c, is_online: true}]\n"
+            .write(to: registryFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: registryFile) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+        process.arguments = [
+            "route", "--rules", rulesFile.path, "--registry", registryFile.path, "--input-queue", queues.input,
+            "--metadata-queue", "", "--prefetch", String(prefetch),
+        ]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var peak = 0
+        for _ in 0..<40 {
+            try await Task.sleep(for: .milliseconds(250))
+            peak = max(peak, Self.residentKilobytes(process.processIdentifier))
+        }
+        let remaining = (try? AMQPAdmin.messageCount(queues.input, configuration: amqp)) ?? -1
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        print(
+            "memory: broker route peak RSS \(peak / 1024) MB over 10 s with \(memoryMessages) messages queued (\(remaining) still waiting at the end)"
+        )
+    }
+
+    /// Waits (up to 60 s) until RabbitMQ uses under 5% of a core over half a second.
+    static func waitForIdleRabbitMQ() async {
+        guard let pid = rabbitPID else { return }
+        for _ in 0..<120 {
+            let before = cpuSeconds(pid)
+            try? await Task.sleep(for: .milliseconds(500))
+            if cpuSeconds(pid) - before < 0.025 { return }
+        }
+    }
+
+    /// RabbitMQ's Erlang VM on this machine, if there is one.
+    static let rabbitPID: Int32? = {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return nil }
+        for entry in entries {
+            guard let pid = Int32(entry), let comm = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)
+            else {
+                continue
+            }
+            if comm.hasPrefix("beam") { return pid }
+        }
+        return nil
+    }()
+
+    /// User + system CPU seconds of process `pid` so far.
+    static func cpuSeconds(_ pid: Int32) -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return 0 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    static func residentKilobytes(_ pid: Int32) -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+        }
+        return 0
+    }
+}
