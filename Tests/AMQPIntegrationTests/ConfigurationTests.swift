@@ -1,0 +1,39 @@
+import AMQPTransport
+import Testing
+
+/// How the broker finds RabbitMQ (no server needed).
+@Suite struct ConfigurationTests {
+    @Test func theOriginalsVariablesAndDefaults() throws {
+        let defaults = try AMQPConfiguration.fromEnvironment([:])
+        #expect((defaults.host, defaults.port, defaults.user, defaults.password, defaults.virtualHost) == ("localhost", 5672, "guest", "guest", "/"))
+        let custom = try AMQPConfiguration.fromEnvironment(["RABBITMQ_HOST": "mq.internal", "RABBITMQ_PORT": "5673"])
+        #expect((custom.host, custom.port) == ("mq.internal", 5673))
+        #expect(throws: AMQPError.self) { try AMQPConfiguration.fromEnvironment(["RABBITMQ_PORT": "http"]) }
+    }
+
+    @Test func urlsWithCredentialsVirtualHostsAndTLS() throws {
+        let url = try AMQPConfiguration(url: "amqp://broker:s3cret@mq.example:5680/team%2fa")
+        #expect((url.host, url.port, url.user, url.password, url.virtualHost) == ("mq.example", 5680, "broker", "s3cret", "team/a"))
+        #expect(url.tls == nil)
+        let slash = try AMQPConfiguration(url: "amqp://guest:guest@127.0.0.1:5672/")
+        #expect(slash.virtualHost == "/")
+        let tls = try AMQPConfiguration.fromEnvironment([
+            "RABBITMQ_URL": "amqps://u:p@secure.example/", "RABBITMQ_CA_CERT": "/etc/ca.pem",
+        ])
+        #expect(tls.port == 5671)
+        #expect(tls.tls?.caCertificate == "/etc/ca.pem")
+        #expect(tls.tls?.verifyPeer == true && tls.tls?.verifyHostname == true)
+        #expect(throws: AMQPError.self) { try AMQPConfiguration(url: "http://nope") }
+    }
+
+    @Test func passwordsNeverAppearInDescriptionsOrErrors() throws {
+        let configuration = try AMQPConfiguration(url: "amqp://broker:hunter2@mq.example:5672/")
+        #expect(!"\(configuration)".contains("hunter2"))
+        #expect("\(configuration)" == "amqp://broker:***@mq.example:5672/")
+        do {
+            _ = try AMQPConfiguration(url: "amqp://broker:hunter2@[bad")
+        } catch {
+            #expect(!"\(error)".contains("hunter2"))
+        }
+    }
+}
