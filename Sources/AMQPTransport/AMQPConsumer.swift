@@ -164,10 +164,11 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
         if reply.reply_type == AMQP_RESPONSE_NORMAL {
             defer { amqp_destroy_envelope(&envelope) }
             let tag = envelope.delivery_tag
+            let headers = AMQPConnection.headers(envelope.message.properties)
             let message = InboundMessage(
-                body: AMQPConnection.data(envelope.message.body),
-                headers: AMQPConnection.headers(envelope.message.properties),
+                body: AMQPConnection.data(envelope.message.body), headers: headers,
                 redelivered: envelope.redelivered != 0, source: queue,
+                hops: AMQPConnection.hops(envelope.message.properties, headers: headers),
                 settlement: AMQPSettlement(consumer: self, generation: generation, tag: tag))
             outstanding.add(1, ordering: .relaxed)
             continuation.yield(message)

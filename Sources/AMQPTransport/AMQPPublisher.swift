@@ -149,16 +149,22 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
             if !headers.isEmpty { properties._flags |= broker_flag_headers }
             properties.delivery_mode = request.message.persistent ? 2 : 1
             properties.headers = table
+            // The hop count rides in app_id (a basic property), not in the header table.
+            let appID = request.message.hops > 0 ? AMQPConnection.hopsAppID(request.message.hops) : ""
+            if !appID.isEmpty { properties._flags |= broker_flag_app_id }
             return "application/json".withCString { contentType in
                 properties.content_type = amqp_cstring_bytes(contentType)
-                return request.message.target.exchange.withCString { exchange in
-                    request.message.target.routingKey.withCString { key in
-                        request.message.body.withUnsafeBytes { body in
-                            let bytes = amqp_bytes_t(
-                                len: body.count, bytes: UnsafeMutableRawPointer(mutating: body.baseAddress))
-                            return amqp_basic_publish(
-                                connection.state, AMQPConnection.channel, amqp_cstring_bytes(exchange),
-                                amqp_cstring_bytes(key), 1, 0, &properties, bytes)
+                return appID.withCString { app in
+                    if !appID.isEmpty { properties.app_id = amqp_cstring_bytes(app) }
+                    return request.message.target.exchange.withCString { exchange in
+                        request.message.target.routingKey.withCString { key in
+                            request.message.body.withUnsafeBytes { body in
+                                let bytes = amqp_bytes_t(
+                                    len: body.count, bytes: UnsafeMutableRawPointer(mutating: body.baseAddress))
+                                return amqp_basic_publish(
+                                    connection.state, AMQPConnection.channel, amqp_cstring_bytes(exchange),
+                                    amqp_cstring_bytes(key), 1, 0, &properties, bytes)
+                            }
                         }
                     }
                 }

@@ -9,6 +9,7 @@ public final class InMemoryQueues: Sendable {
         public var body: [UInt8]
         public var headers: [String: String]
         public var redelivered: Bool
+        public var hops: Int = 0
     }
 
     private struct State {
@@ -132,7 +133,7 @@ public final class InMemoryConsumer: InboundSource {
             continuation.yield(
                 InboundMessage(
                     body: stored.body, headers: stored.headers, redelivered: stored.redelivered, source: queue,
-                    settlement: settlement))
+                    hops: stored.hops, settlement: settlement))
         }
     }
 
@@ -186,7 +187,8 @@ public struct InMemorySink: OutboundSink {
             return .returned(reason: "NO_ROUTE")
         }
         queues.enqueue(
-            InMemoryQueues.Stored(body: message.body, headers: message.headers, redelivered: false), to: queue)
+            InMemoryQueues.Stored(body: message.body, headers: message.headers, redelivered: false, hops: message.hops),
+            to: queue)
         return .confirmed
     }
 }

@@ -27,12 +27,18 @@ public struct OutboundMessage: Sendable, Hashable {
     public var headers: [String: String]
     /// Survive a broker restart (delivery mode 2).
     public var persistent: Bool
+    /// How many times the broker has routed this message (0: not stamped). Transports carry it
+    /// in the cheapest place they have (AMQP: the `app_id` property, not a header table).
+    public var hops: Int
 
-    public init(body: [UInt8], target: PublishTarget, headers: [String: String] = [:], persistent: Bool = true) {
+    public init(
+        body: [UInt8], target: PublishTarget, headers: [String: String] = [:], persistent: Bool = true, hops: Int = 0
+    ) {
         self.body = body
         self.target = target
         self.headers = headers
         self.persistent = persistent
+        self.hops = hops
     }
 }
 
@@ -64,17 +70,20 @@ public struct InboundMessage: Sendable {
     public var redelivered: Bool
     /// The queue (or other input) it came from.
     public var source: String
+    /// How many times the broker has routed this message before (see ``OutboundMessage/hops``).
+    public var hops: Int
     /// Acknowledges or returns the message to its input.
     public let settlement: any Settlement
 
     public init(
-        body: [UInt8], headers: [String: String] = [:], redelivered: Bool = false, source: String,
+        body: [UInt8], headers: [String: String] = [:], redelivered: Bool = false, source: String, hops: Int = 0,
         settlement: any Settlement
     ) {
         self.body = body
         self.headers = headers
         self.redelivered = redelivered
         self.source = source
+        self.hops = hops
         self.settlement = settlement
     }
 }

@@ -28,5 +28,6 @@ static const amqp_method_number_t broker_method_connection_close_ok = AMQP_CONNE
 static const amqp_flags_t broker_flag_headers = AMQP_BASIC_HEADERS_FLAG;
 static const amqp_flags_t broker_flag_delivery_mode = AMQP_BASIC_DELIVERY_MODE_FLAG;
 static const amqp_flags_t broker_flag_content_type = AMQP_BASIC_CONTENT_TYPE_FLAG;
+static const amqp_flags_t broker_flag_app_id = AMQP_BASIC_APP_ID_FLAG;
 
 #endif

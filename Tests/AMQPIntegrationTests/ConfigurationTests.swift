@@ -5,7 +5,10 @@ import Testing
 @Suite struct ConfigurationTests {
     @Test func theOriginalsVariablesAndDefaults() throws {
         let defaults = try AMQPConfiguration.fromEnvironment([:])
-        #expect((defaults.host, defaults.port, defaults.user, defaults.password, defaults.virtualHost) == ("localhost", 5672, "guest", "guest", "/"))
+        #expect(
+            (defaults.host, defaults.port, defaults.user, defaults.password, defaults.virtualHost) == (
+                "localhost", 5672, "guest", "guest", "/"
+            ))
         let custom = try AMQPConfiguration.fromEnvironment(["RABBITMQ_HOST": "mq.internal", "RABBITMQ_PORT": "5673"])
         #expect((custom.host, custom.port) == ("mq.internal", 5673))
         #expect(throws: AMQPError.self) { try AMQPConfiguration.fromEnvironment(["RABBITMQ_PORT": "http"]) }
@@ -13,7 +16,10 @@ import Testing
 
     @Test func urlsWithCredentialsVirtualHostsAndTLS() throws {
         let url = try AMQPConfiguration(url: "amqp://broker:s3cret@mq.example:5680/team%2fa")
-        #expect((url.host, url.port, url.user, url.password, url.virtualHost) == ("mq.example", 5680, "broker", "s3cret", "team/a"))
+        #expect(
+            (url.host, url.port, url.user, url.password, url.virtualHost) == (
+                "mq.example", 5680, "broker", "s3cret", "team/a"
+            ))
         #expect(url.tls == nil)
         let slash = try AMQPConfiguration(url: "amqp://guest:guest@127.0.0.1:5672/")
         #expect(slash.virtualHost == "/")
