@@ -30,7 +30,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Rule file for the full-broker run (its output and dead-letter queues are redirected).")
     var rules = "rules/default.yaml"
 
-    @Option(help: "Rounds of (relay, broker) throughput runs; the best of each is compared.")
+    @Option(help: "Rounds of (relay, broker) throughput runs; the best of each is compared (0: latency only).")
     var rounds = 2
 
     @Option(help: "Messages per second for the latency run (default: half the broker's best throughput).")
@@ -87,8 +87,8 @@ struct Bench: ParsableCommand {
 
         var relayRates: [Double] = []
         var brokerRates: [Double] = []
-        for round in 1...max(rounds, 1) {
-            print("round \(round):")
+        for round in 0..<rounds {
+            print("round \(round + 1):")
             relayRates.append(
                 try await throughput(amqp, label: "  pass-through relay") { queues, publisher in
                     { message in
@@ -118,8 +118,8 @@ struct Bench: ParsableCommand {
                 format: "best: relay %.0f msg/s, broker %.0f msg/s, broker / relay %.1f%%", relayRate, brokerRate,
                 brokerRate / relayRate * 100))
 
-        if latencySeconds > 0 {
-            try await latency(amqp, rate: latencyRate ?? brokerRate / 2, ruleText: ruleText, agents: agents)
+        if latencySeconds > 0, let rate = latencyRate ?? (brokerRate > 0 ? brokerRate / 2 : nil) {
+            try await latency(amqp, rate: rate, ruleText: ruleText, agents: agents)
         }
         if memoryMessages > 0 {
             try await memory(amqp, ruleText: ruleText)
