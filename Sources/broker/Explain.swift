@@ -29,28 +29,8 @@ struct Explain: ParsableCommand {
     var message: String = "-"
 
     func run() throws {
-        let loaded: RuleSetLoadResult
-        do {
-            loaded = try RuleSetLoader().load(paths: [rules])
-        } catch {
-            printError("error: \(error)")
-            throw ExitCode(Status.usage)
-        }
-        guard let ruleSet = loaded.ruleSet else {
-            for diagnostic in loaded.errors { printError(diagnostic.description) }
-            throw ExitCode(Status.usage)
-        }
-        guard let registryData = readFile(registry) else {
-            printError("error: \(registry): cannot read file")
-            throw ExitCode(Status.usage)
-        }
-        let snapshot: AgentRegistry.Snapshot
-        do {
-            snapshot = try YAMLData.registry([UInt8](registryData), name: registry)
-        } catch {
-            printError(error.description)
-            throw ExitCode(Status.usage)
-        }
+        let ruleSet = try loadRuleSet(rules)
+        let snapshot = try loadRegistry(registry)
         let bytes: [UInt8]
         if message == "-" {
             bytes = [UInt8](FileHandle.standardInput.readData(ofLength: maxMessageSize + 1))

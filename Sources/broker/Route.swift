@@ -48,22 +48,8 @@ struct Route: ParsableCommand {
     func run() throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let logger = Logger(label: "broker.route")
-        let loaded: RuleSetLoadResult
-        do {
-            loaded = try RuleSetLoader().load(paths: [rules])
-        } catch {
-            printError("error: \(error)")
-            throw ExitCode(Status.usage)
-        }
-        guard let ruleSet = loaded.ruleSet else {
-            for diagnostic in loaded.errors { printError(diagnostic.description) }
-            throw ExitCode(Status.usage)
-        }
-        guard let data = readFile(registry) else {
-            printError("error: \(registry): cannot read file")
-            throw ExitCode(Status.usage)
-        }
-        let snapshot = try YAMLData.registry([UInt8](data), name: registry)
+        let ruleSet = try loadRuleSet(rules)
+        let snapshot = try loadRegistry(registry)
         let agents = AgentRegistry(indexedMetrics: ruleSet.indexedMetricKeys)
         agents.apply(
             AgentStatusUpdate(

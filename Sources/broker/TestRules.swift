@@ -50,7 +50,7 @@ struct TestRules: ParsableCommand {
                 printError("error: \(file): no rules to test: add 'rules:' to the file or pass --rules")
                 throw ExitCode(Status.usage)
             }
-            let ruleSet = try cache[rulesPath] ?? load(rulesPath)
+            let ruleSet = try cache[rulesPath] ?? loadRuleSet(rulesPath)
             cache[rulesPath] = ruleSet
             for testCase in testFile.cases {
                 let failures = RuleTests.run(testCase, ruleSet: ruleSet)
@@ -68,17 +68,4 @@ struct TestRules: ParsableCommand {
         if failed > 0 { throw ExitCode(Status.failed) }
     }
 
-    private func load(_ path: String) throws -> RuleSet {
-        do {
-            let result = try RuleSetLoader().load(paths: [path])
-            guard let ruleSet = result.ruleSet else {
-                for diagnostic in result.errors { printError(diagnostic.description) }
-                throw ExitCode(Status.usage)
-            }
-            return ruleSet
-        } catch let error as RuleSourceError {
-            printError("error: \(error)")
-            throw ExitCode(Status.usage)
-        }
-    }
 }
