@@ -15,6 +15,13 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based.git", exact: "2.0.1"),
         .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", exact: "0.2.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", exact: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", exact: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", exact: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", exact: "1.39.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-websocket.git", exact: "1.6.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", exact: "2.8.1"),
     ],
     targets: [
         .target(name: "BrokerCore"),
@@ -33,6 +40,36 @@ let package = Package(
             dependencies: ["BrokerTransports", "CRabbitMQ", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
+            name: "AgentStatusGRPC",
+            dependencies: [
+                "BrokerCore", "BrokerTransports",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "ServerLinkWebSocket",
+            dependencies: [
+                "BrokerCore", "BrokerTransports",
+                .product(name: "WSClient", package: "swift-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "AgentServerSimulator",
+            dependencies: [
+                "BrokerCore", "AgentStatusGRPC",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "BrokerRouter",
             dependencies: ["BrokerCore", "RoutingRules", "BrokerTransports"]
         ),
@@ -40,6 +77,7 @@ let package = Package(
             name: "broker",
             dependencies: [
                 "BrokerCore", "RoutingRules", "BrokerTransports", "BrokerRouter", "AMQPTransport",
+                "AgentStatusGRPC", "ServerLinkWebSocket", "AgentServerSimulator",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -58,6 +96,13 @@ let package = Package(
         .testTarget(
             name: "AMQPIntegrationTests",
             dependencies: ["BrokerCore", "RoutingRules", "BrokerTransports", "BrokerRouter", "AMQPTransport"]
+        ),
+        .testTarget(
+            name: "AgentServerLinkTests",
+            dependencies: [
+                "BrokerCore", "BrokerTransports", "AgentStatusGRPC", "ServerLinkWebSocket", "AgentServerSimulator",
+                .product(name: "WSClient", package: "swift-websocket"),
+            ]
         ),
         .testTarget(
             name: "BrokerRouterTests",

@@ -9,10 +9,14 @@ import Synchronization
 /// from it are kept but marked offline); a partial update merges the agents it names.
 public final class AgentRegistry: Sendable {
     private let current: Mutex<Snapshot>
+    /// The health of the feed that updates this registry (shared with every snapshot).
+    public let health: FeedHealth
 
     /// Creates an empty registry that indexes online agents by the given metric keys.
     public init(indexedMetrics: Set<String> = []) {
-        current = Mutex(Snapshot(indexedMetricKeys: indexedMetrics))
+        let health = FeedHealth()
+        self.health = health
+        current = Mutex(Snapshot(indexedMetricKeys: indexedMetrics, health: health))
     }
 
     /// The current snapshot.
@@ -57,8 +61,11 @@ extension AgentRegistry {
         public let lastFullUpdate: Date?
         /// When the last update of any kind was applied.
         public let lastUpdate: Date?
+        /// The health of the registry's feed (live, shared by all snapshots of one registry).
+        public let health: FeedHealth
 
-        init(indexedMetricKeys: Set<String>) {
+        init(indexedMetricKeys: Set<String>, health: FeedHealth) {
+            self.health = health
             self.storage = AgentStorage()
             self.slotsByID = [:]
             self.all = CandidateSet()
@@ -73,8 +80,9 @@ extension AgentRegistry {
         private init(
             storage: AgentStorage, slotsByID: [String: Int32], all: CandidateSet, online: CandidateSet,
             metricIndex: [String: [String: CandidateSet]], indexedMetricKeys: Set<String>, version: UInt64,
-            lastFullUpdate: Date?, lastUpdate: Date?
+            lastFullUpdate: Date?, lastUpdate: Date?, health: FeedHealth
         ) {
+            self.health = health
             self.storage = storage
             self.slotsByID = slotsByID
             self.all = all
@@ -98,11 +106,16 @@ extension AgentRegistry {
                     unique.append(agent)
                 }
             }
-            self.init(rebuilding: unique, indexedMetricKeys: indexedMetricKeys, version: 1, full: nil, update: nil)
+            let health = FeedHealth()
+            health.markHealthy()
+            self.init(
+                rebuilding: unique, indexedMetricKeys: indexedMetricKeys, version: 1, full: nil, update: nil,
+                health: health)
         }
 
         private convenience init(
-            rebuilding agents: [Agent], indexedMetricKeys: Set<String>, version: UInt64, full: Date?, update: Date?
+            rebuilding agents: [Agent], indexedMetricKeys: Set<String>, version: UInt64, full: Date?, update: Date?,
+            health: FeedHealth
         ) {
             let storage = AgentStorage(agents)
             var slotsByID: [String: Int32] = [:]
@@ -121,7 +134,7 @@ extension AgentRegistry {
             self.init(
                 storage: storage, slotsByID: slotsByID, all: CandidateSet(slots: sorted),
                 online: CandidateSet(slots: online), metricIndex: index, indexedMetricKeys: indexedMetricKeys,
-                version: version, lastFullUpdate: full, lastUpdate: update)
+                version: version, lastFullUpdate: full, lastUpdate: update, health: health)
         }
 
         /// The number of known agents.
@@ -167,7 +180,7 @@ extension AgentRegistry {
         func reindexed(_ keys: Set<String>) -> Snapshot {
             Snapshot(
                 rebuilding: (0..<Int32(storage.count)).map { storage[$0] }, indexedMetricKeys: keys,
-                version: version + 1, full: lastFullUpdate, update: lastUpdate)
+                version: version + 1, full: lastFullUpdate, update: lastUpdate, health: health)
         }
 
         func applying(_ update: AgentStatusUpdate, now: Date) -> Snapshot {
@@ -192,7 +205,7 @@ extension AgentRegistry {
             }
             return Snapshot(
                 rebuilding: agents, indexedMetricKeys: indexedMetricKeys, version: version + 1, full: now,
-                update: now)
+                update: now, health: health)
         }
 
         private func applyingPartial(_ update: AgentStatusUpdate, now: Date) -> Snapshot {
@@ -232,7 +245,7 @@ extension AgentRegistry {
             return Snapshot(
                 storage: storage, slotsByID: slotsByID, all: all, online: online, metricIndex: index,
                 indexedMetricKeys: indexedMetricKeys, version: version + 1, lastFullUpdate: lastFullUpdate,
-                lastUpdate: now)
+                lastUpdate: now, health: health)
         }
     }
 }

@@ -58,6 +58,8 @@ struct Route: ParsableCommand {
                         agentID: $0.id, agentName: $0.name, isOnline: $0.isOnline, lastSeen: $0.lastSeenRaw,
                         metrics: $0.metrics.dictionary)
                 }, isFullUpdate: true))
+        // A snapshot file is the registry's whole truth: it is never stale.
+        agents.health.markHealthy()
         let amqp: AMQPConfiguration
         do {
             amqp = try AMQPConfiguration.fromEnvironment()

@@ -228,6 +228,10 @@ struct EvaluationContext {
         case .registry(.onlineCount): return .number(Double(snapshot.online.count))
         case .registry(.agentCount): return .number(Double(snapshot.count))
         case .registry(.synced): return .bool(snapshot.lastFullUpdate != nil)
+        case .registry(.stale): return .bool(!snapshot.health.isHealthy)
+        case .registry(.staleness):
+            let seconds = snapshot.health.staleness(now: now)
+            return .number(seconds.isFinite ? seconds : Double(Int32.max))
         case .routeName: return .string(routeName)
         }
     }

@@ -246,6 +246,10 @@ public enum RegistryField: String, Sendable, Hashable, CaseIterable {
     case onlineCount = "online_count"
     case agentCount = "agent_count"
     case synced
+    /// The status feed is down, or never delivered a full list.
+    case stale
+    /// Seconds since the status feed was last healthy (0 while it is).
+    case staleness
 
-    var valueType: SubjectType { self == .synced ? .bool : .number }
+    var valueType: SubjectType { self == .synced || self == .stale ? .bool : .number }
 }

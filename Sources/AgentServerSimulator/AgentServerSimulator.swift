@@ -1,0 +1,230 @@
+import AgentStatusGRPC
+import BrokerCore
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import Synchronization
+
+/// A real agent server on loopback, for tests, the demo and trying rules locally.
+///
+/// It speaks both sides exactly like the original server: WebSocket `/ws` registration (a
+/// server-assigned `broker_…` id, `grpc_host`, and `grpc_port` as a string) with `PING`s, and
+/// the `AgentStatusService` gRPC service (a full list first, then updates). A Swift API adds
+/// and removes agents, changes metrics, drops streams, refuses registration, and restarts gRPC
+/// on a new port.
+public final class AgentServerSimulator: Sendable {
+    private let state = SimulatorState()
+    private let logger: Logger
+    private let webSocketTask = Mutex<Task<Void, any Error>?>(nil)
+    private let grpc = Mutex<(server: GRPCServer<HTTP2ServerTransport.Posix>, task: Task<Void, any Error>)?>(nil)
+    private let boundWebSocketPort = Mutex(0)
+
+    public init(logger: Logger = Logger(label: "simulator")) { self.logger = logger }
+
+    /// The WebSocket URL brokers register at.
+    public var webSocketURL: String { "ws://127.0.0.1:\(webSocketPort)/ws" }
+    /// The bound WebSocket port.
+    public var webSocketPort: Int { boundWebSocketPort.withLock { $0 } }
+    /// The gRPC port given to brokers (0 while gRPC is stopped).
+    public var grpcPort: Int { state.values.withLock { $0.grpcPort } }
+
+    /// Starts both servers (port 0: any free port) and returns when both listen.
+    public func start(webSocketPort: Int = 0, grpcPort: Int = 0, startGRPC: Bool = true) async throws {
+        if startGRPC { try await self.startGRPC(port: grpcPort) }
+        let ready = AsyncStream.makeStream(of: Int.self)
+        let router = Router(context: BasicWebSocketRequestContext.self)
+        router.ws("/ws") { inbound, outbound, _ in
+            try await self.serveBroker(inbound: inbound, outbound: outbound)
+        }
+        let app = Application(
+            router: Router(),
+            server: .http1WebSocketUpgrade(webSocketRouter: router),
+            configuration: .init(address: .hostname("127.0.0.1", port: webSocketPort)),
+            onServerRunning: { channel in ready.continuation.yield(channel.localAddress?.port ?? 0) },
+            logger: logger)
+        webSocketTask.withLock { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
+        for await port in ready.stream {
+            boundWebSocketPort.withLock { $0 = port }
+            break
+        }
+    }
+
+    /// Stops both servers.
+    public func stop() async {
+        await stopGRPC()
+        let task = webSocketTask.withLock { t in
+            defer { t = nil }
+            return t
+        }
+        task?.cancel()
+        _ = try? await task?.value
+    }
+
+    /// Starts the gRPC service (port 0: any free port); new registrations get this port.
+    public func startGRPC(port: Int = 0) async throws {
+        let transport = HTTP2ServerTransport.Posix(
+            address: .ipv4(host: "127.0.0.1", port: port), transportSecurity: .plaintext)
+        let server = GRPCServer(transport: transport, services: [SimulatedStatusService(state: state)])
+        let task = Task { try await server.serve() }
+        guard let bound = try await transport.listeningAddress.ipv4?.port else {
+            throw RPCError(code: .internalError, message: "the gRPC server did not bind an IPv4 port")
+        }
+        grpc.withLock { $0 = (server, task) }
+        state.values.withLock { $0.grpcPort = bound }
+    }
+
+    /// Stops the gRPC service (status streams end with an error).
+    public func stopGRPC() async {
+        state.dropStreams()
+        guard
+            let running = grpc.withLock({ g in
+                defer { g = nil }; return g
+            })
+        else { return }
+        running.server.beginGracefulShutdown()
+        _ = try? await running.task.value
+        state.values.withLock { $0.grpcPort = 0 }
+    }
+
+    /// Stops gRPC and starts it again on another port.
+    public func restartGRPC(port: Int = 0) async throws {
+        await stopGRPC()
+        try await startGRPC(port: port)
+    }
+
+    // MARK: - Agents
+
+    /// Replaces the agent list; streams get the full list.
+    public func setAgents(_ records: [AgentStatusRecord]) {
+        state.values.withLock { v in
+            v.agentOrder = records.map(\.agentID)
+            v.agents = Dictionary(records.map { ($0.agentID, $0) }, uniquingKeysWith: { _, last in last })
+        }
+        state.broadcast(state.fullList)
+    }
+
+    /// Adds or changes one agent; streams get a partial update.
+    public func upsert(_ record: AgentStatusRecord) {
+        state.values.withLock { v in
+            if v.agents[record.agentID] == nil { v.agentOrder.append(record.agentID) }
+            v.agents[record.agentID] = record
+        }
+        state.broadcast(AgentStatusUpdate(agents: [record], isFullUpdate: false))
+    }
+
+    /// Sets one metric of an agent.
+    public func setMetric(_ agentID: String, _ key: String, _ value: String) {
+        guard var record = state.values.withLock({ $0.agents[agentID] }) else { return }
+        record.metrics[key] = value
+        upsert(record)
+    }
+
+    /// Marks an agent online or offline.
+    public func setOnline(_ agentID: String, _ online: Bool) {
+        guard var record = state.values.withLock({ $0.agents[agentID] }) else { return }
+        record.isOnline = online
+        upsert(record)
+    }
+
+    /// Removes an agent from the server's list; streams get the full list (without it).
+    public func remove(_ agentID: String) {
+        state.values.withLock { v in
+            v.agents[agentID] = nil
+            v.agentOrder.removeAll { $0 == agentID }
+        }
+        state.broadcast(state.fullList)
+    }
+
+    /// The current agent list.
+    public var agents: [AgentStatusRecord] { state.fullList.agents }
+
+    /// Sends a raw update to every stream (for records the broker must reject).
+    public func sendRaw(_ update: AgentStatusUpdate) { state.broadcast(update) }
+
+    // MARK: - Faults and observations
+
+    /// Ends every status stream with an error.
+    public func dropStreams() { state.dropStreams() }
+
+    /// Refuse (or accept again) broker registrations with an `ERROR` reply.
+    public func refuseRegistrations(_ refuse: Bool) { state.values.withLock { $0.refuseRegistration = refuse } }
+
+    /// Leave `grpc_port` out of registration replies (a broken server).
+    public func omitGRPCPort(_ omit: Bool) { state.values.withLock { $0.omitGRPCPort = omit } }
+
+    /// Sends a text frame to every registered broker.
+    public func sendToBrokers(_ text: String) async {
+        for writer in state.values.withLock({ Array($0.brokers.values) }) { try? await writer.write(.text(text)) }
+    }
+
+    /// Closes every broker's WebSocket.
+    public func disconnectBrokers() async {
+        let writers = state.values.withLock { v -> [WebSocketOutboundWriter] in
+            defer { v.brokers.removeAll() }
+            return Array(v.brokers.values)
+        }
+        for writer in writers { try? await writer.close(.goingAway, reason: "simulator disconnect") }
+    }
+
+    /// Registrations accepted so far.
+    public var registrations: Int { state.values.withLock { $0.registrations } }
+    /// Broker ids that subscribed to the status stream, in order.
+    public var subscribedBrokerIDs: [String] { state.values.withLock { $0.subscribedBrokerIDs } }
+    /// Open status streams.
+    public var openStreams: Int { state.values.withLock { $0.subscribers.count } }
+    /// `GetAgentStatus` calls served.
+    public var statusCalls: Int { state.values.withLock { $0.statusCalls } }
+    /// `PONG`s received.
+    public var pongs: Int { state.values.withLock { $0.pongs } }
+
+    // MARK: - WebSocket side
+
+    private func serveBroker(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+        var brokerID: String?
+        defer { if let brokerID { _ = state.values.withLock { $0.brokers.removeValue(forKey: brokerID) } } }
+        for try await message in inbound.messages(maxSize: 1 << 20) {
+            guard case .text(let text) = message, case .object(let object)? = try? JSONParser.parse(text) else {
+                continue
+            }
+            switch object[MessageKey.messageType]?.stringValue {
+            case "REGISTER_BROKER":
+                let (refuse, omitPort, port) = state.values.withLock {
+                    ($0.refuseRegistration, $0.omitGRPCPort, $0.grpcPort)
+                }
+                if refuse {
+                    try await outbound.write(
+                        .text(#"{"message_type":"ERROR","text_payload":"Registration refused by the simulator"}"#))
+                    try await outbound.close(.policyViolation, reason: "refused")
+                    return
+                }
+                let id = "broker_" + String(UInt32.random(in: 0...UInt32.max), radix: 16).leftPadded8
+                let name = object["broker_name"]?.stringValue ?? ""
+                var reply = JSONObject([
+                    (MessageKey.messageType, .string("REGISTER_BROKER_RESPONSE")), ("status", .string("success")),
+                    ("broker_id", .string(id)), ("broker_name", .string(name)),
+                    ("message", .string("Broker registered successfully")), ("grpc_host", .string("127.0.0.1")),
+                ])
+                if !omitPort { reply["grpc_port"] = .string(String(port)) }
+                reply["use_grpc_for_agent_status"] = .bool(true)
+                state.values.withLock { v in
+                    v.registrations += 1
+                    v.brokers[id] = outbound
+                }
+                brokerID = id
+                try await outbound.write(.text(JSONWriter.string(.object(reply))))
+            case "PONG":
+                state.values.withLock { $0.pongs += 1 }
+            default:
+                continue
+            }
+        }
+    }
+}
+
+extension String {
+    fileprivate var leftPadded8: String { count >= 8 ? self : String(repeating: "0", count: 8 - count) + self }
+}

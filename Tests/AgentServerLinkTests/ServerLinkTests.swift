@@ -1,0 +1,260 @@
+import AgentServerSimulator
+import AgentStatusGRPC
+import BrokerCore
+import BrokerTransports
+import Foundation
+import ServerLinkWebSocket
+import Testing
+
+/// Polls `condition` until it holds or `timeout` passes.
+func eventually(
+    _ what: String, timeout: Duration = .seconds(10), _ condition: @Sendable () async -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while !(await condition()) {
+        try #require(ContinuousClock.now < deadline, "timed out waiting until \(what)")
+        try await Task.sleep(for: .milliseconds(20))
+    }
+}
+
+func agents(_ count: Int, online: Bool = true) -> [AgentStatusRecord] {
+    (0..<count).map {
+        AgentStatusRecord(
+            agentID: String(format: "agent_%05d", $0), agentName: "Agent \($0)", isOnline: online,
+            lastSeen: "2026-11-25T10:00:00Z", metrics: ["load": "0.\($0 % 10)"])
+    }
+}
+
+/// A broker's server link and status feed wired to a simulator, with fast backoff.
+struct Harness {
+    let simulator = AgentServerSimulator()
+    let registry = AgentRegistry()
+    let link: WebSocketServerLink
+    let feed: GRPCStatusFeed
+    let tasks: [Task<Void, Never>]
+
+    init(simulator: AgentServerSimulator, registry: AgentRegistry = AgentRegistry()) {
+        var linkConfiguration = WebSocketServerLink.Configuration()
+        linkConfiguration.url = simulator.webSocketURL
+        linkConfiguration.brokerName = "test-broker"
+        linkConfiguration.backoffBase = .milliseconds(50)
+        linkConfiguration.backoffCap = .milliseconds(300)
+        let link = WebSocketServerLink(configuration: linkConfiguration)
+        var feedConfiguration = GRPCStatusFeed.Configuration()
+        feedConfiguration.backoffBase = .milliseconds(50)
+        feedConfiguration.backoffCap = .milliseconds(300)
+        feedConfiguration.refreshInterval = .seconds(5)
+        let feed = GRPCStatusFeed(registry: registry, configuration: feedConfiguration)
+        self.link = link
+        self.feed = feed
+        self.tasks = [Task { await link.run() }, Task { await feed.run(registrations: link.registrations) }]
+        self.registryStorage = registry
+        self.simulatorStorage = simulator
+    }
+
+    private let registryStorage: AgentRegistry
+    private let simulatorStorage: AgentServerSimulator
+    var agentRegistry: AgentRegistry { registryStorage }
+
+    func stop() async {
+        for task in tasks { task.cancel() }
+        for task in tasks { await task.value }
+        await simulatorStorage.stop()
+    }
+
+    var registeredID: String? {
+        if case .registered(let registration) = link.state { return registration.brokerID }
+        return nil
+    }
+}
+
+@Suite(.serialized) struct ServerLinkTests {
+    func started(_ configure: (AgentServerSimulator) -> Void = { _ in }, grpc: Bool = true) async throws -> Harness {
+        let simulator = AgentServerSimulator()
+        configure(simulator)
+        try await simulator.start(startGRPC: grpc)
+        return Harness(simulator: simulator, registry: AgentRegistry())
+    }
+
+    @Test func registersSubscribesAndAppliesUpdates() async throws {
+        let simulator = AgentServerSimulator()
+        simulator.setAgents(agents(3))
+        try await simulator.start()
+        let h = Harness(simulator: simulator)
+        let registry = h.agentRegistry
+        try await eventually("the full list arrives") { registry.snapshot.count == 3 }
+        #expect(registry.health.isHealthy)
+        #expect(simulator.subscribedBrokerIDs == [h.registeredID ?? "?"])
+        #expect(h.registeredID?.hasPrefix("broker_") == true)
+
+        simulator.setMetric("agent_00001", "skill", "billing")
+        try await eventually("a partial update arrives") {
+            registry.snapshot.agent(id: "agent_00001")?.metrics["skill"] == "billing"
+        }
+        simulator.remove("agent_00002")
+        try await eventually("a removed agent goes offline") {
+            registry.snapshot.agent(id: "agent_00002")?.isOnline == false
+        }
+        #expect(registry.snapshot.count == 3)  // kept, not forgotten
+
+        await simulator.sendToBrokers(#"{"message_type":"PING"}"#)
+        await simulator.sendToBrokers(#"{"message_type":"SERVER_HEARTBEAT"}"#)
+        try await eventually("both pings are answered") { simulator.pongs == 2 }
+        await h.stop()
+    }
+
+    @Test func refusedRegistrationIsRetriedUntilAccepted() async throws {
+        let simulator = AgentServerSimulator()
+        simulator.refuseRegistrations(true)
+        simulator.setAgents(agents(2))
+        try await simulator.start()
+        let h = Harness(simulator: simulator)
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(simulator.registrations == 0)
+        if case .disconnected(let reason) = h.link.state { #expect(reason.contains("refused")) }
+        simulator.refuseRegistrations(false)
+        let registry = h.agentRegistry
+        try await eventually("the broker registers once allowed") { registry.snapshot.count == 2 }
+        await h.stop()
+    }
+
+    @Test func aReplyWithoutGRPCPortIsAnErrorAndRetried() async throws {
+        let simulator = AgentServerSimulator()
+        simulator.omitGRPCPort(true)
+        simulator.setAgents(agents(1))
+        try await simulator.start()
+        let h = Harness(simulator: simulator)
+        try await eventually("the bad reply is seen") { simulator.registrations >= 1 }
+        try await Task.sleep(for: .milliseconds(200))
+        if case .disconnected(let reason) = h.link.state { #expect(reason.contains("grpc_port")) }
+        #expect(h.agentRegistry.snapshot.count == 0)
+        simulator.omitGRPCPort(false)
+        let registry = h.agentRegistry
+        try await eventually("the broker recovers") { registry.snapshot.count == 1 }
+        await h.stop()
+    }
+
+    @Test func junkFramesAndUnknownTypesAreIgnored() async throws {
+        let simulator = AgentServerSimulator()
+        simulator.setAgents(agents(1))
+        try await simulator.start()
+        let h = Harness(simulator: simulator)
+        let registry = h.agentRegistry
+        try await eventually("synced") { registry.snapshot.count == 1 }
+        let id = h.registeredID
+        await simulator.sendToBrokers("this is not JSON")
+        await simulator.sendToBrokers(#"{"message_type":"SOMETHING_NEW"}"#)
+        await simulator.sendToBrokers(#"{"message_type":"ERROR","text_payload":"minor"}"#)
+        await simulator.sendToBrokers(#"{"message_type":"PING"}"#)
+        try await eventually("still answering pings") { simulator.pongs == 1 }
+        #expect(h.registeredID == id)
+        #expect(simulator.registrations == 1)
+        await h.stop()
+    }
+
+    @Test func gRPCDownAtStartIsRetriedAndTheRegistryIsStaleMeanwhile() async throws {
+        let simulator = AgentServerSimulator()
+        simulator.setAgents(agents(4))
+        try await simulator.start(startGRPC: false)
+        let h = Harness(simulator: simulator)
+        try await eventually("registered") { simulator.registrations >= 1 }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(!h.agentRegistry.health.isHealthy)
+        #expect(h.agentRegistry.snapshot.count == 0)
+        // The server brings gRPC up and the broker re-registers (new endpoint).
+        try await simulator.startGRPC()
+        await simulator.disconnectBrokers()
+        let registry = h.agentRegistry
+        try await eventually("synced after gRPC came up") { registry.snapshot.count == 4 }
+        #expect(registry.health.isHealthy)
+        await h.stop()
+    }
+
+    @Test func aBrokenStreamKeepsTheRegistryAndResyncs() async throws {
+        let simulator = AgentServerSimulator()
+        simulator.setAgents(agents(3))
+        try await simulator.start()
+        let h = Harness(simulator: simulator)
+        let registry = h.agentRegistry
+        try await eventually("synced") { registry.snapshot.count == 3 }
+        simulator.dropStreams()
+        try await eventually("the feed notices") { !registry.health.isHealthy || h.feed.reconnects > 0 }
+        #expect(registry.snapshot.count == 3)  // last good registry kept
+        simulator.upsert(AgentStatusRecord(agentID: "agent_new", isOnline: true))
+        try await eventually("resynced with the change made while down") {
+            registry.snapshot.agent(id: "agent_new") != nil
+        }
+        #expect(registry.health.isHealthy)
+        #expect(h.feed.reconnects >= 1)
+        await h.stop()
+    }
+
+    @Test func aServerRestartedOnAnotherGRPCPortIsFollowed() async throws {
+        let simulator = AgentServerSimulator()
+        simulator.setAgents(agents(2))
+        try await simulator.start()
+        let h = Harness(simulator: simulator)
+        let registry = h.agentRegistry
+        try await eventually("synced") { registry.snapshot.count == 2 }
+        let firstID = h.registeredID
+        let firstPort = simulator.grpcPort
+        try await simulator.restartGRPC()
+        #expect(simulator.grpcPort != firstPort)
+        await simulator.disconnectBrokers()
+        simulator.upsert(AgentStatusRecord(agentID: "agent_after_restart", isOnline: true))
+        try await eventually("the new endpoint is followed") {
+            registry.snapshot.agent(id: "agent_after_restart") != nil
+        }
+        #expect(h.registeredID != firstID)
+        #expect(simulator.subscribedBrokerIDs.last == h.registeredID)
+        await h.stop()
+    }
+
+    @Test func badRecordsAreSkippedAndTimestampsKeptRaw() async throws {
+        let simulator = AgentServerSimulator()
+        simulator.setAgents(agents(1))
+        try await simulator.start()
+        let h = Harness(simulator: simulator)
+        let registry = h.agentRegistry
+        try await eventually("synced") { registry.snapshot.count == 1 }
+        simulator.sendRaw(
+            AgentStatusUpdate(
+                agents: [
+                    AgentStatusRecord(agentID: "", agentName: "no id", isOnline: true),
+                    AgentStatusRecord(agentID: "agent_clock", isOnline: true, lastSeen: "half past nine"),
+                    AgentStatusRecord(agentID: "agent_time", isOnline: true, lastSeen: "09:30:00"),
+                ], isFullUpdate: false))
+        try await eventually("the valid records arrive") { registry.snapshot.agent(id: "agent_time") != nil }
+        #expect(registry.snapshot.count == 3)
+        #expect(registry.snapshot.agent(id: "agent_clock")?.lastSeenRaw == "half past nine")
+        #expect(registry.snapshot.agent(id: "agent_clock")?.lastSeen == nil)
+        #expect(registry.snapshot.agent(id: "agent_time")?.lastSeen != nil)
+        await h.stop()
+    }
+
+    @Test func tenThousandAgentsInOneFullUpdate() async throws {
+        let simulator = AgentServerSimulator()
+        simulator.setAgents(agents(10_000))
+        try await simulator.start()
+        let h = Harness(simulator: simulator)
+        let registry = h.agentRegistry
+        try await eventually("10,000 agents arrive", timeout: .seconds(30)) { registry.snapshot.count == 10_000 }
+        #expect(registry.snapshot.online.count == 10_000)
+        await h.stop()
+    }
+
+    @Test func unknownAgentsTriggerARateLimitedRefresh() async throws {
+        let simulator = AgentServerSimulator()
+        simulator.setAgents(agents(1))
+        try await simulator.start()
+        let h = Harness(simulator: simulator)
+        let registry = h.agentRegistry
+        try await eventually("synced") { registry.snapshot.count == 1 }
+        #expect(await h.feed.refresh(forUnknownAgent: "agent_ghost"))
+        #expect(!(await h.feed.refresh(forUnknownAgent: "agent_other_ghost")))  // within 5 s
+        #expect(!(await h.feed.refresh(forUnknownAgent: "agent_00000")))  // known
+        #expect(!(await h.feed.refresh(forUnknownAgent: "bob")))  // not an agent id
+        #expect(simulator.statusCalls == 1)
+        await h.stop()
+    }
+}
