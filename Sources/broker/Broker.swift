@@ -12,7 +12,10 @@ struct Broker: ParsableCommand {
             Routing decisions come from YAML rule files. Check them with validate-rules, test
             them with test-rules, and see why a message goes where it goes with explain.
             """,
-        subcommands: [ValidateRules.self, TestRules.self, Explain.self, Route.self, Bench.self]
+        subcommands: [
+            ValidateRules.self, TestRules.self, Explain.self, Route.self, SimulateServer.self, Bench.self,
+            BenchStatus.self,
+        ]
     )
 }
 
