@@ -68,6 +68,23 @@ public final class Router: Sendable {
     }
 
     private func decide(_ inbound: InboundMessage) async -> RoutingOutcome {
+        if configuration.stalePolicy != .routeAnyway, let staleness = tooStale() {
+            switch configuration.stalePolicy {
+            case .deadLetter:
+                let ruleSet = rules.current
+                return await deadLetter(
+                    inbound, code: "registry_stale",
+                    reason: staleness.isFinite
+                        ? "the agent registry is \(Int(staleness)) s stale (status feed down)"
+                        : "the agent registry was never synced (no full list from the status feed yet)",
+                    route: nil,
+                    queue: ruleSet.deadLetterQueue, ruleSet: ruleSet)
+            case .pause:
+                while tooStale() != nil && !Task.isCancelled { try? await Task.sleep(for: .milliseconds(100)) }
+            case .routeAnyway:
+                break
+            }
+        }
         let ruleSet = rules.current
         let hops = Self.hops(inbound)
         if hops >= configuration.maximumHops {
@@ -146,6 +163,13 @@ public final class Router: Sendable {
         return .published(count: outbound.count, route: decision.route)
     }
 
+    /// The registry's staleness in seconds when it exceeds the configured maximum.
+    private func tooStale() -> Double? {
+        let limit = Double(configuration.maximumStaleness.components.seconds)
+        let staleness = registry.health.staleness()
+        return staleness > limit ? staleness : nil
+    }
+
     /// The hop count of an input: the transport's, or the `x-broker-hops` header.
     static func hops(_ inbound: InboundMessage) -> Int {
         max(inbound.hops, inbound.headers[Header.hops].flatMap(Int.init) ?? 0)
@@ -187,6 +211,20 @@ public struct RouterConfiguration: Sendable {
     public var maximumMessageSize = Message.defaultMaximumSize
     /// A message routed this many times is dead-lettered as a cycle.
     public var maximumHops = 10
+    /// What to do when the registry is staler than ``maximumStaleness``.
+    public var stalePolicy = StalePolicy.routeAnyway
+    /// How long the status feed may be down before ``stalePolicy`` applies.
+    public var maximumStaleness: Duration = .seconds(30)
+
+    /// What the router does while the registry is too stale to trust.
+    public enum StalePolicy: String, Sendable, CaseIterable {
+        /// Route with the last known registry (the original broker's behaviour).
+        case routeAnyway = "route"
+        /// Hold messages (unacknowledged, so prefetch stops consumption) until the feed recovers.
+        case pause
+        /// Dead-letter messages with reason `registry_stale`.
+        case deadLetter = "dead-letter"
+    }
 
     public init() {}
 }

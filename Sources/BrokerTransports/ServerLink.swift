@@ -1,3 +1,5 @@
+import BrokerCore
+
 /// What the agent server answered when the broker registered: who the broker is now, and where
 /// to subscribe for agent status.
 public struct ServerRegistration: Sendable, Hashable, CustomStringConvertible {
@@ -15,4 +17,11 @@ public struct ServerRegistration: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { "\(brokerID) (gRPC \(grpcHost):\(grpcPort))" }
+}
+
+/// Keeps an agent registry current (the gRPC stream from the agent server, a snapshot file, …).
+public protocol StatusFeed: Sendable {
+    /// Runs until the task is cancelled, applying what it learns to its registry and keeping the
+    /// registry's ``BrokerCore/FeedHealth`` true to the feed's state.
+    func run() async
 }

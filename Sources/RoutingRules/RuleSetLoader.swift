@@ -19,6 +19,11 @@ public struct RuleSourceError: Error, Sendable, CustomStringConvertible {
     public var path: String
     public var message: String
     public var description: String { "\(path): \(message)" }
+
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
+    }
 }
 
 /// The result of loading a rule set: the rule set when there is no error, and every

@@ -172,3 +172,48 @@ final class FlakySink: OutboundSink {
         return await inner.publish(message)
     }
 }
+
+@Suite struct StalenessPolicyTests {
+    func router(_ policy: RouterConfiguration.StalePolicy, registry: AgentRegistry, queues: InMemoryQueues) -> Router {
+        var configuration = RouterConfiguration()
+        configuration.stalePolicy = policy
+        configuration.maximumStaleness = .seconds(0)
+        return Router(
+            rules: RuleSetHolder(defaultRules), registry: registry, output: queues.sink, configuration: configuration)
+    }
+
+    @Test func aStaleRegistryDeadLettersUnderThatPolicy() async throws {
+        let queues = InMemoryQueues()
+        let registry = threeAgents()  // never marked healthy: its feed never synced
+        queues.enqueue(Array(#"{"message_type":"TEXT","message_id":"s"}"#.utf8), to: "broker_input_queue")
+        await drain(queues, router(.deadLetter, registry: registry, queues: queues), expected: 1)
+        #expect(queues.drain("broker_dead_letter").first?.headers[Router.Header.reasonCode] == "registry_stale")
+    }
+
+    @Test func aStaleRegistryPausesUntilTheFeedRecoversUnderThatPolicy() async throws {
+        let queues = InMemoryQueues()
+        let registry = threeAgents()
+        let router = router(.pause, registry: registry, queues: queues)
+        queues.enqueue(Array(#"{"message_type":"TEXT","message_id":"p"}"#.utf8), to: "broker_input_queue")
+        let consumer = queues.consumer(of: "broker_input_queue", prefetch: 4)
+        let task = Task { await router.run(consumer) }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(queues.contents(of: "server_input_queue").isEmpty)
+        #expect(consumer.unsettled == 1)
+        registry.health.markHealthy()
+        while router.statistics.settled < 1 { try await Task.sleep(for: .milliseconds(5)) }
+        consumer.stop()
+        await task.value
+        #expect(queues.drain("server_input_queue").count == 1)
+    }
+
+    @Test func aStaticFeedReadsTheFileAndIsNeverStale() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let registry = AgentRegistry()
+        _ = try StaticStatusFeed(
+            path: root.appendingPathComponent("rules/registries/three-agents.yaml").path, registry: registry)
+        #expect(registry.snapshot.count == 3)
+        #expect(registry.health.isHealthy)
+    }
+}
