@@ -73,11 +73,20 @@ let package = Package(
             name: "BrokerRouter",
             dependencies: ["BrokerCore", "RoutingRules", "BrokerTransports"]
         ),
+        .target(
+            name: "BrokerDaemon",
+            dependencies: [
+                "BrokerCore", "RoutingRules", "BrokerTransports", "BrokerRouter", "AMQPTransport", "AgentStatusGRPC",
+                "ServerLinkWebSocket",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
         .executableTarget(
             name: "broker",
             dependencies: [
                 "BrokerCore", "RoutingRules", "BrokerTransports", "BrokerRouter", "AMQPTransport",
-                "AgentStatusGRPC", "ServerLinkWebSocket", "AgentServerSimulator",
+                "AgentStatusGRPC", "ServerLinkWebSocket", "AgentServerSimulator", "BrokerDaemon",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -102,6 +111,12 @@ let package = Package(
             dependencies: [
                 "BrokerCore", "BrokerTransports", "AgentStatusGRPC", "ServerLinkWebSocket", "AgentServerSimulator",
                 .product(name: "WSClient", package: "swift-websocket"),
+            ]
+        ),
+        .testTarget(
+            name: "BrokerDaemonTests",
+            dependencies: [
+                "BrokerCore", "BrokerTransports", "BrokerRouter", "BrokerDaemon", "AgentServerSimulator", "RoutingRules",
             ]
         ),
         .testTarget(

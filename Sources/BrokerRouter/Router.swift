@@ -38,15 +38,17 @@ public final class Router: Sendable {
     private let sequence = Atomic<UInt64>(0)
     /// Counts of what the router did, for metrics, tests and benchmarks.
     public let statistics = RouterStatistics()
+    private let observer: (any RouterObserver)?
 
     public init(
         rules: RuleSetHolder, registry: AgentRegistry, output: any OutboundSink,
-        configuration: RouterConfiguration = RouterConfiguration()
+        configuration: RouterConfiguration = RouterConfiguration(), observer: (any RouterObserver)? = nil
     ) {
         self.rules = rules
         self.registry = registry
         self.output = output
         self.configuration = configuration
+        self.observer = observer
     }
 
     /// Routes every message of `input`, many at once (the input's prefetch bounds how many),
@@ -62,12 +64,17 @@ public final class Router: Sendable {
     /// Routes one message and settles it.
     @discardableResult
     public func route(_ inbound: InboundMessage) async -> RoutingOutcome {
-        let outcome = await decide(inbound)
+        var record = RoutingRecord(ruleSet: rules.current)
+        let outcome = await decide(inbound, &record)
         statistics.count(outcome)
+        if let observer {
+            record.outcome = outcome
+            observer.observe(record)
+        }
         return outcome
     }
 
-    private func decide(_ inbound: InboundMessage) async -> RoutingOutcome {
+    private func decide(_ inbound: InboundMessage, _ record: inout RoutingRecord) async -> RoutingOutcome {
         if configuration.stalePolicy != .routeAnyway, let staleness = tooStale() {
             switch configuration.stalePolicy {
             case .deadLetter:
@@ -101,8 +108,19 @@ public final class Router: Sendable {
                 inbound, code: error.reasonCode, reason: error.description, route: nil,
                 queue: ruleSet.deadLetterQueue, ruleSet: ruleSet)
         }
-        var random = FastRandom(seed: StableHash.mix(sequence.add(1, ordering: .relaxed).newValue))
-        let decision = ruleSet.evaluate(message, in: registry.snapshot, random: &random)
+        let seed = StableHash.mix(sequence.add(1, ordering: .relaxed).newValue)
+        var random = FastRandom(seed: seed)
+        let snapshot = registry.snapshot
+        let started = ContinuousClock.now
+        let decision = ruleSet.evaluate(message, in: snapshot, random: &random)
+        if observer != nil {
+            record.evaluation = ContinuousClock.now - started
+            record.message = message
+            record.snapshot = snapshot
+            record.ruleSet = ruleSet
+            record.seed = seed
+            record.decision = decision
+        }
         switch decision.outcome {
         case .deliver, .broadcast:
             return await publish(decision, inbound, hops: hops, ruleSet: ruleSet)
@@ -194,6 +212,28 @@ public final class Router: Sendable {
         inbound.settlement.ack()
         return .deadLettered(code: code, reason: reason)
     }
+}
+
+/// Receives every routed message's record (metrics, the decision log, registry refreshes).
+public protocol RouterObserver: Sendable {
+    func observe(_ record: RoutingRecord)
+}
+
+/// One message's trip through the router.
+public struct RoutingRecord: Sendable {
+    public var at = Date()
+    /// The rule set in force (the one that decided, when the message was decoded).
+    public var ruleSet: RuleSet
+    public var message: Message?
+    public var snapshot: AgentRegistry.Snapshot?
+    /// The seed of the random choices: replaying with it reproduces the decision.
+    public var seed: UInt64 = 0
+    public var decision: Decision?
+    /// Time spent evaluating the rules (not publishing).
+    public var evaluation: Duration = .zero
+    public var outcome: RoutingOutcome = .requeued(reason: "in progress")
+
+    public init(ruleSet: RuleSet) { self.ruleSet = ruleSet }
 }
 
 /// What the router did with one message.

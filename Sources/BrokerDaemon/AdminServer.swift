@@ -1,0 +1,204 @@
+import BrokerCore
+import BrokerRouter
+import Foundation
+import Hummingbird
+import Logging
+import RoutingRules
+import Synchronization
+
+/// The admin HTTP endpoints: `/metrics`, `/healthz`, `/readyz`, `/rules`, `/agents`,
+/// `/decisions`, `POST /-/reload`.
+///
+/// Bound to 127.0.0.1 by default. Bound anywhere else it requires a token
+/// (`Authorization: Bearer …`) for `/-/reload` and `/decisions`, and refuses to start without one.
+public final class AdminServer: Sendable {
+    public struct Configuration: Sendable {
+        public var host = "127.0.0.1"
+        /// 0 picks a free port (tests); `broker run` defaults to 9090.
+        public var port = 9090
+        public var token: String?
+
+        public init() {}
+
+        var isLoopback: Bool { host == "127.0.0.1" || host == "localhost" || host == "::1" }
+    }
+
+    let configuration: Configuration
+    private let task = Mutex<Task<Void, any Error>?>(nil)
+    private let boundPort = Mutex(0)
+
+    init(configuration: Configuration) { self.configuration = configuration }
+
+    /// `host:port` once started.
+    public var address: String { "\(configuration.host):\(boundPort.withLock { $0 })" }
+    public var port: Int { boundPort.withLock { $0 } }
+
+    struct MissingToken: Error, CustomStringConvertible {
+        var description: String { "the admin server is bound to a non-loopback address: set an admin token" }
+    }
+
+    func start(daemon: Daemon) async throws {
+        guard configuration.isLoopback || configuration.token != nil else { throw MissingToken() }
+        let router = Router()
+        let token = configuration.token
+        @Sendable func authorized(_ request: Request) -> Bool {
+            guard let token else { return true }
+            return request.headers[.authorization] == "Bearer \(token)"
+        }
+        router.get("metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: Self.metrics(daemon))))
+        }
+        router.get("healthz") { _, _ in "ok\n" }
+        router.get("readyz") { _, _ in
+            let checks = daemon.readiness
+            let ready = checks.allSatisfy(\.ok)
+            let body = JSONValue.object(
+                JSONObject([
+                    ("ready", .bool(ready)),
+                    (
+                        "checks",
+                        .array(
+                            checks.map {
+                                .object(
+                                    JSONObject([
+                                        ("check", .string($0.check)), ("ok", .bool($0.ok)),
+                                        ("detail", .string($0.detail)),
+                                    ]))
+                            })
+                    ),
+                ]))
+            return Self.json(body, status: ready ? .ok : .serviceUnavailable)
+        }
+        router.get("rules") { _, _ in
+            let s = daemon.reloader.status
+            return Self.json(
+                .object(
+                    JSONObject([
+                        ("hash", .string(s.hash)), ("files", .array(s.files.map(JSONValue.string))),
+                        ("loaded_at", .string(ISO8601DateFormatter().string(from: s.loadedAt))),
+                        ("routes", .number(JSONNumber(s.routes))), ("reloads", .number(JSONNumber(s.reloads))),
+                        ("last_error", s.lastError.map { .array($0.map(JSONValue.string)) } ?? .null),
+                    ])))
+        }
+        router.get("agents") { _, _ in
+            let snapshot = daemon.registry.snapshot
+            return Self.json(
+                .object(
+                    JSONObject([
+                        ("count", .number(JSONNumber(snapshot.count))),
+                        ("online", .number(JSONNumber(snapshot.online.count))),
+                        ("stale", .bool(!snapshot.health.isHealthy)),
+                        (
+                            "agents",
+                            .array(
+                                snapshot.agents.map { agent in
+                                    .object(
+                                        JSONObject([
+                                            ("agent_id", .string(agent.id)), ("agent_name", .string(agent.name)),
+                                            ("is_online", .bool(agent.isOnline)),
+                                            ("last_seen", .string(agent.lastSeenRaw)),
+                                            (
+                                                "metrics",
+                                                .object(
+                                                    JSONObject(
+                                                        agent.metrics.map { ($0.key, JSONValue.string($0.value)) }))
+                                            ),
+                                        ]))
+                                })
+                        ),
+                    ])))
+        }
+        router.get("decisions") { request, _ in
+            guard authorized(request) else { return Self.json(["error": "unauthorized"], status: .unauthorized) }
+            let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 20
+            let records = daemon.telemetry.recentDecisions(limit: max(1, min(limit, 1000)))
+            return Self.json(.array(records.map(Self.describe)))
+        }
+        router.post("-/reload") { request, _ in
+            guard authorized(request) else { return Self.json(["error": "unauthorized"], status: .unauthorized) }
+            switch daemon.reloader.reload(reason: "POST /-/reload") {
+            case .loaded(let hash), .unchanged(let hash):
+                return Self.json(.object(JSONObject([("hash", .string(hash)), ("status", .string("loaded"))])))
+            case .failed(let diagnostics):
+                return Self.json(
+                    .object(
+                        JSONObject([
+                            ("status", .string("invalid")), ("diagnostics", .array(diagnostics.map(JSONValue.string))),
+                        ])),
+                    status: .unprocessableContent)
+            }
+        }
+        let ready = AsyncStream.makeStream(of: Int.self)
+        var logger = Logger(label: "broker.admin")
+        logger.logLevel = .warning
+        let app = Application(
+            router: router, configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
+            onServerRunning: { ready.continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
+        task.withLock { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
+        for await port in ready.stream {
+            boundPort.withLock { $0 = port }
+            break
+        }
+    }
+
+    func stop() async {
+        let running = task.withLock { t in
+            defer { t = nil }; return t
+        }
+        running?.cancel()
+        _ = try? await running?.value
+    }
+
+    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(value) + [0x0A])))
+    }
+
+    static func describe(_ record: RoutingRecord) -> JSONValue {
+        var object = JSONObject([
+            ("at", .string(ISO8601DateFormatter().string(from: record.at))), ("rule_set", .string(record.ruleSet.hash)),
+            ("route", record.decision?.route.map(JSONValue.string) ?? .null),
+            ("outcome", .string(Telemetry.labels(record).outcome)),
+        ])
+        if let message = record.message {
+            object["message_id"] = message.body[MessageKey.messageID] ?? .null
+            if let snapshot = record.snapshot {
+                // Replaying with the recorded seed reproduces the decision and its trace.
+                var random = FastRandom(seed: record.seed)
+                object["explanation"] = .string(
+                    record.ruleSet.explain(message, in: snapshot, random: &random, now: record.at).render())
+            }
+        }
+        return .object(object)
+    }
+
+    static func metrics(_ daemon: Daemon) -> String {
+        var text = ""
+        daemon.telemetry.writeMetrics(into: &text)
+        let snapshot = daemon.registry.snapshot
+        Prometheus.gauge("broker_registry_agents", "Agents in the registry.", Double(snapshot.count), into: &text)
+        Prometheus.gauge(
+            "broker_registry_online_agents", "Online agents in the registry.", Double(snapshot.online.count),
+            into: &text)
+        let staleness = snapshot.health.staleness()
+        Prometheus.gauge(
+            "broker_registry_staleness_seconds", "Seconds since the status feed was last healthy (-1: never).",
+            staleness.isFinite ? staleness : -1, into: &text)
+        let status = daemon.reloader.status
+        Prometheus.gauge(
+            "broker_rules_last_reload_success", "1 if the last rule reload succeeded.",
+            status.lastAttemptSucceeded ? 1 : 0, into: &text)
+        Prometheus.gauge(
+            "broker_rules_last_reload_timestamp_seconds", "When the rules were last (re)loaded.",
+            status.loadedAt.timeIntervalSince1970.rounded(), into: &text)
+        Prometheus.gauge("broker_rules_reloads_total", "Successful rule reloads.", Double(status.reloads), into: &text)
+        text += "# HELP broker_rules_info The rule set in force.\n# TYPE broker_rules_info gauge\n"
+        text += "broker_rules_info{hash=\"\(status.hash)\"} 1\n"
+        text += "# HELP broker_connection_up Connection states (1 up, 0 down).\n# TYPE broker_connection_up gauge\n"
+        for (name, up) in daemon.connections { text += "broker_connection_up{connection=\"\(name)\"} \(up ? 1 : 0)\n" }
+        return text
+    }
+}
