@@ -116,7 +116,8 @@ let package = Package(
         .testTarget(
             name: "BrokerDaemonTests",
             dependencies: [
-                "BrokerCore", "BrokerTransports", "BrokerRouter", "BrokerDaemon", "AgentServerSimulator", "RoutingRules",
+                "BrokerCore", "BrokerTransports", "BrokerRouter", "BrokerDaemon", "AgentServerSimulator",
+                "RoutingRules",
             ]
         ),
         .testTarget(
