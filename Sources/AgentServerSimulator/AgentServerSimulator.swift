@@ -7,6 +7,7 @@ import Hummingbird
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import ServiceLifecycle
 import Synchronization
 
 /// A real agent server on loopback, for tests, the demo and trying rules locally.
@@ -19,7 +20,7 @@ import Synchronization
 public final class AgentServerSimulator: Sendable {
     private let state = SimulatorState()
     private let logger: Logger
-    private let webSocketTask = Mutex<Task<Void, any Error>?>(nil)
+    private let webSocketTask = Mutex<(group: ServiceGroup, task: Task<Void, any Error>)?>(nil)
     private let grpc = Mutex<(server: GRPCServer<HTTP2ServerTransport.Posix>, task: Task<Void, any Error>)?>(nil)
     private let boundWebSocketPort = Mutex(0)
 
@@ -46,7 +47,8 @@ public final class AgentServerSimulator: Sendable {
             configuration: .init(address: .hostname("127.0.0.1", port: webSocketPort)),
             onServerRunning: { channel in ready.continuation.yield(channel.localAddress?.port ?? 0) },
             logger: logger)
-        webSocketTask.withLock { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
+        let group = ServiceGroup(services: [app], logger: logger)
+        webSocketTask.withLock { $0 = (group, Task { try await group.run() }) }
         for await port in ready.stream {
             boundWebSocketPort.withLock { $0 = port }
             break
@@ -56,12 +58,13 @@ public final class AgentServerSimulator: Sendable {
     /// Stops both servers.
     public func stop() async {
         await stopGRPC()
-        let task = webSocketTask.withLock { t in
-            defer { t = nil }
-            return t
-        }
-        task?.cancel()
-        _ = try? await task?.value
+        guard
+            let running = webSocketTask.withLock({ t in
+                defer { t = nil }; return t
+            })
+        else { return }
+        await running.group.triggerGracefulShutdown()
+        _ = try? await running.task.value
     }
 
     /// Starts the gRPC service (port 0: any free port); new registrations get this port.

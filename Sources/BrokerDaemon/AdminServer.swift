@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import Logging
 import RoutingRules
+import ServiceLifecycle
 import Synchronization
 
 /// The admin HTTP endpoints: `/metrics`, `/healthz`, `/readyz`, `/rules`, `/agents`,
@@ -24,7 +25,7 @@ public final class AdminServer: Sendable {
     }
 
     let configuration: Configuration
-    private let task = Mutex<Task<Void, any Error>?>(nil)
+    private let task = Mutex<(group: ServiceGroup, task: Task<Void, any Error>)?>(nil)
     private let boundPort = Mutex(0)
 
     init(configuration: Configuration) { self.configuration = configuration }
@@ -136,7 +137,8 @@ public final class AdminServer: Sendable {
         let app = Application(
             router: router, configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
             onServerRunning: { ready.continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
-        task.withLock { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
+        let group = ServiceGroup(services: [app], logger: logger)
+        task.withLock { $0 = (group, Task { try await group.run() }) }
         for await port in ready.stream {
             boundPort.withLock { $0 = port }
             break
@@ -144,11 +146,13 @@ public final class AdminServer: Sendable {
     }
 
     func stop() async {
-        let running = task.withLock { t in
-            defer { t = nil }; return t
-        }
-        running?.cancel()
-        _ = try? await running?.value
+        guard
+            let running = task.withLock({ t in
+                defer { t = nil }; return t
+            })
+        else { return }
+        await running.group.triggerGracefulShutdown()
+        _ = try? await running.task.value
     }
 
     static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {

@@ -16,7 +16,7 @@ public final class RuleWatcher: @unchecked Sendable {
 
     /// Starts watching the directories of `paths` (a directory is watched itself).
     public init(
-        paths: [String], debounce: Duration = .milliseconds(100), logger: Logger = Logger(label: "broker.rules.watch"),
+        paths: [String], debounce: Duration = .milliseconds(40), logger: Logger = Logger(label: "broker.rules.watch"),
         onChange: @escaping @Sendable () -> Void
     ) throws {
         fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))

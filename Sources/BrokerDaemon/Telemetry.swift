@@ -69,6 +69,16 @@ public final class Telemetry: RouterObserver {
         }
     }
 
+    /// Messages per (route, outcome) so far.
+    public var decisionCounts: [(route: String, outcome: String, count: Int)] {
+        counts.withLock { c in
+            c.decisions.map { key, value in
+                let parts = key.split(separator: "\u{0}", omittingEmptySubsequences: false).map(String.init)
+                return (parts[0], parts[1], value)
+            }.sorted { $0.route < $1.route }
+        }
+    }
+
     /// The most recent decisions, newest first.
     public func recentDecisions(limit: Int) -> [RoutingRecord] {
         counts.withLock { c in

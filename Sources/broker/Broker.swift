@@ -13,8 +13,8 @@ struct Broker: ParsableCommand {
             them with test-rules, and see why a message goes where it goes with explain.
             """,
         subcommands: [
-            ValidateRules.self, TestRules.self, Explain.self, Route.self, SimulateServer.self, Bench.self,
-            BenchStatus.self,
+            Run.self, Demo.self, ValidateRules.self, TestRules.self, Explain.self, Route.self, SimulateServer.self,
+            Bench.self, BenchStatus.self,
         ]
     )
 }
