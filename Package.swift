@@ -107,7 +107,9 @@ let package = Package(
         .testTarget(name: "BrokerCLITests", dependencies: ["broker"]),
         .testTarget(
             name: "AMQPIntegrationTests",
-            dependencies: ["BrokerCore", "RoutingRules", "BrokerTransports", "BrokerRouter", "AMQPTransport"]
+            dependencies: [
+                "BrokerCore", "RoutingRules", "BrokerTransports", "BrokerRouter", "AMQPTransport", "AgentServerSimulator",
+            ]
         ),
         .testTarget(
             name: "AgentServerLinkTests",

@@ -23,7 +23,7 @@ struct Broker: ParsableCommand {
 enum BrokerMain {
     static func main() {
         do {
-            var command = try Broker.parseAsRoot()
+            var command = try Broker.parseAsRoot(try ConfigFile.expand(Array(CommandLine.arguments.dropFirst())))
             try command.run()
         } catch {
             let code = Broker.exitCode(for: error)
@@ -83,5 +83,32 @@ func loadRegistry(_ path: String) throws -> AgentRegistry.Snapshot {
     } catch {
         printError(error.description)
         throw ExitCode(Status.usage)
+    }
+}
+
+/// `broker run --config FILE`: a YAML mapping of `run` option names to values, applied before the
+/// command line (so flags given on the command line win).
+enum ConfigFile {
+    static func expand(_ arguments: [String]) throws -> [String] {
+        guard arguments.first == "run", let index = arguments.firstIndex(of: "--config"), index + 1 < arguments.count else {
+            return arguments
+        }
+        let path = arguments[index + 1]
+        guard let data = readFile(path) else { throw ValidationError("cannot read the config file \(path)") }
+        let value: JSONValue
+        do {
+            value = try YAMLData.parse([UInt8](data), name: path)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        guard case .object(let settings) = value else { throw ValidationError("\(path): expected a mapping of option names to values") }
+        var fromFile: [String] = []
+        for entry in settings {
+            guard !["config", "help"].contains(entry.key) else { continue }
+            fromFile += ["--" + entry.key, entry.value.templateText]
+        }
+        var rest = arguments
+        rest.removeSubrange(index...(index + 1))
+        return [rest[0]] + fromFile + rest.dropFirst()
     }
 }

@@ -23,6 +23,9 @@ struct Run: ParsableCommand {
             """
     )
 
+    @Option(help: "YAML file of option names and values (e.g. `prefetch: 512`); command-line flags win.")
+    var config: String?
+
     @Option(help: "Rule file or directory (env BROKER_RULES).")
     var rules: String = ProcessInfo.processInfo.environment["BROKER_RULES"] ?? "rules"
 
