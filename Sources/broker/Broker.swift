@@ -14,7 +14,7 @@ struct Broker: ParsableCommand {
             """,
         subcommands: [
             Run.self, Demo.self, ValidateRules.self, TestRules.self, Explain.self, Route.self, SimulateServer.self,
-            Bench.self, BenchStatus.self,
+            Bench.self, BenchStatus.self, BenchReload.self,
         ]
     )
 }
@@ -90,7 +90,8 @@ func loadRegistry(_ path: String) throws -> AgentRegistry.Snapshot {
 /// command line (so flags given on the command line win).
 enum ConfigFile {
     static func expand(_ arguments: [String]) throws -> [String] {
-        guard arguments.first == "run", let index = arguments.firstIndex(of: "--config"), index + 1 < arguments.count else {
+        guard arguments.first == "run", let index = arguments.firstIndex(of: "--config"), index + 1 < arguments.count
+        else {
             return arguments
         }
         let path = arguments[index + 1]
@@ -101,7 +102,9 @@ enum ConfigFile {
         } catch {
             throw ValidationError(error.description)
         }
-        guard case .object(let settings) = value else { throw ValidationError("\(path): expected a mapping of option names to values") }
+        guard case .object(let settings) = value else {
+            throw ValidationError("\(path): expected a mapping of option names to values")
+        }
         var fromFile: [String] = []
         for entry in settings {
             guard !["config", "help"].contains(entry.key) else { continue }
