@@ -6,177 +6,189 @@ import Foundation
 import Testing
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 extension RabbitMQIntegration {
-/// `broker run` as ops run it: a real process, real RabbitMQ, the agent-server simulator.
-@Suite(.serialized) struct DaemonProcessTests {
-    let rabbit: AMQPConfiguration = {
-        var configuration = AMQPConfiguration()
-        configuration.host = "127.0.0.1"
-        return configuration
-    }()
+    /// `broker run` as ops run it: a real process, real RabbitMQ, the agent-server simulator.
+    @Suite(.serialized) struct DaemonProcessTests {
+        let rabbit: AMQPConfiguration = {
+            var configuration = AMQPConfiguration()
+            configuration.host = "127.0.0.1"
+            return configuration
+        }()
 
-    struct Broker {
-        let process: Process
-        let adminPort: Int
-        let queues: (input: String, output: String, dead: String)
-        let rulesFile: URL
-    }
+        struct Broker {
+            let process: Process
+            let adminPort: Int
+            let queues: (input: String, output: String, dead: String)
+            let rulesFile: URL
+        }
 
-    /// Starts `broker run` against the simulator with queues of its own.
-    func startBroker(simulator: AgentServerSimulator, id: String, rulesFile: URL? = nil) throws -> Broker {
-        let queues = ("run_\(id)_input", "run_\(id)_output", "run_\(id)_dead")
-        let file = rulesFile ?? FileManager.default.temporaryDirectory.appendingPathComponent("run-rules-\(id).yaml")
-        if rulesFile == nil {
-            let text = try String(contentsOf: repositoryRoot.appendingPathComponent("rules/default.yaml"), encoding: .utf8)
+        /// Starts `broker run` against the simulator with queues of its own.
+        func startBroker(simulator: AgentServerSimulator, id: String, rulesFile: URL? = nil) throws -> Broker {
+            let queues = ("run_\(id)_input", "run_\(id)_output", "run_\(id)_dead")
+            let file =
+                rulesFile ?? FileManager.default.temporaryDirectory.appendingPathComponent("run-rules-\(id).yaml")
+            if rulesFile == nil {
+                let text = try String(
+                    contentsOf: repositoryRoot.appendingPathComponent("rules/default.yaml"), encoding: .utf8
+                )
                 .replacingOccurrences(of: "output: server_input_queue", with: "output: \(queues.1)")
                 .replacingOccurrences(of: "dead_letter: broker_dead_letter", with: "dead_letter: \(queues.2)")
-            try text.write(to: file, atomically: true, encoding: .utf8)
-        }
-        let port = Int.random(in: 20_000..<40_000)
-        let process = Process()
-        process.executableURL = repositoryRoot.appendingPathComponent(".build/debug/broker")
-        process.arguments = [
-            "run", "--rules", file.path, "--websocket-url", simulator.webSocketURL, "--input-queue", queues.0,
-            "--metadata-queue", "", "--admin-address", "127.0.0.1:\(port)", "--prefetch", "128",
-        ]
-        process.environment = ["RABBITMQ_HOST": "127.0.0.1"]
-        process.standardError = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        return Broker(process: process, adminPort: port, queues: queues, rulesFile: file)
-    }
-
-    func ready(_ broker: Broker) async -> Bool {
-        guard let url = URL(string: "http://127.0.0.1:\(broker.adminPort)/readyz"),
-            let (_, response) = try? await URLSession.shared.data(from: url)
-        else { return false }
-        return (response as? HTTPURLResponse)?.statusCode == 200
-    }
-
-    func waitFor(_ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while !(try await condition()) {
-            try #require(ContinuousClock.now < deadline, "timed out waiting until \(what)")
-            try await Task.sleep(for: .milliseconds(50))
-        }
-    }
-
-    func fill(_ queue: String, _ bodies: [[UInt8]]) async throws {
-        let publisher = AMQPPublisher(configuration: rabbit, declareQueues: [queue])
-        defer { publisher.close() }
-        await withTaskGroup(of: Void.self) { group in
-            for body in bodies { group.addTask { _ = await publisher.publish(OutboundMessage(body: body, target: .queue(queue))) } }
-        }
-    }
-
-    func drainQueue(_ queue: String) async -> [[UInt8]] {
-        let consumer = AMQPConsumer(configuration: rabbit, queue: queue, prefetch: 1000)
-        var bodies: [[UInt8]] = []
-        let collector = Task { () -> [[UInt8]] in
-            var seen: [[UInt8]] = []
-            for await message in consumer.messages {
-                message.settlement.ack()
-                seen.append(message.body)
+                try text.write(to: file, atomically: true, encoding: .utf8)
             }
-            return seen
+            let port = Int.random(in: 20_000..<40_000)
+            let process = Process()
+            process.executableURL = repositoryRoot.appendingPathComponent(".build/debug/broker")
+            process.arguments = [
+                "run", "--rules", file.path, "--websocket-url", simulator.webSocketURL, "--input-queue", queues.0,
+                "--metadata-queue", "", "--admin-address", "127.0.0.1:\(port)", "--prefetch", "128",
+            ]
+            process.environment = ["RABBITMQ_HOST": "127.0.0.1"]
+            process.standardError = FileHandle.nullDevice
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            return Broker(process: process, adminPort: port, queues: queues, rulesFile: file)
         }
-        var quiet = 0
-        while quiet < 3 {
-            try? await Task.sleep(for: .milliseconds(300))
-            quiet = (try? AMQPAdmin.messageCount(queue, configuration: rabbit)) == 0 ? quiet + 1 : 0
+
+        func ready(_ broker: Broker) async -> Bool {
+            guard let url = URL(string: "http://127.0.0.1:\(broker.adminPort)/readyz"),
+                let (_, response) = try? await URLSession.shared.data(from: url)
+            else { return false }
+            return (response as? HTTPURLResponse)?.statusCode == 200
         }
-        consumer.stop()
-        bodies = await collector.value
-        return bodies
-    }
 
-    func cleanUp(_ broker: Broker) {
-        for queue in [broker.queues.input, broker.queues.output, broker.queues.dead] {
-            try? AMQPAdmin.deleteQueue(queue, configuration: rabbit)
+        func waitFor(_ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool)
+            async throws
+        {
+            let deadline = ContinuousClock.now + timeout
+            while !(try await condition()) {
+                try #require(ContinuousClock.now < deadline, "timed out waiting until \(what)")
+                try await Task.sleep(for: .milliseconds(50))
+            }
         }
-        try? FileManager.default.removeItem(at: broker.rulesFile)
-    }
 
-    func agents(_ ids: [String]) -> [AgentStatusRecord] {
-        ids.map { AgentStatusRecord(agentID: $0, agentName: $0, isOnline: true, lastSeen: "") }
-    }
-
-    @Test func sigtermWithHundredsInFlightDrainsAndExitsZero() async throws {
-        _ = try AMQPAdmin.messageCount("broker_test_probe", configuration: rabbit)
-        let simulator = AgentServerSimulator()
-        simulator.setAgents(agents(["agent_a", "agent_b", "agent_c"]))
-        try await simulator.start()
-        let id = String(UUID().uuidString.prefix(8)).lowercased()
-        let broker = try startBroker(simulator: simulator, id: id)
-        defer { cleanUp(broker) }
-        try await waitFor("ready") { await ready(broker) }
-        let total = 5_000
-        try await fill(broker.queues.input, (0..<total).map { Array(#"{"message_type":"TEXT","sender_id":"agent_a","message_id":"t\#($0)"}"#.utf8) })
-        try await waitFor("routing under way") {
-            (try AMQPAdmin.messageCount(broker.queues.input, configuration: rabbit)) < total - 500
+        func fill(_ queue: String, _ bodies: [[UInt8]]) async throws {
+            let publisher = AMQPPublisher(configuration: rabbit, declareQueues: [queue])
+            defer { publisher.close() }
+            await withTaskGroup(of: Void.self) { group in
+                for body in bodies {
+                    group.addTask { _ = await publisher.publish(OutboundMessage(body: body, target: .queue(queue))) }
+                }
+            }
         }
-        kill(broker.process.processIdentifier, SIGTERM)
-        broker.process.waitUntilExit()
-        #expect(broker.process.terminationReason == .exit && broker.process.terminationStatus == 0)
-        let routed = await drainQueue(broker.queues.output)
-        let left = try AMQPAdmin.messageCount(broker.queues.input, configuration: rabbit)
-        let ids = Set(routed.compactMap { (try? Message(decoding: $0))?.messageID })
-        #expect(ids.count == routed.count, "no duplicates after a clean drain")
-        #expect(routed.count + left == total, "routed \(routed.count) + left \(left) must be all \(total)")
-        await simulator.stop()
-    }
 
-    @Test func readyzFollowsRabbitMQAndTheStatusStreamAndAgentsGoingOfflineAreRoutedAround() async throws {
-        _ = try AMQPAdmin.messageCount("broker_test_probe", configuration: rabbit)
-        let simulator = AgentServerSimulator()
-        simulator.setAgents(agents(["agent_a", "agent_b", "agent_c"]))
-        try await simulator.start()
-        let id = String(UUID().uuidString.prefix(8)).lowercased()
-        let broker = try startBroker(simulator: simulator, id: id)
-        defer {
+        func drainQueue(_ queue: String) async -> [[UInt8]] {
+            let consumer = AMQPConsumer(configuration: rabbit, queue: queue, prefetch: 1000)
+            var bodies: [[UInt8]] = []
+            let collector = Task { () -> [[UInt8]] in
+                var seen: [[UInt8]] = []
+                for await message in consumer.messages {
+                    message.settlement.ack()
+                    seen.append(message.body)
+                }
+                return seen
+            }
+            var quiet = 0
+            while quiet < 3 {
+                try? await Task.sleep(for: .milliseconds(300))
+                quiet = (try? AMQPAdmin.messageCount(queue, configuration: rabbit)) == 0 ? quiet + 1 : 0
+            }
+            consumer.stop()
+            bodies = await collector.value
+            return bodies
+        }
+
+        func cleanUp(_ broker: Broker) {
+            for queue in [broker.queues.input, broker.queues.output, broker.queues.dead] {
+                try? AMQPAdmin.deleteQueue(queue, configuration: rabbit)
+            }
+            try? FileManager.default.removeItem(at: broker.rulesFile)
+        }
+
+        func agents(_ ids: [String]) -> [AgentStatusRecord] {
+            ids.map { AgentStatusRecord(agentID: $0, agentName: $0, isOnline: true, lastSeen: "") }
+        }
+
+        @Test func sigtermWithHundredsInFlightDrainsAndExitsZero() async throws {
+            _ = try AMQPAdmin.messageCount("broker_test_probe", configuration: rabbit)
+            let simulator = AgentServerSimulator()
+            simulator.setAgents(agents(["agent_a", "agent_b", "agent_c"]))
+            try await simulator.start()
+            let id = String(UUID().uuidString.prefix(8)).lowercased()
+            let broker = try startBroker(simulator: simulator, id: id)
+            defer { cleanUp(broker) }
+            try await waitFor("ready") { await ready(broker) }
+            let total = 5_000
+            try await fill(
+                broker.queues.input,
+                (0..<total).map { Array(#"{"message_type":"TEXT","sender_id":"agent_a","message_id":"t\#($0)"}"#.utf8) }
+            )
+            try await waitFor("routing under way") {
+                (try AMQPAdmin.messageCount(broker.queues.input, configuration: rabbit)) < total - 500
+            }
             kill(broker.process.processIdentifier, SIGTERM)
             broker.process.waitUntilExit()
-            cleanUp(broker)
+            #expect(broker.process.terminationReason == .exit && broker.process.terminationStatus == 0)
+            let routed = await drainQueue(broker.queues.output)
+            let left = try AMQPAdmin.messageCount(broker.queues.input, configuration: rabbit)
+            let ids = Set(routed.compactMap { (try? Message(decoding: $0))?.messageID })
+            #expect(ids.count == routed.count, "no duplicates after a clean drain")
+            #expect(routed.count + left == total, "routed \(routed.count) + left \(left) must be all \(total)")
+            await simulator.stop()
         }
-        try await waitFor("ready") { await ready(broker) }
 
-        // The status stream goes away (gRPC down): not ready; back: ready.
-        await simulator.stopGRPC()
-        try await waitFor("not ready without the status stream") { !(await ready(broker)) }
-        try await simulator.startGRPC()
-        await simulator.disconnectBrokers()
-        try await waitFor("ready again with the status stream") { await ready(broker) }
+        @Test func readyzFollowsRabbitMQAndTheStatusStreamAndAgentsGoingOfflineAreRoutedAround() async throws {
+            _ = try AMQPAdmin.messageCount("broker_test_probe", configuration: rabbit)
+            let simulator = AgentServerSimulator()
+            simulator.setAgents(agents(["agent_a", "agent_b", "agent_c"]))
+            try await simulator.start()
+            let id = String(UUID().uuidString.prefix(8)).lowercased()
+            let broker = try startBroker(simulator: simulator, id: id)
+            defer {
+                kill(broker.process.processIdentifier, SIGTERM)
+                broker.process.waitUntilExit()
+                cleanUp(broker)
+            }
+            try await waitFor("ready") { await ready(broker) }
 
-        // Agents going offline mid-run: messages go to those still online.
-        simulator.setOnline("agent_b", false)
-        simulator.setOnline("agent_c", false)
-        try await Task.sleep(for: .milliseconds(300))
-        try await fill(broker.queues.input, (0..<200).map { Array(#"{"message_type":"TEXT","sender_id":"web_1","message_id":"o\#($0)"}"#.utf8) })
-        let routed = await drainQueue(broker.queues.output)
-        #expect(routed.count == 200)
-        #expect(Set(routed.compactMap { (try? Message(decoding: $0))?.receiverID }) == ["agent_a"])
+            // The status stream goes away (gRPC down): not ready; back: ready.
+            await simulator.stopGRPC()
+            try await waitFor("not ready without the status stream") { !(await ready(broker)) }
+            try await simulator.startGRPC()
+            await simulator.disconnectBrokers()
+            try await waitFor("ready again with the status stream") { await ready(broker) }
 
-        // RabbitMQ goes away: not ready; back: ready.
-        try rabbitmqctl(["stop_app"])
-        try await waitFor("not ready without RabbitMQ") { !(await ready(broker)) }
-        try rabbitmqctl(["start_app"])
-        try rabbitmqctl(["-q", "await_startup"])
-        try await waitFor("ready again with RabbitMQ", timeout: .seconds(60)) { await ready(broker) }
-        await simulator.stop()
+            // Agents going offline mid-run: messages go to those still online.
+            simulator.setOnline("agent_b", false)
+            simulator.setOnline("agent_c", false)
+            try await Task.sleep(for: .milliseconds(300))
+            try await fill(
+                broker.queues.input,
+                (0..<200).map { Array(#"{"message_type":"TEXT","sender_id":"web_1","message_id":"o\#($0)"}"#.utf8) })
+            let routed = await drainQueue(broker.queues.output)
+            #expect(routed.count == 200)
+            #expect(Set(routed.compactMap { (try? Message(decoding: $0))?.receiverID }) == ["agent_a"])
+
+            // RabbitMQ goes away: not ready; back: ready.
+            try rabbitmqctl(["stop_app"])
+            try await waitFor("not ready without RabbitMQ") { !(await ready(broker)) }
+            try rabbitmqctl(["start_app"])
+            try rabbitmqctl(["-q", "await_startup"])
+            try await waitFor("ready again with RabbitMQ", timeout: .seconds(60)) { await ready(broker) }
+            await simulator.stop()
+        }
+
+        func rabbitmqctl(_ arguments: [String]) throws {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["rabbitmqctl"] + arguments
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            process.waitUntilExit()
+            try #require(process.terminationStatus == 0)
+        }
     }
-
-    func rabbitmqctl(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["rabbitmqctl"] + arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0)
-    }
-}
 }
