@@ -108,7 +108,8 @@ let package = Package(
         .testTarget(
             name: "AMQPIntegrationTests",
             dependencies: [
-                "BrokerCore", "RoutingRules", "BrokerTransports", "BrokerRouter", "AMQPTransport", "AgentServerSimulator",
+                "BrokerCore", "RoutingRules", "BrokerTransports", "BrokerRouter", "AMQPTransport",
+                "AgentServerSimulator",
             ]
         ),
         .testTarget(
