@@ -54,7 +54,16 @@ public final class RuleWatcher: @unchecked Sendable {
         var pendingSince: ContinuousClock.Instant?
         while !stopped.load(ordering: .relaxed) {
             var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&poller, 1, 50)
+            // Wake exactly when a pending debounce expires, else every 50 ms to notice stop().
+            var timeout: Int32 = 50
+            if let since = pendingSince {
+                let remaining = debounce - (ContinuousClock.now - since)
+                timeout = max(
+                    1,
+                    Int32(remaining.components.attoseconds / 1_000_000_000_000_000)
+                        + Int32(remaining.components.seconds * 1000))
+            }
+            let ready = poll(&poller, 1, timeout)
             if ready > 0 {
                 // Drain the events; which file changed does not matter: the rule set reloads whole.
                 while buffer.withUnsafeMutableBytes({ read(fd, $0.baseAddress, $0.count) }) > 0 {}

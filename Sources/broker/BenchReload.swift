@@ -89,16 +89,16 @@ struct BenchReload: ParsableCommand {
             let hash = daemon.reloader.status.hash
             let written = ContinuousClock.now
             try Self.ruleText(routes: routes, generation: generation).write(to: file, atomically: true, encoding: .utf8)
+            let watch = Task { () -> Duration? in
+                while ContinuousClock.now - written < .seconds(5) {
+                    if daemon.reloader.status.hash != hash { return ContinuousClock.now - written }
+                    try? await Task.sleep(for: .milliseconds(1))
+                }
+                return nil
+            }
             var after: [Double] = []
-            var effect: Duration?
-            for _ in 0..<20 {
-                after.append(await window())
-                if effect == nil, daemon.reloader.status.hash != hash { effect = ContinuousClock.now - written }
-            }
-            while effect == nil, ContinuousClock.now - written < .seconds(5) {
-                if daemon.reloader.status.hash != hash { effect = ContinuousClock.now - written }
-                try await Task.sleep(for: .milliseconds(1))
-            }
+            for _ in 0..<20 { after.append(await window()) }
+            let effect = await watch.value
             effects.append(effect ?? .seconds(5))
             let dips = after.map { max(0, 1 - $0 / steady) }
             worstDip = max(worstDip, dips.max() ?? 0)

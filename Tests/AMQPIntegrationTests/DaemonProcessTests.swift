@@ -43,7 +43,7 @@ extension RabbitMQIntegration {
             process.executableURL = repositoryRoot.appendingPathComponent(".build/debug/broker")
             process.arguments = [
                 "run", "--rules", file.path, "--websocket-url", simulator.webSocketURL, "--input-queue", queues.0,
-                "--metadata-queue", "", "--admin-address", "127.0.0.1:\(port)", "--prefetch", "128",
+                "--metadata-queue", "", "--admin-address", "127.0.0.1:\(port)", "--prefetch", "512",
             ]
             process.environment = ["RABBITMQ_HOST": "127.0.0.1"]
             process.standardError = FileHandle.nullDevice
