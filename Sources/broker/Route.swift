@@ -49,17 +49,14 @@ struct Route: ParsableCommand {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let logger = Logger(label: "broker.route")
         let ruleSet = try loadRuleSet(rules)
-        let snapshot = try loadRegistry(registry)
         let agents = AgentRegistry(indexedMetrics: ruleSet.indexedMetricKeys)
-        agents.apply(
-            AgentStatusUpdate(
-                agents: snapshot.agents.map {
-                    AgentStatusRecord(
-                        agentID: $0.id, agentName: $0.name, isOnline: $0.isOnline, lastSeen: $0.lastSeenRaw,
-                        metrics: $0.metrics.dictionary)
-                }, isFullUpdate: true))
-        // A snapshot file is the registry's whole truth: it is never stale.
-        agents.health.markHealthy()
+        do {
+            _ = try StaticStatusFeed(path: registry, registry: agents)
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode(Status.usage)
+        }
+        let snapshot = agents.snapshot
         let amqp: AMQPConfiguration
         do {
             amqp = try AMQPConfiguration.fromEnvironment()

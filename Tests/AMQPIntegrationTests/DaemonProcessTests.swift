@@ -180,15 +180,5 @@ extension RabbitMQIntegration {
             await simulator.stop()
         }
 
-        func rabbitmqctl(_ arguments: [String]) throws {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["rabbitmqctl"] + arguments
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            process.waitUntilExit()
-            try #require(process.terminationStatus == 0)
-        }
     }
 }

@@ -39,17 +39,6 @@ extension RabbitMQIntegration {
             return (missing, ids.count - distinct.count)
         }
 
-        func rabbitmqctl(_ arguments: [String]) throws {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["rabbitmqctl"] + arguments
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            process.waitUntilExit()
-            try #require(process.terminationStatus == 0, "rabbitmqctl \(arguments.joined(separator: " ")) failed")
-        }
-
         @Test func rabbitMQRestartedMidRunLosesNothing() async throws {
             try requireRabbitMQ()
             let queues = TestQueues()

@@ -122,3 +122,15 @@ func messageID(_ message: InboundMessage) -> String? {
 
 /// All RabbitMQ tests run one after another: one of them restarts the server.
 @Suite(.serialized) enum RabbitMQIntegration {}
+
+/// Runs `rabbitmqctl` with `arguments` and requires it to succeed.
+func rabbitmqctl(_ arguments: [String]) throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["rabbitmqctl"] + arguments
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    process.waitUntilExit()
+    try #require(process.terminationStatus == 0, "rabbitmqctl \(arguments.joined(separator: " ")) failed")
+}
