@@ -1,6 +1,7 @@
 import BrokerCore
 import BrokerRouter
 import Foundation
+import Logging
 import RoutingRules
 import Synchronization
 
@@ -19,6 +20,7 @@ public final class Telemetry: RouterObserver {
     }
 
     private let counts = Mutex(Counts())
+    private let logger = Logger(label: "broker.decisions")
     private let capacity: Int
     private let unknownAgent: (@Sendable (String) -> Void)?
 
@@ -33,6 +35,14 @@ public final class Telemetry: RouterObserver {
 
     public func observe(_ record: RoutingRecord) {
         let (route, outcome) = Self.labels(record)
+        // One line per decision at debug level (built only when debug logging is on).
+        logger.debug(
+            "decision",
+            metadata: [
+                "route": "\(route)", "outcome": "\(outcome)", "rule_set": "\(record.ruleSet.hash.prefix(12))",
+                "message_id": "\(record.message?.messageID ?? "-")",
+                "agent": "\(record.decision?.deliveries.compactMap(\.agentID).joined(separator: ",") ?? "-")",
+            ])
         let seconds =
             Double(record.evaluation.components.attoseconds) / 1e18 + Double(record.evaluation.components.seconds)
         counts.withLock { c in
