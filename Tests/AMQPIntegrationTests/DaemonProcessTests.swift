@@ -38,7 +38,7 @@ extension RabbitMQIntegration {
                 .replacingOccurrences(of: "dead_letter: broker_dead_letter", with: "dead_letter: \(queues.2)")
                 try text.write(to: file, atomically: true, encoding: .utf8)
             }
-            let port = Int.random(in: 20_000..<40_000)
+            let port = Int.random(in: 20_000..<32_000)  // below the ephemeral port range
             let process = Process()
             process.executableURL = repositoryRoot.appendingPathComponent(".build/debug/broker")
             process.arguments = [
