@@ -1,5 +1,6 @@
 import BrokerTransports
 import CRabbitMQ
+import Dispatch
 import Foundation
 import Logging
 import Synchronization
@@ -22,6 +23,7 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
     private let stopped = Atomic(false)
     private let connectedFlag = Atomic(false)
     private let outstanding = Atomic(0)
+    private let finished = DispatchSemaphore(value: 0)
     private let drainTimeout: Duration
     private var thread: Thread?
 
@@ -109,6 +111,19 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
         }
         continuation.finish()
         connectedFlag.store(false, ordering: .relaxed)
+        finished.signal()
+    }
+
+    /// Returns when the consumer's thread has settled what it could and closed its connection
+    /// (after ``stop()``); call it before the process exits so no acknowledgement is lost.
+    public func closed() async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                self.finished.wait()
+                self.finished.signal()
+                done.resume()
+            }
+        }
     }
 
     /// Reads deliveries and applies settles until the connection fails or the consumer stops.
@@ -137,6 +152,8 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
             if ready.wakeup { wakeup.drain() }
             try applySettles(connection, generation: generation)
         }
+        // The last settles may have arrived with the count reaching zero: apply them before closing.
+        try applySettles(connection, generation: generation)
     }
 
     private func applySettles(_ connection: AMQPConnection, generation: UInt64) throws(AMQPError) {

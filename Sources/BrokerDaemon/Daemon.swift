@@ -194,6 +194,9 @@ public final class Daemon: Sendable {
 
     private func shutDownRest() async {
         watcher.withLock { $0?.stop() }
+        // Acknowledgements of the drained messages must reach RabbitMQ before anything closes.
+        await consumer?.closed()
+        if let metadata = metadata as? AMQPConsumer { await metadata.closed() }
         publisher?.close()
         let tasks = background.withLock { $0 }
         for task in tasks { task.cancel() }

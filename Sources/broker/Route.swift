@@ -97,6 +97,9 @@ struct Route: ParsableCommand {
                 group.addTask { await router.run(consumer) }
                 if let metadata { group.addTask { await MetadataHandler(registry: agents).run(metadata) } }
             }
+            // Acknowledgements of the drained messages must reach RabbitMQ before the exit.
+            await consumer.closed()
+            await metadata?.closed()
             publisher.close()
             let stats = router.statistics.snapshot
             logger.info(
