@@ -80,15 +80,4 @@ public struct JSONObject: Sendable, Hashable, RandomAccessCollection {
         }
         return current
     }
-
-    /// The value found by following `path` through nested objects.
-    public func value(at path: some Collection<String>) -> JSONValue? {
-        var iterator = path.makeIterator()
-        guard let first = iterator.next(), var current = self[first] else { return nil }
-        while let next = iterator.next() {
-            guard case .object(let object) = current, let child = object[next] else { return nil }
-            current = child
-        }
-        return current
-    }
 }

@@ -21,14 +21,9 @@ public struct StaticStatusFeed: StatusFeed {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw RuleSourceError(path: path, message: "cannot read the registry file")
         }
-        let snapshot = try YAMLData.registry([UInt8](data), name: path)
-        registry.apply(
-            AgentStatusUpdate(
-                agents: snapshot.agents.map {
-                    AgentStatusRecord(
-                        agentID: $0.id, agentName: $0.name, isOnline: $0.isOnline, lastSeen: $0.lastSeenRaw,
-                        metrics: $0.metrics.dictionary)
-                }, isFullUpdate: true))
+        var update = try YAMLData.statusUpdate([UInt8](data), name: path)
+        update.isFullUpdate = true  // the file is the whole registry
+        registry.apply(update)
         registry.health.markHealthy()
     }
 

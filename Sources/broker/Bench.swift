@@ -43,17 +43,8 @@ struct Bench: ParsableCommand {
     var memoryMessages = 0
 
     func run() throws {
-        let done = DispatchSemaphore(value: 0)
-        let box = ErrorBox()
-        Task {
-            do { try await benchmark() } catch { box.error.withLock { $0 = error } }
-            done.signal()
-        }
-        done.wait()
-        if let error = box.error.withLock({ $0 }) { throw error }
+        try runToCompletion { try await benchmark() }
     }
-
-    final class ErrorBox: Sendable { let error = Mutex<(any Error)?>(nil) }
 
     final class Counter: Sendable {
         private let count = Atomic(0)

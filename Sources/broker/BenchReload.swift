@@ -41,12 +41,7 @@ struct BenchReload: ParsableCommand {
             handler.logLevel = .error
             return handler
         }
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            do { try await measure() } catch { printError("error: \(error)") }
-            done.signal()
-        }
-        done.wait()
+        do { try runToCompletion { try await measure() } } catch { printError("error: \(error)") }
     }
 
     func measure() async throws {

@@ -30,12 +30,7 @@ struct BenchStatus: ParsableCommand {
     var memoryAgents = 100_000
 
     func run() throws {
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            do { try await latency() } catch { printError("error: \(error)") }
-            done.signal()
-        }
-        done.wait()
+        do { try runToCompletion { try await latency() } } catch { printError("error: \(error)") }
         memory()
     }
 

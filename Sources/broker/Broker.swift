@@ -1,7 +1,9 @@
 import ArgumentParser
 import BrokerCore
+import Dispatch
 import Foundation
 import RoutingRules
+import Synchronization
 
 /// The `broker` command.
 struct Broker: ParsableCommand {
@@ -114,4 +116,16 @@ enum ConfigFile {
         rest.removeSubrange(index...(index + 1))
         return [rest[0]] + fromFile + rest.dropFirst()
     }
+}
+
+/// Runs `body` to completion from a synchronous command's `run()`, rethrowing its error.
+func runToCompletion(_ body: sending @escaping () async throws -> Void) throws {
+    let done = DispatchSemaphore(value: 0)
+    let failure = Mutex<(any Error)?>(nil)
+    Task {
+        do { try await body() } catch { failure.withLock { $0 = error } }
+        done.signal()
+    }
+    done.wait()
+    if let error = failure.withLock({ $0 }) { throw error }
 }

@@ -64,24 +64,12 @@ struct Demo: ParsableCommand {
             handler.logLevel = .error
             return handler
         }
-        let done = DispatchSemaphore(value: 0)
-        let failure = FailureBox()
-        Task {
-            do { try await demo() } catch { failure.set("\(error)") }
-            done.signal()
-        }
-        done.wait()
-        if let message = failure.get() {
-            printError("demo failed: \(message)")
+        do {
+            try runToCompletion { try await demo() }
+        } catch {
+            printError("demo failed: \(error)")
             throw ExitCode(1)
         }
-    }
-
-    final class FailureBox: @unchecked Sendable {
-        private let lock = NSLock()
-        private var message: String?
-        func set(_ text: String) { lock.withLock { message = text } }
-        func get() -> String? { lock.withLock { message } }
     }
 
     func demo() async throws {

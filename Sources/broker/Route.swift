@@ -91,8 +91,7 @@ struct Route: ParsableCommand {
             consumer.stop()
             metadata?.stop()
         }
-        let done = DispatchSemaphore(value: 0)
-        Task {
+        try runToCompletion {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await router.run(consumer) }
                 if let metadata { group.addTask { await MetadataHandler(registry: agents).run(metadata) } }
@@ -108,9 +107,7 @@ struct Route: ParsableCommand {
                     "published": "\(stats.published)", "dead_lettered": "\(stats.deadLettered)",
                     "requeued": "\(stats.requeued)",
                 ])
-            done.signal()
         }
-        done.wait()
         withExtendedLifetime(signals) {}
     }
 }

@@ -128,15 +128,10 @@ func runUntilStopped(_ daemon: Daemon) throws {
         if count > 1 { Foundation.exit(1) }
         daemon.stop()
     }
-    let done = DispatchSemaphore(value: 0)
-    let failure = Mutex<(any Error)?>(nil)
-    Task {
-        do { try await daemon.run() } catch { failure.withLock { $0 = error } }
-        done.signal()
-    }
-    done.wait()
-    withExtendedLifetime((hangup, stop)) {}
-    if let error = failure.withLock({ $0 }) {
+    defer { withExtendedLifetime((hangup, stop)) {} }
+    do {
+        try runToCompletion { try await daemon.run() }
+    } catch {
         printError("error: \(error)")
         throw ExitCode(1)
     }

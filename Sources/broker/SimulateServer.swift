@@ -53,18 +53,10 @@ struct SimulateServer: ParsableCommand {
         let simulator = AgentServerSimulator()
         simulator.setAgents(Self.agentRecords(agents))
         let rate = churnRate ?? 0
-        let started = DispatchSemaphore(value: 0)
-        let failure = FailureBox()
-        Task {
-            do {
-                try await simulator.start(webSocketPort: port, grpcPort: grpcPort)
-            } catch {
-                failure.set("\(error)")
-            }
-            started.signal()
-        }
-        started.wait()
-        if let error = failure.get() {
+        let (port, grpcPort) = (self.port, self.grpcPort)
+        do {
+            try runToCompletion { try await simulator.start(webSocketPort: port, grpcPort: grpcPort) }
+        } catch {
             printError("error: cannot start the simulator: \(error)")
             throw ExitCode(1)
         }
@@ -91,20 +83,8 @@ struct SimulateServer: ParsableCommand {
         }
         stop.wait()
         churnTask.cancel()
-        let stopped = DispatchSemaphore(value: 0)
-        Task {
-            await simulator.stop()
-            stopped.signal()
-        }
-        stopped.wait()
+        try runToCompletion { await simulator.stop() }
         withExtendedLifetime(signals) {}
         print("stopped")
-    }
-
-    final class FailureBox: @unchecked Sendable {
-        private let lock = NSLock()
-        private var message: String?
-        func set(_ text: String) { lock.withLock { message = text } }
-        func get() -> String? { lock.withLock { message } }
     }
 }

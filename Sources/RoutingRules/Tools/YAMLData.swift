@@ -25,7 +25,16 @@ public enum YAMLData {
         try registry(from: parse(bytes, name: name), name: name)
     }
 
+    /// Reads a registry snapshot file as the full status update it describes.
+    public static func statusUpdate(_ bytes: [UInt8], name: String) throws(Failure) -> AgentStatusUpdate {
+        try statusUpdate(from: parse(bytes, name: name), name: name)
+    }
+
     static func registry(from value: JSONValue, name: String) throws(Failure) -> AgentRegistry.Snapshot {
+        AgentRegistry.Snapshot(agents: try statusUpdate(from: value, name: name).agents.map { Agent($0) })
+    }
+
+    static func statusUpdate(from value: JSONValue, name: String) throws(Failure) -> AgentStatusUpdate {
         let object: JSONObject
         switch value {
         case .object(let o): object = o
@@ -44,7 +53,7 @@ public enum YAMLData {
                     Diagnostic(.error, SourceLocation(file: name, line: 1, column: 1), $0.description)
                 })
         }
-        return AgentRegistry.Snapshot(agents: update.agents.map { Agent($0) })
+        return update
     }
 }
 
