@@ -13,12 +13,12 @@ deps:
 build: deps
 	$(SWIFT) build
 
-# Integration tests need RabbitMQ: the script installs and starts it on 127.0.0.1 (and fails
-# loudly when it cannot).
-test: deps
-	bash scripts/rabbitmq.sh
-	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+# Integration tests need RabbitMQ: scripts/test.sh starts a node of the project's own on
+# 127.0.0.1:5673 (the system's RabbitMQ and /etc/rabbitmq are left alone), runs the tests, and
+# stops the node again; it fails loudly when the node cannot start.
+test:
+	@bash scripts/install-deps.sh test
+	SWIFT=$(SWIFT) bash scripts/test.sh
 
 demo: build
 	@bash scripts/demo.sh

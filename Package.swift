@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", exact: "2.9.2"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", exact: "2.4.1"),
         .package(url: "https://github.com/apple/swift-protobuf.git", exact: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
         .package(url: "https://github.com/hummingbird-project/swift-websocket.git", exact: "1.6.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", exact: "2.8.1"),
@@ -41,9 +42,15 @@ let package = Package(
             dependencies: ["BrokerTransports", "CRabbitMQ", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
+            name: "NetworkFailures",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "AgentStatusGRPC",
             dependencies: [
-                "BrokerCore", "BrokerTransports",
+                "BrokerCore", "BrokerTransports", "NetworkFailures",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
@@ -54,7 +61,7 @@ let package = Package(
         .target(
             name: "ServerLinkWebSocket",
             dependencies: [
-                "BrokerCore", "BrokerTransports",
+                "BrokerCore", "BrokerTransports", "NetworkFailures",
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -62,7 +69,7 @@ let package = Package(
         .target(
             name: "AgentServerSimulator",
             dependencies: [
-                "BrokerCore", "AgentStatusGRPC",
+                "BrokerCore", "BrokerTransports", "AgentStatusGRPC", "AMQPTransport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -95,6 +102,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(
+            name: "TestSupport",
+            dependencies: ["BrokerCore", "BrokerTransports", "AMQPTransport"],
+            path: "Tests/TestSupport"
+        ),
         .testTarget(name: "BrokerCoreTests", dependencies: ["BrokerCore"]),
         .testTarget(
             name: "RoutingRulesTests",
@@ -108,6 +120,7 @@ let package = Package(
         .testTarget(
             name: "AMQPIntegrationTests",
             dependencies: [
+                "TestSupport",
                 "BrokerCore", "RoutingRules", "BrokerTransports", "BrokerRouter", "AMQPTransport",
                 "AgentServerSimulator",
             ]
@@ -115,6 +128,7 @@ let package = Package(
         .testTarget(
             name: "AgentServerLinkTests",
             dependencies: [
+                "TestSupport",
                 "BrokerCore", "BrokerTransports", "AgentStatusGRPC", "ServerLinkWebSocket", "AgentServerSimulator",
                 .product(name: "WSClient", package: "swift-websocket"),
             ]
@@ -122,13 +136,16 @@ let package = Package(
         .testTarget(
             name: "BrokerDaemonTests",
             dependencies: [
+                "TestSupport",
                 "BrokerCore", "BrokerTransports", "BrokerRouter", "BrokerDaemon", "AgentServerSimulator",
                 "RoutingRules",
             ]
         ),
         .testTarget(
             name: "BrokerRouterTests",
-            dependencies: ["BrokerCore", "RoutingRules", "BrokerTransports", "BrokerRouter"]
+            dependencies: [
+                "TestSupport", "BrokerCore", "RoutingRules", "BrokerTransports", "BrokerRouter",
+            ]
         ),
     ]
 )

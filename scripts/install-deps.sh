@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the build and tests need, when missing.
+# Installs the Debian packages the build needs when they are missing (with sudo when not root).
+#   scripts/install-deps.sh          what `swift build` needs: librabbitmq-dev, pkg-config
+#   scripts/install-deps.sh test     also what the tests need: rabbitmq-server, Python's
+#                                    jsonschema and PyYAML (for the schema test)
 set -euo pipefail
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
 need=()
-command -v python3 >/dev/null || need+=(python3)
 pkg-config --exists librabbitmq 2>/dev/null || need+=(librabbitmq-dev pkg-config)
-python3 -c 'import jsonschema, yaml' 2>/dev/null || pipneed=1
-if [ ${#need[@]} -gt 0 ]; then
-  echo "installing: ${need[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
+if [ "${1:-build}" = test ]; then
+  [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need+=(rabbitmq-server)
+  command -v python3 >/dev/null || need+=(python3)
+  python3 -c 'import jsonschema, yaml' 2>/dev/null || need+=(python3-jsonschema python3-yaml)
 fi
-if [ "${pipneed:-0}" = 1 ]; then
-  echo "installing Python packages for the schema check: jsonschema PyYAML"
-  python3 -m pip install --quiet jsonschema PyYAML || apt-get install -y -qq python3-jsonschema python3-yaml >/dev/null
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing (Debian): ${need[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi

@@ -1,49 +1,47 @@
 #!/usr/bin/env bash
-# Makes sure a RabbitMQ server is running on 127.0.0.1:5672 for the integration tests:
-# installs Debian's rabbitmq-server when missing, binds it to loopback, starts it, and waits
-# until it accepts connections. Exits non-zero (loudly) when it cannot.
+# A RabbitMQ node of the project's own for the tests and the demo, on 127.0.0.1, from Debian's
+# rabbitmq-server (installed when missing, with sudo when not root). It has its own node name,
+# data directory, configuration, cookie and ports, so a RabbitMQ already on the machine (and
+# /etc/rabbitmq) is left alone.
+#
+#   scripts/rabbitmq.sh start      start the node (if not running) and wait until it is ready
+#   scripts/rabbitmq.sh stop       stop it
+#   scripts/rabbitmq.sh status     exit 0 when it runs
+#   scripts/rabbitmq.sh url        print its AMQP URL
+#   scripts/rabbitmq.sh ctl ARGS   rabbitmqctl against it (tests use this: stop_app, start_app, ...)
+#
+# Settings (environment): BROKER_RABBITMQ_PORT (AMQP, default 5673), BROKER_RABBITMQ_DIR (default
+# .build/rabbitmq/node), BROKER_RABBITMQ_NODE (default broker-test@localhost),
+# BROKER_RABBITMQ_EPMD_PORT (default 4370). Fails loudly (non-zero, with the node's log) when
+# the node cannot start.
 set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=lib/rabbitmq-node.sh
+. "$ROOT/scripts/lib/rabbitmq-node.sh"
 
-log() { echo "rabbitmq: $*" >&2; }
+NODE_AMQP_PORT=${BROKER_RABBITMQ_PORT:-5673}
+NODE_DIST_PORT=$((NODE_AMQP_PORT + 20000))
+NODE_NAME=${BROKER_RABBITMQ_NODE:-broker-test@localhost}
+NODE_DIR=${BROKER_RABBITMQ_DIR:-$ROOT/.build/rabbitmq/node}
+EPMD_PORT=${BROKER_RABBITMQ_EPMD_PORT:-4370}
 
-if ! command -v rabbitmq-server >/dev/null 2>&1; then
-  log "installing rabbitmq-server (Debian)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq rabbitmq-server >/dev/null
-fi
-
-# Loopback only: no test traffic leaves the machine.
-mkdir -p /etc/rabbitmq
-if ! grep -q '127.0.0.1:5672' /etc/rabbitmq/rabbitmq.conf 2>/dev/null; then
-  cat > /etc/rabbitmq/rabbitmq.conf <<'CONF'
-listeners.tcp.1 = 127.0.0.1:5672
-loopback_users = none
-CONF
-fi
-if ! grep -q 'NODE_IP_ADDRESS=127.0.0.1' /etc/rabbitmq/rabbitmq-env.conf 2>/dev/null; then
-  cat > /etc/rabbitmq/rabbitmq-env.conf <<'CONF'
-NODE_IP_ADDRESS=127.0.0.1
-ERL_EPMD_ADDRESS=127.0.0.1
-NODENAME=rabbit@localhost
-CONF
-fi
-export ERL_EPMD_ADDRESS=127.0.0.1
-
-if rabbitmqctl -q status >/dev/null 2>&1; then
-  log "already running"
-else
-  log "starting"
-  rabbitmq-server -detached >/dev/null 2>&1 || true
-fi
-
-for _ in $(seq 1 60); do
-  if rabbitmqctl -q await_startup >/dev/null 2>&1; then
-    log "ready on 127.0.0.1:5672"
-    exit 0
-  fi
-  sleep 1
-done
-log "did not start within 60 s; last log lines:"
-tail -n 30 /var/log/rabbitmq/*.log >&2 2>/dev/null || true
-exit 1
+case "${1:-start}" in
+  start)
+    ensure_rabbitmq_installed
+    start_node
+    ;;
+  stop)
+    stop_node
+    stop_epmd
+    ;;
+  status) node_running ;;
+  url) echo "amqp://guest:guest@127.0.0.1:$NODE_AMQP_PORT" ;;
+  ctl)
+    shift
+    node_ctl "$@"
+    ;;
+  *)
+    echo "usage: $0 start|stop|status|url|ctl ARGS" >&2
+    exit 2
+    ;;
+esac

@@ -18,6 +18,12 @@ public enum AMQPAdmin {
         return count
     }
 
+    /// Declares `queues` (durable) over one connection.
+    public static func declareQueues(_ queues: [String], configuration: AMQPConfiguration) throws(AMQPError) {
+        let connection = try AMQPConnection(configuration)
+        for queue in queues { try connection.declareDurableQueue(queue) }
+    }
+
     /// Deletes `queue` if it exists.
     public static func deleteQueue(_ queue: String, configuration: AMQPConfiguration) throws(AMQPError) {
         let connection = try AMQPConnection(configuration)

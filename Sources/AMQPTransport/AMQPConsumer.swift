@@ -21,6 +21,7 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
     private let wakeup = Wakeup()
     private let pending = Mutex(PendingSettles())
     private let stopped = Atomic(false)
+    private let paused: Atomic<Bool>
     private let connectedFlag = Atomic(false)
     private let outstanding = Atomic(0)
     private let finished = DispatchSemaphore(value: 0)
@@ -32,11 +33,13 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
         var requests: [(generation: UInt64, tag: UInt64, ack: Bool, requeue: Bool)] = []
     }
 
-    /// Starts consuming `queue` (declared durable if missing).
+    /// Starts consuming `queue` (declared durable if missing); with `paused`, it connects and
+    /// declares but takes no message until ``resume()``.
     public init(
         configuration: AMQPConfiguration, queue: String, prefetch: UInt16 = 256, drainTimeout: Duration = .seconds(10),
-        logger: Logger = Logger(label: "broker.amqp.consumer")
+        paused: Bool = false, logger: Logger = Logger(label: "broker.amqp.consumer")
     ) {
+        self.paused = Atomic(paused)
         self.drainTimeout = drainTimeout
         self.configuration = configuration
         self.queue = queue
@@ -60,6 +63,18 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
         wakeup.signal()
     }
 
+    /// Stops deliveries (`basic.cancel`); delivered messages stay settleable.
+    public func pause() {
+        guard !paused.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        wakeup.signal()
+    }
+
+    /// Starts deliveries again (`basic.consume`).
+    public func resume() {
+        guard paused.exchange(false, ordering: .acquiringAndReleasing) else { return }
+        wakeup.signal()
+    }
+
     func settle(generation: UInt64, tag: UInt64, ack: Bool, requeue: Bool) {
         // Wake the thread only when the list was empty: it applies everything queued.
         let wasEmpty = pending.withLock { state in
@@ -78,12 +93,6 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
                 try connection.declareDurableQueue(queue)
                 amqp_basic_qos(connection.state, AMQPConnection.channel, 0, prefetch, 0)
                 try connection.check(amqp_get_rpc_reply(connection.state), "basic.qos")
-                queue.withCString { name in
-                    _ = amqp_basic_consume(
-                        connection.state, AMQPConnection.channel, amqp_cstring_bytes(name), amqp_empty_bytes, 0, 0, 0,
-                        amqp_empty_table)
-                }
-                try connection.check(amqp_get_rpc_reply(connection.state), "basic.consume \(queue)")
                 let generation = pending.withLock { state -> UInt64 in
                     state.generation += 1
                     state.requests.removeAll()
@@ -92,11 +101,12 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
                 // Deliveries of a lost connection come back redelivered; their settles are void.
                 outstanding.store(0, ordering: .relaxed)
                 logger.info(
-                    "consuming",
+                    "consumer connected",
                     metadata: ["queue": "\(queue)", "server": "\(configuration)", "prefetch": "\(prefetch)"])
                 connectedFlag.store(true, ordering: .relaxed)
                 backoff.reset()
-                try consume(connection, generation: generation)
+                var flow = Flow(tag: "broker.\(queue).\(generation)")
+                try consume(connection, generation: generation, flow: &flow)
                 connectedFlag.store(false, ordering: .relaxed)
             } catch {
                 connectedFlag.store(false, ordering: .relaxed)
@@ -127,9 +137,43 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
     }
 
     /// Reads deliveries and applies settles until the connection fails or the consumer stops.
-    private func consume(_ connection: AMQPConnection, generation: UInt64) throws(AMQPError) {
+    /// Whether this connection's consumer is registered with the server.
+    struct Flow {
+        let tag: String
+        var consuming = false
+    }
+
+    /// Registers or cancels the consumer to match ``pause()``/``resume()``. Both methods go out
+    /// with `nowait`, so no reply has to be told apart from deliveries already in flight.
+    private func applyFlow(_ connection: AMQPConnection, _ flow: inout Flow) throws(AMQPError) {
+        let wanted = !paused.load(ordering: .acquiring)
+        guard wanted != flow.consuming else { return }
+        let status = flow.tag.withCString { tag in
+            queue.withCString { name in
+                if wanted {
+                    var method = amqp_basic_consume_t(
+                        ticket: 0, queue: amqp_cstring_bytes(name), consumer_tag: amqp_cstring_bytes(tag), no_local: 0,
+                        no_ack: 0, exclusive: 0, nowait: 1, arguments: amqp_empty_table)
+                    return amqp_send_method(
+                        connection.state, AMQPConnection.channel, broker_method_basic_consume, &method)
+                }
+                var method = amqp_basic_cancel_t(consumer_tag: amqp_cstring_bytes(tag), nowait: 1)
+                return amqp_send_method(connection.state, AMQPConnection.channel, broker_method_basic_cancel, &method)
+            }
+        }
+        guard status == AMQP_STATUS_OK.rawValue else {
+            connection.abandon()
+            throw AMQPError.connection(
+                "cannot \(wanted ? "consume" : "cancel"): \(String(cString: amqp_error_string2(status)))")
+        }
+        flow.consuming = wanted
+        logger.info(wanted ? "consuming" : "paused", metadata: ["queue": "\(queue)"])
+    }
+
+    private func consume(_ connection: AMQPConnection, generation: UInt64, flow: inout Flow) throws(AMQPError) {
         while true {
             try applySettles(connection, generation: generation)
+            if !stopped.load(ordering: .acquiring) { try applyFlow(connection, &flow) }
             if stopped.load(ordering: .acquiring) {
                 // Stop taking messages but keep settling those in flight for a short while.
                 try drainAfterStop(connection, generation: generation)

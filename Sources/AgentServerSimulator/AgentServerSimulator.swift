@@ -1,3 +1,4 @@
+import AMQPTransport
 import AgentStatusGRPC
 import BrokerCore
 import Foundation
@@ -14,17 +15,44 @@ import Synchronization
 ///
 /// It speaks both sides exactly like the original server: WebSocket `/ws` registration (a
 /// server-assigned `broker_…` id, `grpc_host`, and `grpc_port` as a string) with `PING`s, and
-/// the `AgentStatusService` gRPC service (a full list first, then updates). A Swift API adds
-/// and removes agents, changes metrics, drops streams, refuses registration, and restarts gRPC
-/// on a new port.
+/// the `AgentStatusService` gRPC service (a full list first, then updates). With a message path
+/// (``SimulatedMessagePath``, on RabbitMQ) it also delivers, bounces and republishes messages as
+/// the server does. A Swift API adds and removes agents, changes metrics, drops streams, refuses
+/// registration, restarts gRPC on a new port, and restarts the whole server (``restart(outage:)``):
+/// it goes away, forgets its agents, and comes back on the same ports with the agents under new
+/// ids, as the original server does.
 public final class AgentServerSimulator: Sendable {
     private let state = SimulatorState()
     private let logger: Logger
     private let webSocketTask = Mutex<(group: ServiceGroup, task: Task<Void, any Error>)?>(nil)
     private let grpc = Mutex<(server: GRPCServer<HTTP2ServerTransport.Posix>, task: Task<Void, any Error>)?>(nil)
     private let boundWebSocketPort = Mutex(0)
+    private let lifecycle = Mutex(Lifecycle())
+    /// The message path on RabbitMQ, when the simulator has one.
+    public let messagePath: SimulatedMessagePath?
 
-    public init(logger: Logger = Logger(label: "simulator")) { self.logger = logger }
+    /// Whether the server is up, and its restarts.
+    public struct Lifecycle: Sendable, Hashable {
+        public var listening = false
+        /// When the server last started listening.
+        public var listeningSince: Date?
+        public var restarts = 0
+        /// Ports to come back on after a restart.
+        var webSocketPort = 0
+        var grpcPort = 0
+    }
+
+    /// A simulator; with `rabbitmq`, it also runs the server's message path on that RabbitMQ.
+    public init(rabbitmq: AMQPConfiguration? = nil, logger: Logger = Logger(label: "simulator")) {
+        self.logger = logger
+        let state = self.state
+        messagePath = rabbitmq.map { amqp in
+            SimulatedMessagePath(amqp: amqp) { id in state.values.withLock { $0.agents[id] } }
+        }
+    }
+
+    /// Whether the server listens now, and since when.
+    public var status: Lifecycle { lifecycle.withLock { $0 } }
 
     /// The WebSocket URL brokers register at.
     public var webSocketURL: String { "ws://127.0.0.1:\(webSocketPort)/ws" }
@@ -53,10 +81,56 @@ public final class AgentServerSimulator: Sendable {
             boundWebSocketPort.withLock { $0 = port }
             break
         }
+        let (bound, boundGRPC) = (self.webSocketPort, self.grpcPort)
+        if let messagePath {
+            try messagePath.declareAgentQueues(agents.map(\.agentID))
+            try await messagePath.start(webSocketURL: webSocketURL)
+        }
+        lifecycle.withLock {
+            $0.listening = true
+            $0.listeningSince = Date()
+            $0.webSocketPort = bound
+            if boundGRPC != 0 { $0.grpcPort = boundGRPC }
+        }
     }
 
-    /// Stops both servers.
+    /// Restarts the whole server as the original does: every connection drops, nothing listens
+    /// for `outage`, the server forgets its agents, and it comes back on the same ports with the
+    /// same agents under new ids (they reconnected), announcing itself with `SERVER_AVAILABLE`.
+    public func restart(outage: Duration) async throws {
+        let ports = lifecycle.withLock { ($0.webSocketPort, $0.grpcPort) }
+        await stop()
+        lifecycle.withLock { $0.restarts += 1 }
+        state.values.withLock { v in
+            var renamed: [String: AgentStatusRecord] = [:]
+            var order: [String] = []
+            for id in v.agentOrder {
+                guard var record = v.agents[id] else { continue }
+                record.agentID = Self.newAgentID()
+                renamed[record.agentID] = record
+                order.append(record.agentID)
+            }
+            v.agents = renamed
+            v.agentOrder = order
+        }
+        logger.notice("simulated server down", metadata: ["outage": "\(outage)"])
+        try await Task.sleep(for: outage)
+        try await start(webSocketPort: ports.0, grpcPort: ports.1)
+        logger.notice("simulated server back", metadata: ["agents": "\(agents.count)"])
+    }
+
+    /// A fresh agent id, as the server assigns when an agent connects.
+    static func newAgentID() -> String {
+        "agent_" + String(UInt32.random(in: 0...UInt32.max), radix: 16).leftPadded8
+    }
+
+    /// Stops the server as a graceful shutdown does: brokers' connections drop and status streams
+    /// end first, then the message path delivers what is already in `server_input_queue` (at
+    /// most 2 s) and stops.
     public func stop() async {
+        lifecycle.withLock { $0.listening = false }
+        await disconnectBrokers()
+        await messagePath?.stop(draining: .seconds(2))
         await stopGRPC()
         guard
             let running = webSocketTask.withLock({ t in

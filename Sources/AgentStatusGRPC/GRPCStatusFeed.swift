@@ -4,22 +4,28 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import NetworkFailures
 import Synchronization
 
 /// Keeps an ``AgentRegistry`` current from the agent server's gRPC status stream.
 ///
-/// Subscribes with the broker id of the latest registration; applies each response (a full list
-/// replaces, marking missing agents offline; a partial list merges); on any stream error
-/// reconnects with exponential backoff and jitter and re-syncs from the first full list. A new
-/// registration (new broker id, maybe a new endpoint) restarts the stream at once. While the
-/// stream is down the registry keeps its last good contents and its ``FeedHealth`` says how
-/// stale they are.
-public final class GRPCStatusFeed: Sendable {
+/// Follows the server link's events. Each registration (a new broker id, maybe a new endpoint)
+/// makes the registry unsynced and starts a stream with that id; the registration's first full
+/// list replaces the registry entirely (agents it does not name are forgotten: a restarted
+/// server no longer knows them) and makes it synced. Later full lists of the same registration
+/// replace it the ordinary way (missing agents kept, offline); partial lists merge. A broken
+/// stream leaves the registry stale (a blip: same server, same ids) and is resubscribed; a lost
+/// registration makes it unsynced at once. Reconnecting: a server that refuses the connection is
+/// retried every ``Configuration/refusedRetryDelay``; other failures back off exponentially with
+/// jitter.
+public final class GRPCStatusFeed: StatusFeed {
     /// Feed settings.
     public struct Configuration: Sendable {
-        /// Reconnect backoff (the original broker used 5 s and 60 s).
+        /// Reconnect backoff after a stream failure (the original broker used 5 s and 60 s).
         public var backoffBase: Duration = .seconds(5)
         public var backoffCap: Duration = .seconds(60)
+        /// Delay between attempts while nothing listens at the gRPC endpoint.
+        public var refusedRetryDelay: Duration = .milliseconds(200)
         /// At most one `GetAgentStatus` per this interval for unknown agents.
         public var refreshInterval: Duration = .seconds(5)
 
@@ -27,6 +33,7 @@ public final class GRPCStatusFeed: Sendable {
     }
 
     private let registry: AgentRegistry
+    private let events: AsyncStream<ServerLinkEvent>
     private let configuration: Configuration
     private let logger: Logger
     private let latest = Mutex<ServerRegistration?>(nil)
@@ -39,11 +46,13 @@ public final class GRPCStatusFeed: Sendable {
         let refreshes = Atomic(0)
     }
 
+    /// A feed for `registry` that follows the registrations in `events` (a ``ServerLink``'s).
     public init(
-        registry: AgentRegistry, configuration: Configuration = Configuration(),
+        registry: AgentRegistry, events: AsyncStream<ServerLinkEvent>, configuration: Configuration = Configuration(),
         logger: Logger = Logger(label: "broker.status-feed")
     ) {
         self.registry = registry
+        self.events = events
         self.configuration = configuration
         self.logger = logger
     }
@@ -55,30 +64,40 @@ public final class GRPCStatusFeed: Sendable {
     /// `GetAgentStatus` calls made.
     public var refreshes: Int { counters.refreshes.load(ordering: .relaxed) }
 
-    /// Follows `registrations` until the task is cancelled: each new registration replaces the
-    /// stream of the previous one.
-    public func run(registrations: AsyncStream<ServerRegistration>) async {
+    /// Follows the link's events until they end or the task is cancelled: each registration
+    /// replaces the stream of the previous one.
+    public func run() async {
         var current: Task<Void, Never>?
-        for await registration in registrations {
-            latest.withLock { $0 = registration }
+        for await event in events {
             current?.cancel()
             await current?.value
-            current = Task { await self.follow(registration) }
+            current = nil
+            switch event {
+            case .registered(let registration):
+                latest.withLock { $0 = registration }
+                registry.sync.markUnsynced(
+                    reason: "registered as \(registration.brokerID); waiting for its first agent list")
+                current = Task { await self.follow(registration) }
+            case .lost(let reason):
+                latest.withLock { $0 = nil }
+                registry.sync.markUnsynced(reason: "agent server link down: \(reason)")
+            }
         }
         current?.cancel()
         await current?.value
-        registry.health.markBroken()
+        registry.sync.markUnsynced(reason: "status feed stopped")
     }
 
     /// Streams from one registration's endpoint, reconnecting until cancelled.
     func follow(_ registration: ServerRegistration) async {
         var backoff = Backoff(base: configuration.backoffBase, cap: configuration.backoffCap)
+        let progress = StreamProgress()
         var attempt = 0
         while !Task.isCancelled {
             if attempt > 0 { counters.reconnects.add(1, ordering: .relaxed) }
             attempt += 1
-            let progress = StreamProgress()
-            defer { if progress.received { backoff.reset() } }
+            let receivedBefore = progress.messages
+            var refused = false
             do {
                 try await subscribe(registration, progress: progress)
                 logger.warning(
@@ -87,16 +106,30 @@ public final class GRPCStatusFeed: Sendable {
                 break
             } catch {
                 if Task.isCancelled { break }
-                logger.error(
-                    "status stream failed",
-                    metadata: ["error": "\(error)", "server": "\(registration.grpcHost):\(registration.grpcPort)"])
+                refused = Self.isRefused(error)
+                if !refused || attempt == 1 {
+                    logger.error(
+                        "status stream failed",
+                        metadata: ["error": "\(error)", "server": "\(registration.grpcHost):\(registration.grpcPort)"])
+                }
             }
-            registry.health.markBroken()
+            registry.sync.markStale(reason: "status stream down")
             if Task.isCancelled { break }
-            let delay = backoff.next()
-            logger.info("resubscribing to agent status", metadata: ["delay": "\(delay)"])
+            if progress.messages > receivedBefore { backoff.reset() }
+            let delay = refused ? configuration.refusedRetryDelay : backoff.next()
+            if !refused { logger.info("resubscribing to agent status", metadata: ["delay": "\(delay)"]) }
             try? await Task.sleep(for: delay)
         }
+    }
+
+    /// Whether `error` (or an error it wraps) is a refused connection.
+    static func isRefused(_ error: any Error) -> Bool {
+        var current: (any Error)? = error
+        while let error = current {
+            if NetworkFailure.isConnectionRefused(error) { return true }
+            current = (error as? RPCError)?.cause
+        }
+        return false
     }
 
     private func subscribe(_ registration: ServerRegistration, progress: StreamProgress) async throws {
@@ -117,10 +150,22 @@ public final class GRPCStatusFeed: Sendable {
                     if skipped > 0 {
                         logger.warning("skipped agent records without agent_id", metadata: ["count": "\(skipped)"])
                     }
-                    registry.apply(applied)
+                    if applied.isFullUpdate && progress.fullLists == 0 {
+                        // The registration's first full list: it is the whole truth.
+                        registry.replaceAll(with: applied)
+                    } else {
+                        registry.apply(applied)
+                    }
                     counters.updates.add(1, ordering: .relaxed)
-                    if update.isFullUpdate { registry.health.markHealthy() }
-                    progress.markReceived()
+                    progress.received(full: applied.isFullUpdate)
+                    if applied.isFullUpdate {
+                        registry.sync.markSynced()
+                        logger.info(
+                            "agent list synced",
+                            metadata: [
+                                "broker_id": "\(registration.brokerID)", "agents": "\(applied.agents.count)",
+                            ])
+                    }
                 }
             }
         }
@@ -162,11 +207,18 @@ public final class GRPCStatusFeed: Sendable {
     }
 }
 
-/// Whether a stream delivered anything (a stream that did resets the reconnect backoff).
+/// What the streams of one registration delivered (a stream that delivered resets the backoff;
+/// only the registration's first full list replaces the whole registry).
 final class StreamProgress: Sendable {
-    private let flag = Atomic(false)
-    var received: Bool { flag.load(ordering: .relaxed) }
-    func markReceived() { flag.store(true, ordering: .relaxed) }
+    private let counts = Mutex((messages: 0, fullLists: 0))
+    var messages: Int { counts.withLock { $0.messages } }
+    var fullLists: Int { counts.withLock { $0.fullLists } }
+    func received(full: Bool) {
+        counts.withLock {
+            $0.messages += 1
+            if full { $0.fullLists += 1 }
+        }
+    }
 }
 
 extension AgentStatus_AgentStatusResponse {

@@ -9,14 +9,14 @@ import Synchronization
 /// from it are kept but marked offline); a partial update merges the agents it names.
 public final class AgentRegistry: Sendable {
     private let current: Mutex<Snapshot>
-    /// The health of the feed that updates this registry (shared with every snapshot).
-    public let health: FeedHealth
+    /// Whether the registry holds the current server's agent list (shared with every snapshot).
+    public let sync: RegistrySync
 
-    /// Creates an empty registry that indexes online agents by the given metric keys.
+    /// Creates an empty, unsynced registry that indexes online agents by the given metric keys.
     public init(indexedMetrics: Set<String> = []) {
-        let health = FeedHealth()
-        self.health = health
-        current = Mutex(Snapshot(indexedMetricKeys: indexedMetrics, health: health))
+        let sync = RegistrySync()
+        self.sync = sync
+        current = Mutex(Snapshot(indexedMetricKeys: indexedMetrics, sync: sync))
     }
 
     /// The current snapshot.
@@ -27,6 +27,17 @@ public final class AgentRegistry: Sendable {
     public func apply(_ update: AgentStatusUpdate, now: Date = Date()) -> Snapshot {
         current.withLock { snapshot in
             snapshot = snapshot.applying(update, now: now)
+            return snapshot
+        }
+    }
+
+    /// Replaces the whole registry with the agents of `update` (a full list from a new server
+    /// registration): agents it does not name are forgotten, not kept offline, because a server
+    /// that restarted no longer knows them.
+    @discardableResult
+    public func replaceAll(with update: AgentStatusUpdate, now: Date = Date()) -> Snapshot {
+        current.withLock { snapshot in
+            snapshot = snapshot.replacingAll(with: update, now: now)
             return snapshot
         }
     }
@@ -61,11 +72,11 @@ extension AgentRegistry {
         public let lastFullUpdate: Date?
         /// When the last update of any kind was applied.
         public let lastUpdate: Date?
-        /// The health of the registry's feed (live, shared by all snapshots of one registry).
-        public let health: FeedHealth
+        /// Whether the registry is synced (live, shared by all snapshots of one registry).
+        public let sync: RegistrySync
 
-        init(indexedMetricKeys: Set<String>, health: FeedHealth) {
-            self.health = health
+        init(indexedMetricKeys: Set<String>, sync: RegistrySync) {
+            self.sync = sync
             self.storage = AgentStorage()
             self.slotsByID = [:]
             self.all = CandidateSet()
@@ -80,9 +91,9 @@ extension AgentRegistry {
         private init(
             storage: AgentStorage, slotsByID: [String: Int32], all: CandidateSet, online: CandidateSet,
             metricIndex: [String: [String: CandidateSet]], indexedMetricKeys: Set<String>, version: UInt64,
-            lastFullUpdate: Date?, lastUpdate: Date?, health: FeedHealth
+            lastFullUpdate: Date?, lastUpdate: Date?, sync: RegistrySync
         ) {
-            self.health = health
+            self.sync = sync
             self.storage = storage
             self.slotsByID = slotsByID
             self.all = all
@@ -96,26 +107,17 @@ extension AgentRegistry {
 
         /// Builds a snapshot holding exactly `agents` (later duplicates of an id win).
         public convenience init(agents: [Agent], indexedMetricKeys: Set<String> = []) {
-            var unique: [Agent] = []
-            var positions: [String: Int] = [:]
-            for agent in agents {
-                if let position = positions[agent.id] {
-                    unique[position] = agent
-                } else {
-                    positions[agent.id] = unique.count
-                    unique.append(agent)
-                }
-            }
-            let health = FeedHealth()
-            health.markHealthy()
+            let unique = Self.unique(agents)
+            let sync = RegistrySync()
+            sync.markSynced()
             self.init(
                 rebuilding: unique, indexedMetricKeys: indexedMetricKeys, version: 1, full: nil, update: nil,
-                health: health)
+                sync: sync)
         }
 
         private convenience init(
             rebuilding agents: [Agent], indexedMetricKeys: Set<String>, version: UInt64, full: Date?, update: Date?,
-            health: FeedHealth
+            sync: RegistrySync
         ) {
             let storage = AgentStorage(agents)
             var slotsByID: [String: Int32] = [:]
@@ -134,7 +136,7 @@ extension AgentRegistry {
             self.init(
                 storage: storage, slotsByID: slotsByID, all: CandidateSet(slots: sorted),
                 online: CandidateSet(slots: online), metricIndex: index, indexedMetricKeys: indexedMetricKeys,
-                version: version, lastFullUpdate: full, lastUpdate: update, health: health)
+                version: version, lastFullUpdate: full, lastUpdate: update, sync: sync)
         }
 
         /// The number of known agents.
@@ -180,11 +182,33 @@ extension AgentRegistry {
         func reindexed(_ keys: Set<String>) -> Snapshot {
             Snapshot(
                 rebuilding: (0..<Int32(storage.count)).map { storage[$0] }, indexedMetricKeys: keys,
-                version: version + 1, full: lastFullUpdate, update: lastUpdate, health: health)
+                version: version + 1, full: lastFullUpdate, update: lastUpdate, sync: sync)
         }
 
         func applying(_ update: AgentStatusUpdate, now: Date) -> Snapshot {
             update.isFullUpdate ? applyingFull(update, now: now) : applyingPartial(update, now: now)
+        }
+
+        /// `agents` with one entry per id, in first-seen order (a later duplicate wins).
+        private static func unique(_ agents: [Agent]) -> [Agent] {
+            var unique: [Agent] = []
+            var positions: [String: Int] = [:]
+            for agent in agents {
+                if let position = positions[agent.id] {
+                    unique[position] = agent
+                } else {
+                    positions[agent.id] = unique.count
+                    unique.append(agent)
+                }
+            }
+            return unique
+        }
+
+        func replacingAll(with update: AgentStatusUpdate, now: Date) -> Snapshot {
+            Snapshot(
+                rebuilding: Self.unique(update.agents.map { Agent($0, now: now) }),
+                indexedMetricKeys: indexedMetricKeys, version: version + 1, full: now,
+                update: now, sync: sync)
         }
 
         private func applyingFull(_ update: AgentStatusUpdate, now: Date) -> Snapshot {
@@ -205,7 +229,7 @@ extension AgentRegistry {
             }
             return Snapshot(
                 rebuilding: agents, indexedMetricKeys: indexedMetricKeys, version: version + 1, full: now,
-                update: now, health: health)
+                update: now, sync: sync)
         }
 
         private func applyingPartial(_ update: AgentStatusUpdate, now: Date) -> Snapshot {
@@ -245,7 +269,7 @@ extension AgentRegistry {
             return Snapshot(
                 storage: storage, slotsByID: slotsByID, all: all, online: online, metricIndex: index,
                 indexedMetricKeys: indexedMetricKeys, version: version + 1, lastFullUpdate: lastFullUpdate,
-                lastUpdate: now, health: health)
+                lastUpdate: now, sync: sync)
         }
     }
 }

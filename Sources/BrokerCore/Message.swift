@@ -9,8 +9,9 @@ public struct Message: Sendable, Hashable {
     /// Wraps an already parsed JSON object.
     public init(_ body: JSONObject) { self.body = body }
 
-    /// The largest body accepted by default (1 MiB).
-    public static let defaultMaximumSize = 1 << 20
+    /// The largest body accepted by default: 128 MiB, the largest message RabbitMQ (3.10 and
+    /// later) accepts by default.
+    public static let defaultMaximumSize = 128 << 20
 
     /// Decodes a message from its wire bytes.
     ///

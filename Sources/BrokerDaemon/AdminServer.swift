@@ -90,7 +90,8 @@ public final class AdminServer: Sendable {
                     JSONObject([
                         ("count", .number(JSONNumber(snapshot.count))),
                         ("online", .number(JSONNumber(snapshot.online.count))),
-                        ("stale", .bool(!snapshot.health.isHealthy)),
+                        ("synced", .bool(snapshot.sync.isSynced)),
+                        ("state", .string(snapshot.sync.state.rawValue)),
                         (
                             "agents",
                             .array(
@@ -187,10 +188,25 @@ public final class AdminServer: Sendable {
         Prometheus.gauge(
             "broker_registry_online_agents", "Online agents in the registry.", Double(snapshot.online.count),
             into: &text)
-        let staleness = snapshot.health.staleness()
+        let staleness = snapshot.sync.staleness()
         Prometheus.gauge(
-            "broker_registry_staleness_seconds", "Seconds since the status feed was last healthy (-1: never).",
+            "broker_registry_staleness_seconds", "Seconds since the registry was last synced (-1: never).",
             staleness.isFinite ? staleness : -1, into: &text)
+        let sync = snapshot.sync.status
+        Prometheus.gauge(
+            "broker_registry_synced", "1 when the registry holds the current agent server's full list.",
+            sync.state == .synced ? 1 : 0, into: &text)
+        text += "# HELP broker_registry_state The registry's sync state (1 for the current one).\n"
+        text += "# TYPE broker_registry_state gauge\n"
+        for state in RegistrySync.State.allCases {
+            text += "broker_registry_state{state=\"\(state.rawValue)\"} \(state == sync.state ? 1 : 0)\n"
+        }
+        Prometheus.gauge(
+            "broker_registry_state_since_timestamp_seconds", "When the registry entered its current sync state.",
+            sync.since.timeIntervalSince1970.rounded(), into: &text)
+        let paused = if case .wait = daemon.router.routingGate.verdict(sync) { 1.0 } else { 0.0 }
+        Prometheus.gauge(
+            "broker_routing_paused", "1 while routing waits for the registry to sync.", paused, into: &text)
         let status = daemon.reloader.status
         Prometheus.gauge(
             "broker_rules_last_reload_success", "1 if the last rule reload succeeded.",

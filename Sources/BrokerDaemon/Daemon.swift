@@ -30,6 +30,10 @@ public struct DaemonConfiguration: Sendable {
     public var transport: Transport
     public var inputQueue = "broker_input_queue"
     public var metadataQueue = "agent_metadata_queue"
+    /// Where the agent server announces `SERVER_AVAILABLE` ('' to ignore).
+    public var advertisementQueue = "server_advertisement_queue"
+    /// Follow a `websocket_url` in `SERVER_AVAILABLE` that differs from the configured one.
+    public var followAdvertisedURL = false
     public var prefetch: UInt16 = 256
     public var router = RouterConfiguration()
     public var watchRules = true
@@ -42,6 +46,10 @@ public struct DaemonConfiguration: Sendable {
 }
 
 /// The running broker: status feed → registry, input → router → output, hot reload, admin HTTP.
+///
+/// The input starts paused and flows only while the registry is synced with the agent server
+/// (see ``BrokerRouter/RoutingGate``): nothing is decided on a registry that is empty or belongs
+/// to a server registration that is gone.
 public final class Daemon: Sendable {
     public let configuration: DaemonConfiguration
     public let registry: AgentRegistry
@@ -51,6 +59,7 @@ public final class Daemon: Sendable {
     private let logger: Logger
     private let input: any InboundSource
     private let metadata: (any InboundSource)?
+    private let advertisements: (any InboundSource)?
     private let publisher: AMQPPublisher?
     private let consumer: AMQPConsumer?
     private let link: WebSocketServerLink?
@@ -59,6 +68,7 @@ public final class Daemon: Sendable {
     private let watcher: Mutex<RuleWatcher?> = Mutex(nil)
     private let stopping = Atomic(false)
     private let background = Mutex<[Task<Void, Never>]>([])
+    private let routing = Mutex<Task<Void, Never>?>(nil)
     /// The admin HTTP server.
     public let admin: AdminServer
 
@@ -80,8 +90,9 @@ public final class Daemon: Sendable {
             linkConfiguration.brokerName = name
             linkConfiguration.backoffBase = configuration.serverLinkBackoff.base
             linkConfiguration.backoffCap = configuration.serverLinkBackoff.cap
-            link = WebSocketServerLink(configuration: linkConfiguration)
-            feed = GRPCStatusFeed(registry: registry, configuration: configuration.statusFeed)
+            let link = WebSocketServerLink(configuration: linkConfiguration)
+            self.link = link
+            feed = GRPCStatusFeed(registry: registry, events: link.events, configuration: configuration.statusFeed)
             staticFeed = nil
         }
         var refresh: (@Sendable (String) -> Void)?
@@ -90,6 +101,7 @@ public final class Daemon: Sendable {
         }
         telemetry = Telemetry(onUnknownAgent: refresh)
         let output: any OutboundSink
+        let hasServer = link != nil
         switch configuration.transport {
         case .amqp(let amqp):
             var queues: Set<String> = [reloader.holder.current.deadLetterQueue]
@@ -97,7 +109,7 @@ public final class Daemon: Sendable {
             let publisher = AMQPPublisher(configuration: amqp, declareQueues: queues.sorted())
             let consumer = AMQPConsumer(
                 configuration: amqp, queue: configuration.inputQueue, prefetch: configuration.prefetch,
-                drainTimeout: configuration.drainTimeout)
+                drainTimeout: configuration.drainTimeout, paused: true)
             self.publisher = publisher
             self.consumer = consumer
             output = publisher
@@ -105,14 +117,20 @@ public final class Daemon: Sendable {
             metadata =
                 configuration.metadataQueue.isEmpty
                 ? nil : AMQPConsumer(configuration: amqp, queue: configuration.metadataQueue, prefetch: 64)
+            advertisements =
+                configuration.advertisementQueue.isEmpty || !hasServer
+                ? nil : AMQPConsumer(configuration: amqp, queue: configuration.advertisementQueue, prefetch: 16)
         case .memory(let queues):
             publisher = nil
             consumer = nil
             output = queues.sink
-            input = queues.consumer(of: configuration.inputQueue, prefetch: Int(configuration.prefetch))
+            input = queues.consumer(of: configuration.inputQueue, prefetch: Int(configuration.prefetch), paused: true)
             metadata =
                 configuration.metadataQueue.isEmpty
                 ? nil : queues.consumer(of: configuration.metadataQueue, prefetch: 64)
+            advertisements =
+                configuration.advertisementQueue.isEmpty || !hasServer
+                ? nil : queues.consumer(of: configuration.advertisementQueue, prefetch: 16)
         }
         router = Router(
             rules: reloader.holder, registry: registry, output: output, configuration: configuration.router,
@@ -130,8 +148,18 @@ public final class Daemon: Sendable {
             case .disconnected(let reason): checks.append(("agent_server", false, reason))
             }
         }
-        let healthy = registry.health.isHealthy
-        checks.append(("registry", healthy, healthy ? "synced" : "status feed down or not synced"))
+        let status = registry.sync.status
+        let since = ISO8601DateFormatter().string(from: status.since)
+        switch router.routingGate.verdict(status) {
+        case .route(let until?):
+            checks.append(("registry", true, "stale since \(since), routing until \(Self.format(until))"))
+        case .route(nil):
+            checks.append(("registry", true, "\(status.state.rawValue) since \(since)"))
+        case .wait(let reason):
+            checks.append(("registry", false, "\(status.state.rawValue) since \(since): \(reason); routing paused"))
+        case .deadLetter(let code, _):
+            checks.append(("registry", false, "\(status.state.rawValue) since \(since): dead-lettering as \(code)"))
+        }
         if let consumer, let publisher {
             checks.append(
                 (
@@ -141,6 +169,8 @@ public final class Daemon: Sendable {
         }
         return checks
     }
+
+    private static func format(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
 
     /// Connection states for `/metrics`.
     var connections: [(String, Bool)] {
@@ -152,7 +182,7 @@ public final class Daemon: Sendable {
         if let link {
             let registered = if case .registered = link.state { true } else { false }
             result.append(("websocket", registered))
-            result.append(("grpc", registry.health.isHealthy))
+            result.append(("grpc", registry.sync.state != .unsynced))
         }
         return result
     }
@@ -169,34 +199,81 @@ public final class Daemon: Sendable {
         var tasks: [Task<Void, Never>] = []
         if let link, let feed {
             tasks.append(Task { await link.run() })
-            tasks.append(Task { await feed.run(registrations: link.registrations) })
+            tasks.append(Task { await feed.run() })
         }
         if let metadata {
             let handler = MetadataHandler(registry: registry)
             tasks.append(Task { await handler.run(metadata) })
         }
+        if let advertisements, let link {
+            let handler = ServerAdvertisementHandler(link: link, follow: configuration.followAdvertisedURL)
+            tasks.append(Task { await handler.run(advertisements) })
+        }
+        let gate = router.routingGate
+        let input = self.input
+        let logger = self.logger
+        tasks.append(Task { await gate.controlFlow(of: input) { Self.log($0, logger: logger) } })
         background.withLock { $0 = tasks }
         try await admin.start(daemon: self)
         logger.info(
             "broker running", metadata: ["rules": "\(reloader.status.hash.prefix(12))", "admin": "\(admin.address)"])
-        await router.run(input)
+        let router = self.router
+        let routing = Task { await router.run(input) }
+        self.routing.withLock { $0 = routing }
+        if stopping.load(ordering: .acquiring) { scheduleDrainDeadline() }
+        await routing.value
         logger.info("drained", metadata: ["settled": "\(router.statistics.settled)"])
         await shutDownRest()
     }
 
-    /// Stops consuming; ``run()`` returns once in flight messages are done.
+    private static func log(_ verdict: RoutingGate.Verdict, logger: Logger) {
+        switch verdict {
+        case .route(nil): logger.info("routing: the registry is synced with the agent server")
+        case .route(let until?):
+            logger.warning(
+                "status stream down; routing on the last agent list for now",
+                metadata: ["until": "\(format(until))"])
+        case .wait(let reason):
+            logger.warning("routing paused: the registry is not synced", metadata: ["reason": "\(reason)"])
+        case .deadLetter(let code, let reason):
+            logger.error(
+                "registry not synced: dead-lettering every message",
+                metadata: ["code": "\(code)", "reason": "\(reason)"])
+        }
+    }
+
+    /// Stops consuming; ``run()`` returns once in-flight messages are done, or when the drain
+    /// deadline passes (what is unsettled then is left for redelivery).
     public func stop() {
-        guard !stopping.exchange(true, ordering: .relaxed) else { return }
+        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
         logger.info("stopping: draining in-flight messages", metadata: ["deadline": "\(configuration.drainTimeout)"])
         input.stop()
         metadata?.stop()
+        advertisements?.stop()
+        scheduleDrainDeadline()
+    }
+
+    private func scheduleDrainDeadline() {
+        guard let routing = routing.withLock({ $0 }) else { return }
+        let deadline = configuration.drainTimeout
+        let publisher = self.publisher
+        let logger = self.logger
+        Task {
+            try? await Task.sleep(for: deadline)
+            guard !routing.isCancelled else { return }
+            logger.warning("drain deadline passed: leaving unsettled messages for redelivery")
+            routing.cancel()
+            publisher?.close()
+        }
     }
 
     private func shutDownRest() async {
         watcher.withLock { $0?.stop() }
         // Acknowledgements of the drained messages must reach RabbitMQ before anything closes.
         await consumer?.closed()
-        if let metadata = metadata as? AMQPConsumer { await metadata.closed() }
+        for source in [metadata, advertisements] {
+            if let source = source as? AMQPConsumer { await source.closed() }
+        }
         publisher?.close()
         let tasks = background.withLock { $0 }
         for task in tasks { task.cancel() }

@@ -39,6 +39,8 @@ public final class Router: Sendable {
     /// Counts of what the router did, for metrics, tests and benchmarks.
     public let statistics = RouterStatistics()
     private let observer: (any RouterObserver)?
+    private let gate: RoutingGate
+    private let cycles: CycleDetector
 
     public init(
         rules: RuleSetHolder, registry: AgentRegistry, output: any OutboundSink,
@@ -49,7 +51,14 @@ public final class Router: Sendable {
         self.output = output
         self.configuration = configuration
         self.observer = observer
+        gate = RoutingGate(
+            sync: registry.sync, policy: configuration.stalePolicy, maximumStaleness: configuration.maximumStaleness)
+        cycles = CycleDetector(
+            maximumRoundTrips: configuration.maximumRoundTrips, window: configuration.roundTripWindow)
     }
+
+    /// When messages may be routed (the daemon pauses the input with it).
+    public var routingGate: RoutingGate { gate }
 
     /// Routes every message of `input`, many at once (the input's prefetch bounds how many),
     /// until its stream ends; returns when all of them are settled.
@@ -75,22 +84,19 @@ public final class Router: Sendable {
     }
 
     private func decide(_ inbound: InboundMessage, _ record: inout RoutingRecord) async -> RoutingOutcome {
-        if configuration.stalePolicy != .routeAnyway, let staleness = tooStale() {
-            switch configuration.stalePolicy {
-            case .deadLetter:
-                let ruleSet = rules.current
-                return await deadLetter(
-                    inbound, code: "registry_stale",
-                    reason: staleness.isFinite
-                        ? "the agent registry is \(Int(staleness)) s stale (status feed down)"
-                        : "the agent registry was never synced (no full list from the status feed yet)",
-                    route: nil,
-                    queue: ruleSet.deadLetterQueue, ruleSet: ruleSet)
-            case .pause:
-                while tooStale() != nil && !Task.isCancelled { try? await Task.sleep(for: .milliseconds(100)) }
-            case .routeAnyway:
-                break
+        switch gate.verdict {
+        case .route: break
+        case .wait:
+            // Delivered before the input paused: hold it (unacknowledged) until the registry syncs.
+            await gate.waitWhileHeld()
+            if case .wait(let reason) = gate.verdict {
+                inbound.settlement.reject(requeue: true)
+                return .requeued(reason: "stopped while waiting for the registry: \(reason)")
             }
+        case .deadLetter(let code, let reason):
+            let ruleSet = rules.current
+            return await deadLetter(
+                inbound, code: code, reason: reason, route: nil, queue: ruleSet.deadLetterQueue, ruleSet: ruleSet)
         }
         let ruleSet = rules.current
         let hops = Self.hops(inbound)
@@ -108,6 +114,17 @@ public final class Router: Sendable {
                 inbound, code: error.reasonCode, reason: error.description, route: nil,
                 queue: ruleSet.deadLetterQueue, ruleSet: ruleSet)
         }
+        var roundTrips = 0
+        if cycles.isEnabled {
+            roundTrips = cycles.roundTrips(of: message.body.contentHash)
+            if roundTrips >= cycles.maximumRoundTrips {
+                return await deadLetter(
+                    inbound, code: "routing_cycle",
+                    reason:
+                        "came back to the broker \(roundTrips) times within \(cycles.window.components.seconds) s unchanged: a routing cycle through the agent server",
+                    route: nil, queue: ruleSet.deadLetterQueue, ruleSet: ruleSet)
+            }
+        }
         let seed = StableHash.mix(sequence.add(1, ordering: .relaxed).newValue)
         var random = FastRandom(seed: seed)
         let snapshot = registry.snapshot
@@ -123,6 +140,11 @@ public final class Router: Sendable {
         }
         switch decision.outcome {
         case .deliver, .broadcast:
+            if cycles.isEnabled {
+                for delivery in decision.deliveries {
+                    cycles.record(delivery.message.body.contentHash, roundTrips: roundTrips + 1)
+                }
+            }
             return await publish(decision, inbound, hops: hops, ruleSet: ruleSet)
         case .deadLetter(let reason, let queue):
             let code = decision.route == nil ? "no_route" : "rule"
@@ -179,13 +201,6 @@ public final class Router: Sendable {
         }
         inbound.settlement.ack()
         return .published(count: outbound.count, route: decision.route)
-    }
-
-    /// The registry's staleness in seconds when it exceeds the configured maximum.
-    private func tooStale() -> Double? {
-        let limit = Double(configuration.maximumStaleness.components.seconds)
-        let staleness = registry.health.staleness()
-        return staleness > limit ? staleness : nil
     }
 
     /// The hop count of an input: the transport's, or the `x-broker-hops` header.
@@ -247,23 +262,35 @@ public enum RoutingOutcome: Sendable, Hashable {
 
 /// Router settings.
 public struct RouterConfiguration: Sendable {
-    /// Bodies larger than this are dead-lettered unread (default 1 MiB).
+    /// Bodies larger than this are dead-lettered unread (default: RabbitMQ's own default limit,
+    /// 128 MiB, so whatever RabbitMQ accepts is routed).
     public var maximumMessageSize = Message.defaultMaximumSize
-    /// A message routed this many times is dead-lettered as a cycle.
+    /// A message routed this many times without leaving RabbitMQ (hop count in its properties)
+    /// is dead-lettered as a cycle.
     public var maximumHops = 10
-    /// What to do when the registry is staler than ``maximumStaleness``.
-    public var stalePolicy = StalePolicy.routeAnyway
-    /// How long the status feed may be down before ``stalePolicy`` applies.
-    public var maximumStaleness: Duration = .seconds(30)
+    /// A message that comes back to the broker this many times within ``roundTripWindow``,
+    /// however its properties were rebuilt on the way, is dead-lettered as a cycle (0: off).
+    public var maximumRoundTrips = 10
+    public var roundTripWindow: Duration = .seconds(60)
+    /// What to do while the registry is not synced with the agent server.
+    public var stalePolicy = StalePolicy.wait
+    /// How long a stale registry (status stream down, registration current) is routed on
+    /// before ``stalePolicy`` applies.
+    public var maximumStaleness: Duration = .seconds(10)
 
-    /// What the router does while the registry is too stale to trust.
+    /// What the router does while the registry is not synced.
     public enum StalePolicy: String, Sendable, CaseIterable {
+        /// Stop taking messages (they stay in the input queue) until the registry syncs.
+        case wait
         /// Route with the last known registry (the original broker's behaviour).
         case routeAnyway = "route"
-        /// Hold messages (unacknowledged, so prefetch stops consumption) until the feed recovers.
-        case pause
-        /// Dead-letter messages with reason `registry_stale`.
+        /// Dead-letter messages with reason `registry_unsynced` or `registry_stale`.
         case deadLetter = "dead-letter"
+
+        /// Parses a policy name; `pause` is the older name of `wait`.
+        public init?(name: String) {
+            self.init(rawValue: name == "pause" ? "wait" : name)
+        }
     }
 
     public init() {}

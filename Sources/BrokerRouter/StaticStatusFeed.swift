@@ -24,7 +24,7 @@ public struct StaticStatusFeed: StatusFeed {
         var update = try YAMLData.statusUpdate([UInt8](data), name: path)
         update.isFullUpdate = true  // the file is the whole registry
         registry.apply(update)
-        registry.health.markHealthy()
+        registry.sync.markSynced()
     }
 
     public func run() async {

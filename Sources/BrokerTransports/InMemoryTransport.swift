@@ -89,9 +89,10 @@ public final class InMemoryQueues: Sendable {
 
     func exchangeExists(_ name: String) -> Bool { name.isEmpty || state.withLock { $0.exchanges[name] != nil } }
 
-    /// A consumer of `queue` with at most `prefetch` unsettled messages.
-    public func consumer(of queue: String, prefetch: Int = 64) -> InMemoryConsumer {
-        let consumer = InMemoryConsumer(queues: self, queue: queue, prefetch: prefetch)
+    /// A consumer of `queue` with at most `prefetch` unsettled messages (delivering nothing
+    /// until ``InMemoryConsumer/resume()`` when `paused`).
+    public func consumer(of queue: String, prefetch: Int = 64, paused: Bool = false) -> InMemoryConsumer {
+        let consumer = InMemoryConsumer(queues: self, queue: queue, prefetch: prefetch, paused: paused)
         register(consumer, for: queue)
         return consumer
     }
@@ -107,20 +108,21 @@ public final class InMemoryConsumer: InboundSource {
     private let prefetch: Int
     private let continuation: AsyncStream<InboundMessage>.Continuation
     public let messages: AsyncStream<InboundMessage>
-    private let inFlight = Mutex((count: 0, stopped: false))
+    private let inFlight = Mutex((count: 0, stopped: false, paused: false))
 
-    init(queues: InMemoryQueues, queue: String, prefetch: Int) {
+    init(queues: InMemoryQueues, queue: String, prefetch: Int, paused: Bool) {
         self.queues = queues
         self.queue = queue
         self.prefetch = prefetch
         (messages, continuation) = AsyncStream.makeStream(of: InboundMessage.self)
+        inFlight.withLock { $0.paused = paused }
     }
 
     /// Delivers queued messages while fewer than `prefetch` are unsettled.
     func pump() {
         while true {
             let admitted = inFlight.withLock { state -> Bool in
-                guard !state.stopped, state.count < prefetch else { return false }
+                guard !state.stopped, !state.paused, state.count < prefetch else { return false }
                 state.count += 1
                 return true
             }
@@ -145,6 +147,13 @@ public final class InMemoryConsumer: InboundSource {
 
     /// The number of delivered, unsettled messages.
     public var unsettled: Int { inFlight.withLock { $0.count } }
+
+    public func pause() { inFlight.withLock { $0.paused = true } }
+
+    public func resume() {
+        inFlight.withLock { $0.paused = false }
+        pump()
+    }
 
     public func stop() {
         inFlight.withLock { $0.stopped = true }

@@ -19,9 +19,38 @@ public struct ServerRegistration: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(brokerID) (gRPC \(grpcHost):\(grpcPort))" }
 }
 
+/// What happened to the broker's registration with the agent server.
+public enum ServerLinkEvent: Sendable, Hashable {
+    /// A registration succeeded (a new broker id, perhaps a new gRPC endpoint).
+    case registered(ServerRegistration)
+    /// The registration is gone: the connection dropped or was refused. The server may be
+    /// restarting, and a restarted server has forgotten its agents.
+    case lost(reason: String)
+}
+
+/// Where a server link stands.
+public enum ServerLinkState: Sendable, Hashable {
+    case connecting
+    case registered(ServerRegistration)
+    case disconnected(reason: String)
+}
+
+/// The broker's registration with the agent server (WebSocket, or anything else that yields
+/// registrations).
+public protocol ServerLink: Sendable {
+    /// Registrations and their losses, newest last (a slow reader sees the newest).
+    var events: AsyncStream<ServerLinkEvent> { get }
+    /// The link's state now.
+    var state: ServerLinkState { get }
+    /// Connects, registers, and keeps doing so until the task is cancelled.
+    func run() async
+    /// Cuts a pending retry delay short (the server said it is back, e.g. `SERVER_AVAILABLE`).
+    func reconnectNow(reason: String)
+}
+
 /// Keeps an agent registry current (the gRPC stream from the agent server, a snapshot file, …).
 public protocol StatusFeed: Sendable {
     /// Runs until the task is cancelled, applying what it learns to its registry and keeping the
-    /// registry's ``BrokerCore/FeedHealth`` true to the feed's state.
+    /// registry's ``BrokerCore/RegistrySync`` true to the feed's state.
     func run() async
 }

@@ -102,4 +102,9 @@ public protocol InboundSource: Sendable {
     var messages: AsyncStream<InboundMessage> { get }
     /// Stops taking new messages; unsettled ones stay settleable until the source closes.
     func stop()
+    /// Stops deliveries for now (flow control): the messages stay in the input, delivered ones
+    /// stay settleable. Idempotent; a source may deliver a few that were already on their way.
+    func pause()
+    /// Starts deliveries again after ``pause()``. Idempotent.
+    func resume()
 }

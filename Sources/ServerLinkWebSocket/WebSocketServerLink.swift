@@ -2,6 +2,7 @@ import BrokerCore
 import BrokerTransports
 import Foundation
 import Logging
+import NetworkFailures
 import Synchronization
 import WSClient
 
@@ -9,76 +10,111 @@ import WSClient
 ///
 /// Connects to `WEBSOCKET_URL`, sends `REGISTER_BROKER`, reads `REGISTER_BROKER_RESPONSE`
 /// (`grpc_port` as a string or a number), answers `PING` and `SERVER_HEARTBEAT` with `PONG`, and
-/// logs and ignores everything else. When the socket drops, or registration is refused, it
-/// reconnects with exponential backoff and jitter and registers again; every successful
-/// registration (a new broker id, perhaps a new gRPC endpoint) is published on
-/// ``registrations`` so the status feed can resubscribe.
-public final class WebSocketServerLink: Sendable {
+/// logs and ignores everything else. Every registration (a new broker id, perhaps a new gRPC
+/// endpoint) and every loss of one is published on ``events``, so the status feed can resubscribe
+/// and the registry knows it is no longer synced.
+///
+/// Reconnecting: a server that is not listening (connection refused) costs a loopback connect,
+/// so it is retried every ``Configuration/refusedRetryDelay``; a server that refuses the
+/// registration or breaks the protocol is retried with exponential backoff and full jitter.
+/// ``reconnectNow(reason:)`` cuts any wait short.
+public final class WebSocketServerLink: ServerLink {
     /// Link settings.
     public struct Configuration: Sendable {
         /// The server's WebSocket URL (`ws://` or `wss://`).
         public var url = "ws://localhost:8765/ws"
         /// The name the broker registers under.
         public var brokerName = "broker"
-        /// Reconnect backoff: first delay and cap.
+        /// Reconnect backoff after a refused registration or a protocol error: first delay and cap.
         public var backoffBase: Duration = .milliseconds(500)
         public var backoffCap: Duration = .seconds(30)
+        /// Delay between attempts while nothing listens at the URL.
+        public var refusedRetryDelay: Duration = .milliseconds(200)
         /// Largest frame accepted from the server.
         public var maximumFrameSize = 1 << 20
 
         public init() {}
     }
 
-    /// Where the link stands.
-    public enum State: Sendable, Hashable {
-        case connecting
-        case registered(ServerRegistration)
-        case disconnected(reason: String)
-    }
-
-    /// Successful registrations, newest last.
-    public let registrations: AsyncStream<ServerRegistration>
-    private let continuation: AsyncStream<ServerRegistration>.Continuation
+    public let events: AsyncStream<ServerLinkEvent>
+    private let continuation: AsyncStream<ServerLinkEvent>.Continuation
     private let configuration: Configuration
     private let logger: Logger
-    private let currentState = Mutex(State.disconnected(reason: "not started"))
+    private let currentState = Mutex(ServerLinkState.disconnected(reason: "not started"))
     private let pongCount = Atomic(0)
+    private let wakeUp = AsyncSignal()
+    private let currentURL: Mutex<String>
 
     public init(configuration: Configuration, logger: Logger = Logger(label: "broker.server-link")) {
         self.configuration = configuration
+        currentURL = Mutex(configuration.url)
         self.logger = logger
-        (registrations, continuation) = AsyncStream.makeStream(
-            of: ServerRegistration.self, bufferingPolicy: .bufferingNewest(1))
+        (events, continuation) = AsyncStream.makeStream(of: ServerLinkEvent.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// The link's state now.
-    public var state: State { currentState.withLock { $0 } }
+    public var state: ServerLinkState { currentState.withLock { $0 } }
 
     /// How many `PONG`s the link has sent.
     public var pongsSent: Int { pongCount.load(ordering: .relaxed) }
 
-    /// Connects, registers, and keeps doing so until the task is cancelled.
+    /// The URL the link connects to.
+    public var url: String { currentURL.withLock { $0 } }
+
+    /// Connects to `url` from the next connection on (a registered link stays with its server
+    /// until that connection ends), and reconnects now if not registered.
+    public func redirect(to url: String) {
+        let changed = currentURL.withLock { current -> Bool in
+            defer { current = url }
+            return current != url
+        }
+        guard changed else { return }
+        logger.notice("agent server URL changed", metadata: ["url": "\(url)"])
+        reconnectNow(reason: "redirected to \(url)")
+    }
+
+    public func reconnectNow(reason: String) {
+        if case .registered = state { return }
+        logger.info("reconnecting to the agent server now", metadata: ["reason": "\(reason)"])
+        wakeUp.signal()
+    }
+
     public func run() async {
         var backoff = Backoff(base: configuration.backoffBase, cap: configuration.backoffCap)
+        var reportedRefusal = false
         while !Task.isCancelled {
             currentState.withLock { $0 = .connecting }
             let reason: String
+            var refused = false
+            var delay: Duration
             do {
                 let registered = try await session()
                 reason = "connection closed"
                 if registered { backoff.reset() }
+                // A registration that ended is tried again at once: a restarting server refuses
+                // the connection, and refusals are retried quickly.
+                delay = registered ? .zero : backoff.next()
             } catch is CancellationError {
                 break
             } catch {
                 reason = "\(error)"
+                refused = NetworkFailure.isConnectionRefused(error)
+                delay = refused ? configuration.refusedRetryDelay : backoff.next()
             }
-            currentState.withLock { $0 = .disconnected(reason: reason) }
+            let wasRegistered = currentState.withLock { state -> Bool in
+                defer { state = .disconnected(reason: reason) }
+                if case .registered = state { return true }
+                return false
+            }
+            if wasRegistered { continuation.yield(.lost(reason: reason)) }
             if Task.isCancelled { break }
-            let delay = backoff.next()
-            logger.warning(
-                "agent server link down; reconnecting",
-                metadata: ["reason": "\(reason)", "delay": "\(delay)", "url": "\(configuration.url)"])
-            try? await Task.sleep(for: delay)
+            if !refused || !reportedRefusal {
+                // One line while the server is not listening, not one per attempt.
+                logger.warning(
+                    refused ? "agent server not listening; retrying" : "agent server link down; reconnecting",
+                    metadata: ["reason": "\(reason)", "delay": "\(delay)", "url": "\(url)"])
+            }
+            reportedRefusal = refused
+            if delay > .zero { _ = await wakeUp.wait(timeout: delay) }
         }
         currentState.withLock { $0 = .disconnected(reason: "stopped") }
         continuation.finish()
@@ -87,7 +123,7 @@ public final class WebSocketServerLink: Sendable {
     /// One connection: register, then serve the server's messages. Returns whether it registered.
     private func session() async throws -> Bool {
         let registeredFlag = Atomic(false)
-        try await WebSocketClient.connect(url: configuration.url, logger: logger) { inbound, outbound, _ in
+        try await WebSocketClient.connect(url: url, logger: logger) { inbound, outbound, _ in
             let request = JSONObject([
                 (MessageKey.messageType, .string("REGISTER_BROKER")),
                 ("broker_name", .string(self.configuration.brokerName)),
@@ -125,13 +161,13 @@ public final class WebSocketServerLink: Sendable {
         case "REGISTER_BROKER_RESPONSE":
             let registration = try Self.registration(from: message, brokerName: configuration.brokerName)
             currentState.withLock { $0 = .registered(registration) }
+            continuation.yield(.registered(registration))
             logger.info(
                 "registered with the agent server",
                 metadata: [
                     "broker_id": "\(registration.brokerID)",
                     "grpc": "\(registration.grpcHost):\(registration.grpcPort)",
                 ])
-            continuation.yield(registration)
             return .registered
         case "ERROR" where !registered:
             throw RegistrationError(

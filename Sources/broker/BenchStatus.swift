@@ -43,8 +43,8 @@ struct BenchStatus: ParsableCommand {
         var linkConfiguration = WebSocketServerLink.Configuration()
         linkConfiguration.url = simulator.webSocketURL
         let link = WebSocketServerLink(configuration: linkConfiguration)
-        let feed = GRPCStatusFeed(registry: registry)
-        let tasks = [Task { await link.run() }, Task { await feed.run(registrations: link.registrations) }]
+        let feed = GRPCStatusFeed(registry: registry, events: link.events)
+        let tasks = [Task { await link.run() }, Task { await feed.run() }]
         defer { for task in tasks { task.cancel() } }
         while registry.snapshot.count < 100 { try await Task.sleep(for: .milliseconds(10)) }
 

@@ -39,6 +39,11 @@ enum BrokerMain {
     }
 }
 
+/// Writes a line to standard output unbuffered, so it reaches a pipe or a log at once.
+func say(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}
+
 /// Writes to standard error.
 func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))

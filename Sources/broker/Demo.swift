@@ -110,7 +110,7 @@ struct Demo: ParsableCommand {
         configuration.serverLinkBackoff = (.milliseconds(100), .seconds(1))
         let daemon = try Daemon(configuration: configuration)
         let running = Task { try await daemon.run() }
-        while !daemon.registry.health.isHealthy { try await Task.sleep(for: .milliseconds(20)) }
+        while !daemon.registry.sync.isSynced { try await Task.sleep(for: .milliseconds(20)) }
         print(
             "registered with the simulator at \(simulator.webSocketURL); \(daemon.registry.snapshot.count) agents; admin http://\(daemon.admin.address)/metrics\n"
         )

@@ -47,14 +47,29 @@ struct Run: ParsableCommand {
     @Option(help: "Most unacknowledged messages at once (basic.qos prefetch).")
     var prefetch: UInt16 = 256
 
-    @Option(help: "Largest message body routed; larger ones are dead-lettered.")
+    @Option(help: "Queue where the agent server announces SERVER_AVAILABLE ('' to skip).")
+    var advertisementQueue = "server_advertisement_queue"
+
+    @Flag(help: "Follow a websocket_url in SERVER_AVAILABLE that differs from --websocket-url.")
+    var followServerURL = false
+
+    @Option(help: "Largest message body routed, in bytes; larger ones are dead-lettered.")
     var maxMessageSize: Int = Message.defaultMaximumSize
 
-    @Option(help: "When the status feed has been down longer than --max-staleness: route, pause or dead-letter.")
-    var stalePolicy = "route"
+    @Option(help: "While the registry is not synced with the agent server: wait, route or dead-letter.")
+    var stalePolicy = "wait"
 
-    @Option(help: "Seconds the status feed may be down before --stale-policy applies.")
-    var maxStaleness = 30
+    @Option(help: "Seconds a dropped status stream may stay down before --stale-policy applies.")
+    var maxStaleness = 10
+
+    @Option(help: "Round trips through the agent server after which a returning message is a cycle (0: off).")
+    var maxRoundTrips = 10
+
+    @Option(help: "Seconds within which --max-round-trips returns count as a cycle.")
+    var roundTripWindow = 60
+
+    @Option(help: "Routing hops inside RabbitMQ after which a message is dead-lettered as a cycle.")
+    var maxHops = 10
 
     @Option(help: "Admin HTTP address, host:port.")
     var adminAddress = "127.0.0.1:9090"
@@ -72,8 +87,13 @@ struct Run: ParsableCommand {
     var logLevel = "info"
 
     func validate() throws {
-        guard RouterConfiguration.StalePolicy(rawValue: stalePolicy) != nil else {
-            throw ValidationError("--stale-policy must be route, pause or dead-letter")
+        guard RouterConfiguration.StalePolicy(name: stalePolicy) != nil else {
+            throw ValidationError("--stale-policy must be wait, route or dead-letter")
+        }
+        guard maxRoundTrips >= 0, roundTripWindow > 0, maxHops > 0, maxStaleness >= 0, maxMessageSize > 0 else {
+            throw ValidationError(
+                "--max-round-trips and --max-staleness must be 0 or more; --round-trip-window, --max-hops and --max-message-size more than 0"
+            )
         }
         guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format must be text or json") }
         guard Logger.Level(rawValue: logLevel) != nil else {
@@ -98,10 +118,15 @@ struct Run: ParsableCommand {
         configuration.agents = registry.map { .file($0) } ?? .server(url: webSocketURL, brokerName: brokerName)
         configuration.inputQueue = inputQueue
         configuration.metadataQueue = metadataQueue
+        configuration.advertisementQueue = advertisementQueue
+        configuration.followAdvertisedURL = followServerURL
         configuration.prefetch = prefetch
         configuration.router.maximumMessageSize = maxMessageSize
-        configuration.router.stalePolicy = RouterConfiguration.StalePolicy(rawValue: stalePolicy) ?? .routeAnyway
+        configuration.router.stalePolicy = RouterConfiguration.StalePolicy(name: stalePolicy) ?? .wait
         configuration.router.maximumStaleness = .seconds(maxStaleness)
+        configuration.router.maximumRoundTrips = maxRoundTrips
+        configuration.router.roundTripWindow = .seconds(roundTripWindow)
+        configuration.router.maximumHops = maxHops
         configuration.drainTimeout = .seconds(drainTimeout)
         let hostPort = adminAddress.split(separator: ":")
         configuration.admin.host = hostPort.dropLast().joined(separator: ":")

@@ -1,3 +1,4 @@
+import AMQPTransport
 import AgentServerSimulator
 import ArgumentParser
 import BrokerCore
@@ -10,10 +11,11 @@ struct SimulateServer: ParsableCommand {
         commandName: "simulate-server",
         abstract: "Run a simulated agent server (WebSocket registration + gRPC agent status) on loopback.",
         discussion: """
-            Brokers register at ws://127.0.0.1:<port>/ws exactly as with the real server and
-            receive agent status over gRPC. Agents have metrics load (0.0–0.9) and skill
-            (billing, support, sales); --churn changes agents' status and load at that rate.
-            Stop with Ctrl-C.
+            Brokers register at ws://127.0.0.1:<port>/ws exactly as with the real server and receive agent status over gRPC. Agents have metrics load (0.0–0.9) and skill (billing, support, sales); --churn changes agents' status and load at that rate.
+
+            With --rabbitmq URL the simulator also does what the server does with messages: it consumes server_input_queue, delivers to agent_queue_<id> for an online agent, sends an ERROR back for an offline one, drops (and logs) messages for receivers it does not know, republishes messages whose routing_status is "pending" to broker_input_queue, and announces itself with SERVER_AVAILABLE on server_advertisement_queue when it starts.
+
+            --restart-after restarts the whole server once (it goes away for --outage seconds, forgets its agents, and comes back with them under new ids); --control-port serves GET /status, POST /restart?outage=SECONDS and POST /agents/ID/online|offline on loopback for scripts and tests. Stop with Ctrl-C.
             """
     )
 
@@ -29,9 +31,24 @@ struct SimulateServer: ParsableCommand {
     @Option(name: .customLong("grpc-port"), help: "gRPC port (0: any free port).")
     var grpcPort = 50051
 
+    @Option(help: "RabbitMQ URL: also run the server's message path (amqp://user:password@host:port/vhost).")
+    var rabbitmq: String?
+
+    @Option(help: "Control HTTP port on 127.0.0.1 (0: any free port; omit for none).")
+    var controlPort: Int?
+
+    @Option(help: "Restart the server once after this many seconds.")
+    var restartAfter: Double?
+
+    @Option(help: "Seconds the server stays down when it restarts.")
+    var outage: Double = 5
+
     func validate() throws {
         guard churnRate != nil else { throw ValidationError("--churn must look like 2/s") }
         guard agents >= 0 else { throw ValidationError("--agents must be 0 or more") }
+        guard outage >= 0, (restartAfter ?? 0) >= 0 else {
+            throw ValidationError("--outage and --restart-after must be 0 or more")
+        }
     }
 
     var churnRate: Double? {
@@ -50,20 +67,34 @@ struct SimulateServer: ParsableCommand {
     }
 
     func run() throws {
-        let simulator = AgentServerSimulator()
-        simulator.setAgents(Self.agentRecords(agents))
-        let rate = churnRate ?? 0
-        let (port, grpcPort) = (self.port, self.grpcPort)
+        let amqp: AMQPConfiguration?
         do {
-            try runToCompletion { try await simulator.start(webSocketPort: port, grpcPort: grpcPort) }
+            amqp = try rabbitmq.map { try AMQPConfiguration(url: $0) }
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode(Status.usage)
+        }
+        let simulator = AgentServerSimulator(rabbitmq: amqp)
+        simulator.setAgents(Self.agentRecords(agents))
+        let control = SimulatorControl(simulator: simulator)
+        let rate = churnRate ?? 0
+        let (port, grpcPort, controlPort) = (self.port, self.grpcPort, self.controlPort)
+        do {
+            try runToCompletion {
+                try await simulator.start(webSocketPort: port, grpcPort: grpcPort)
+                if let controlPort { try await control.start(port: controlPort) }
+            }
         } catch {
             printError("error: cannot start the simulator: \(error)")
+            try? runToCompletion { await simulator.stop() }
             throw ExitCode(1)
         }
-        print("agent server simulator: \(agents) agents, churn \(rate)/s")
-        print("  WebSocket: \(simulator.webSocketURL)")
-        print("  gRPC:      127.0.0.1:\(simulator.grpcPort)")
-        print("  try: WEBSOCKET_URL=\(simulator.webSocketURL) broker run")
+        say("agent server simulator: \(agents) agents, churn \(rate)/s")
+        say("  WebSocket: \(simulator.webSocketURL)")
+        say("  gRPC:      127.0.0.1:\(simulator.grpcPort)")
+        if let amqp { say("  messages:  server_input_queue on \(amqp)") }
+        if controlPort != nil { say("  control:   http://127.0.0.1:\(control.port)/status") }
+        say("  try: WEBSOCKET_URL=\(simulator.webSocketURL) broker run")
         let stop = DispatchSemaphore(value: 0)
         let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) { _, _ in stop.signal() }
         let churnTask = Task {
@@ -81,10 +112,27 @@ struct SimulateServer: ParsableCommand {
                 }
             }
         }
+        let (restartAfter, outage) = (self.restartAfter, self.outage)
+        let restartTask = Task {
+            guard let restartAfter else { return }
+            try? await Task.sleep(for: .milliseconds(Int(restartAfter * 1000)))
+            guard !Task.isCancelled else { return }
+            say("restarting: down for \(outage) s")
+            do {
+                try await simulator.restart(outage: .milliseconds(Int(outage * 1000)))
+                say("back: \(simulator.agents.count) agents under new ids")
+            } catch {
+                printError("error: restart failed: \(error)")
+            }
+        }
         stop.wait()
         churnTask.cancel()
-        try runToCompletion { await simulator.stop() }
+        restartTask.cancel()
+        try runToCompletion {
+            await control.stop()
+            await simulator.stop()
+        }
         withExtendedLifetime(signals) {}
-        print("stopped")
+        say("stopped")
     }
 }

@@ -1,4 +1,5 @@
 import AMQPTransport
+import TestSupport
 import Testing
 
 /// How the broker finds RabbitMQ (no server needed).

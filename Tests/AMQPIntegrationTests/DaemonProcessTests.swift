@@ -3,6 +3,7 @@ import AgentServerSimulator
 import BrokerCore
 import BrokerTransports
 import Foundation
+import TestSupport
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -12,12 +13,6 @@ import Testing
 extension RabbitMQIntegration {
     /// `broker run` as ops run it: a real process, real RabbitMQ, the agent-server simulator.
     @Suite(.serialized) struct DaemonProcessTests {
-        let rabbit: AMQPConfiguration = {
-            var configuration = AMQPConfiguration()
-            configuration.host = "127.0.0.1"
-            return configuration
-        }()
-
         struct Broker {
             let process: Process
             let adminPort: Int
@@ -45,7 +40,7 @@ extension RabbitMQIntegration {
                 "run", "--rules", file.path, "--websocket-url", simulator.webSocketURL, "--input-queue", queues.0,
                 "--metadata-queue", "", "--admin-address", "127.0.0.1:\(port)", "--prefetch", "512",
             ]
-            process.environment = ["RABBITMQ_HOST": "127.0.0.1"]
+            process.environment = ["RABBITMQ_URL": TestRabbitMQ.url]
             process.standardError = FileHandle.nullDevice
             process.standardOutput = FileHandle.nullDevice
             try process.run()

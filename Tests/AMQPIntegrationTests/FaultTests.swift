@@ -4,6 +4,7 @@ import BrokerRouter
 import BrokerTransports
 import Foundation
 import RoutingRules
+import TestSupport
 import Testing
 
 /// Faults mid-run: nothing is lost, duplicates are allowed and counted.
@@ -85,7 +86,7 @@ extension RabbitMQIntegration {
                     "--input-queue", queues.input, "--metadata-queue", "", "--prefetch", "64",
                 ]
                 process.currentDirectoryURL = repositoryRoot
-                process.environment = ["RABBITMQ_HOST": rabbit.host, "RABBITMQ_PORT": String(rabbit.port)]
+                process.environment = ["RABBITMQ_URL": TestRabbitMQ.url]
                 process.standardError = FileHandle.nullDevice
                 try process.run()
                 return process

@@ -4,16 +4,21 @@ import BrokerRouter
 import BrokerTransports
 import Foundation
 import RoutingRules
+import TestSupport
 import Testing
 
 /// The router on real RabbitMQ: at-least-once, nothing lost, poison dead-lettered.
 extension RabbitMQIntegration {
     @Suite(.serialized) struct PipelineTests {
         /// Runs a router on `queues.input` until `expected` messages are settled.
-        func route(_ queues: TestQueues, rules: RuleSet, expected: Int, prefetch: UInt16 = 256) async -> Router {
+        func route(
+            _ queues: TestQueues, rules: RuleSet, expected: Int, prefetch: UInt16 = 256,
+            configuration: RouterConfiguration = RouterConfiguration()
+        ) async -> Router {
             let consumer = AMQPConsumer(configuration: rabbit, queue: queues.input, prefetch: prefetch)
             let publisher = AMQPPublisher(configuration: rabbit, declareQueues: [queues.output, queues.deadLetter])
-            let router = Router(rules: RuleSetHolder(rules), registry: threeAgents(), output: publisher)
+            let router = Router(
+                rules: RuleSetHolder(rules), registry: threeAgents(), output: publisher, configuration: configuration)
             let task = Task { await router.run(consumer) }
             let deadline = ContinuousClock.now + .seconds(120)
             while router.statistics.settled < expected && ContinuousClock.now < deadline {
@@ -90,7 +95,10 @@ extension RabbitMQIntegration {
             try await fill(
                 queues.input, with: [Array(#"{"message_type":"TEXT","message_id":"loop"}"#.utf8)],
                 headers: [Router.Header.hops: "10"])
-            let router = await route(queues, rules: rules, expected: cases.count + 1, prefetch: 1)
+            var limited = RouterConfiguration()
+            limited.maximumMessageSize = 1 << 20
+            let router = await route(
+                queues, rules: rules, expected: cases.count + 1, prefetch: 1, configuration: limited)
             #expect(router.statistics.settled == cases.count + 1)
             let dead = await collect(queues.deadLetter)
             // Inputs were published concurrently, so compare by content, not order.
@@ -110,6 +118,22 @@ extension RabbitMQIntegration {
             #expect(reasons.contains { $0.contains("NO_ROUTE") })
             #expect(reasons.contains { $0.contains("no exchange 'no_such_exchange_\(queues.id)'") })
             #expect(await collect(queues.output).isEmpty)
+        }
+
+        @Test func aMessageOfMoreThanOneMebibyteIsRoutedByDefault() async throws {
+            try requireRabbitMQ()
+            let queues = TestQueues()
+            defer { queues.cleanUp() }
+            let text = String(repeating: "x", count: 1_100_000)
+            let body = #"{"message_type":"TEXT","sender_id":"agent_a","message_id":"big","text_payload":"\#(text)"}"#
+            try await fill(queues.input, with: [Array(body.utf8)])
+            let router = await route(queues, rules: try queues.defaultRules(), expected: 1)
+            #expect(router.statistics.snapshot.published == 1)
+            let output = await collect(queues.output)
+            #expect(output.count == 1)
+            #expect(output.first.flatMap(messageID) == "big")
+            #expect((try? Message(decoding: output.first?.body ?? []))?[string: "text_payload"]?.count == 1_100_000)
+            #expect(await collect(queues.deadLetter).isEmpty)
         }
     }
 }

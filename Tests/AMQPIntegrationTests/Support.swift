@@ -4,33 +4,14 @@ import BrokerRouter
 import BrokerTransports
 import Foundation
 import RoutingRules
+import TestSupport
 import Testing
 
-/// The RabbitMQ the test script started (scripts/rabbitmq.sh, run by `make test`).
-let rabbit: AMQPConfiguration = {
-    var configuration = (try? AMQPConfiguration.fromEnvironment()) ?? AMQPConfiguration()
-    if ProcessInfo.processInfo.environment["RABBITMQ_URL"] == nil
-        && ProcessInfo.processInfo.environment["RABBITMQ_HOST"] == nil
-    {
-        configuration.host = "127.0.0.1"
-    }
-    return configuration
-}()
-
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
+/// The RabbitMQ node the test script started (scripts/rabbitmq.sh, run by `make test`).
+let rabbit = TestRabbitMQ.configuration
 
 /// Fails the test loudly when RabbitMQ is not reachable (never skips).
-func requireRabbitMQ() throws {
-    do {
-        _ = try AMQPAdmin.messageCount("broker_test_probe", configuration: rabbit)
-    } catch {
-        Issue.record(
-            "RabbitMQ is not reachable at \(rabbit): \(error). Run `make test` (it starts RabbitMQ) or scripts/rabbitmq.sh."
-        )
-        throw error
-    }
-}
+func requireRabbitMQ() throws { try TestRabbitMQ.requireReachable() }
 
 /// Queue names unique to one test, so tests never see each other's messages.
 struct TestQueues {
@@ -58,6 +39,7 @@ func threeAgents() -> AgentRegistry {
         AgentStatusUpdate(
             agents: ["agent_a", "agent_b", "agent_c"].map { AgentStatusRecord(agentID: $0, isOnline: true) },
             isFullUpdate: true))
+    registry.sync.markSynced()
     return registry
 }
 
@@ -123,14 +105,5 @@ func messageID(_ message: InboundMessage) -> String? {
 /// All RabbitMQ tests run one after another: one of them restarts the server.
 @Suite(.serialized) enum RabbitMQIntegration {}
 
-/// Runs `rabbitmqctl` with `arguments` and requires it to succeed.
-func rabbitmqctl(_ arguments: [String]) throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["rabbitmqctl"] + arguments
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    process.waitUntilExit()
-    try #require(process.terminationStatus == 0, "rabbitmqctl \(arguments.joined(separator: " ")) failed")
-}
+/// Runs `rabbitmqctl` against the test node and requires it to succeed.
+func rabbitmqctl(_ arguments: [String]) throws { try TestRabbitMQ.ctl(arguments) }

@@ -4,18 +4,8 @@ import BrokerCore
 import BrokerTransports
 import Foundation
 import ServerLinkWebSocket
+import TestSupport
 import Testing
-
-/// Polls `condition` until it holds or `timeout` passes.
-func eventually(
-    _ what: String, timeout: Duration = .seconds(10), _ condition: @Sendable () async -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while !(await condition()) {
-        try #require(ContinuousClock.now < deadline, "timed out waiting until \(what)")
-        try await Task.sleep(for: .milliseconds(20))
-    }
-}
 
 func agents(_ count: Int, online: Bool = true) -> [AgentStatusRecord] {
     (0..<count).map {
@@ -44,10 +34,10 @@ struct Harness {
         feedConfiguration.backoffBase = .milliseconds(50)
         feedConfiguration.backoffCap = .milliseconds(300)
         feedConfiguration.refreshInterval = .seconds(5)
-        let feed = GRPCStatusFeed(registry: registry, configuration: feedConfiguration)
+        let feed = GRPCStatusFeed(registry: registry, events: link.events, configuration: feedConfiguration)
         self.link = link
         self.feed = feed
-        self.tasks = [Task { await link.run() }, Task { await feed.run(registrations: link.registrations) }]
+        self.tasks = [Task { await link.run() }, Task { await feed.run() }]
         self.registryStorage = registry
         self.simulatorStorage = simulator
     }
@@ -83,7 +73,7 @@ struct Harness {
         let h = Harness(simulator: simulator)
         let registry = h.agentRegistry
         try await eventually("the full list arrives") { registry.snapshot.count == 3 }
-        #expect(registry.health.isHealthy)
+        #expect(registry.sync.isSynced)
         #expect(simulator.subscribedBrokerIDs == [h.registeredID ?? "?"])
         #expect(h.registeredID?.hasPrefix("broker_") == true)
 
@@ -159,14 +149,14 @@ struct Harness {
         let h = Harness(simulator: simulator)
         try await eventually("registered") { simulator.registrations >= 1 }
         try await Task.sleep(for: .milliseconds(300))
-        #expect(!h.agentRegistry.health.isHealthy)
+        #expect(!h.agentRegistry.sync.isSynced)
         #expect(h.agentRegistry.snapshot.count == 0)
         // The server brings gRPC up and the broker re-registers (new endpoint).
         try await simulator.startGRPC()
         await simulator.disconnectBrokers()
         let registry = h.agentRegistry
         try await eventually("synced after gRPC came up") { registry.snapshot.count == 4 }
-        #expect(registry.health.isHealthy)
+        #expect(registry.sync.isSynced)
         await h.stop()
     }
 
@@ -178,13 +168,13 @@ struct Harness {
         let registry = h.agentRegistry
         try await eventually("synced") { registry.snapshot.count == 3 }
         simulator.dropStreams()
-        try await eventually("the feed notices") { !registry.health.isHealthy || h.feed.reconnects > 0 }
+        try await eventually("the feed notices") { !registry.sync.isSynced || h.feed.reconnects > 0 }
         #expect(registry.snapshot.count == 3)  // last good registry kept
         simulator.upsert(AgentStatusRecord(agentID: "agent_new", isOnline: true))
         try await eventually("resynced with the change made while down") {
             registry.snapshot.agent(id: "agent_new") != nil
         }
-        #expect(registry.health.isHealthy)
+        #expect(registry.sync.isSynced)
         #expect(h.feed.reconnects >= 1)
         await h.stop()
     }

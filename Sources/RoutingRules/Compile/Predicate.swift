@@ -227,10 +227,10 @@ struct EvaluationContext {
         case .agent(let field): return agentValue(field, slot: candidate)
         case .registry(.onlineCount): return .number(Double(snapshot.online.count))
         case .registry(.agentCount): return .number(Double(snapshot.count))
-        case .registry(.synced): return .bool(snapshot.lastFullUpdate != nil)
-        case .registry(.stale): return .bool(!snapshot.health.isHealthy)
+        case .registry(.synced): return .bool(snapshot.sync.isSynced)
+        case .registry(.stale): return .bool(!snapshot.sync.isSynced)
         case .registry(.staleness):
-            let seconds = snapshot.health.staleness(now: now)
+            let seconds = snapshot.sync.staleness(now: now)
             return .number(seconds.isFinite ? seconds : Double(Int32.max))
         case .routeName: return .string(routeName)
         }

@@ -1,0 +1,132 @@
+import Foundation
+import Synchronization
+
+/// Whether the registry holds what the agent server knows now, and since when.
+///
+/// A registry is **synced** when it holds a full agent list from the server registration that is
+/// current. It is **stale** when the status stream of that same registration dropped (a blip:
+/// the server is still there, its agent ids still valid, the list may be out of date). It is
+/// **unsynced** before the first full list, after the server link dropped, and after a new
+/// registration until that registration's first full list: the server may have restarted and
+/// forgotten its agents, so the old list must not be routed on.
+///
+/// Shared by a registry and all its snapshots (it describes the feed, not the agents). Rules read
+/// it on the hot path with atomic loads; the router and the daemon wait on its changes.
+public final class RegistrySync: Sendable {
+    /// The three states.
+    public enum State: String, Sendable, Hashable, CaseIterable {
+        case unsynced, synced, stale
+    }
+
+    /// The state with what caused it and when it began.
+    public struct Status: Sendable, Hashable {
+        public var state: State
+        /// When the state began.
+        public var since: Date
+        /// Why (for logs and `/readyz`).
+        public var reason: String
+        /// Increases with every change.
+        public var version: UInt64
+    }
+
+    private let stateCode = Atomic<UInt8>(0)
+    /// When the registry was last synced, as seconds since 1970 (bit pattern of a Double; 0: never).
+    private let lastSyncedBits = Atomic<UInt64>(0)
+    private let current: Mutex<Status>
+    private let waiters = Mutex<[UInt64: CheckedContinuation<Void, Never>]>([:])
+    private let nextWaiter = Atomic<UInt64>(0)
+
+    public init(now: Date = Date()) {
+        current = Mutex(
+            Status(state: .unsynced, since: now, reason: "no agent list received yet", version: 0))
+    }
+
+    /// Whether the registry is synced right now.
+    public var isSynced: Bool { stateCode.load(ordering: .acquiring) == 1 }
+
+    /// The state now.
+    public var state: State {
+        switch stateCode.load(ordering: .acquiring) {
+        case 1: .synced
+        case 2: .stale
+        default: .unsynced
+        }
+    }
+
+    /// The state with its reason and start.
+    public var status: Status { current.withLock { $0 } }
+
+    /// Seconds since the registry was last synced: 0 while it is, infinity if it never was.
+    public func staleness(now: Date = Date()) -> TimeInterval {
+        if isSynced { return 0 }
+        let bits = lastSyncedBits.load(ordering: .acquiring)
+        guard bits != 0 else { return .infinity }
+        return max(0, now.timeIntervalSince1970 - Double(bitPattern: bits))
+    }
+
+    /// A full list from the current registration was applied.
+    public func markSynced(now: Date = Date()) {
+        transition(to: .synced, reason: "full agent list received", now: now)
+    }
+
+    /// The status stream dropped while the registration stays current (a blip). Has no effect on
+    /// an unsynced registry: it stays unsynced.
+    public func markStale(reason: String, now: Date = Date()) {
+        guard state == .synced else { return }
+        transition(to: .stale, reason: reason, now: now)
+    }
+
+    /// The registration was lost or replaced: the list must not be routed on until a full list of
+    /// the new registration arrives.
+    public func markUnsynced(reason: String, now: Date = Date()) {
+        transition(to: .unsynced, reason: reason, now: now)
+    }
+
+    private func transition(to state: State, reason: String, now: Date) {
+        let changed = current.withLock { status -> Bool in
+            guard status.state != state || (state == .unsynced && status.reason != reason) else { return false }
+            // Leaving or entering the synced state: that instant is the last one known synced.
+            if status.state == .synced || state == .synced {
+                lastSyncedBits.store(now.timeIntervalSince1970.bitPattern, ordering: .releasing)
+            }
+            status = Status(state: state, since: now, reason: reason, version: status.version + 1)
+            stateCode.store(state == .synced ? 1 : state == .stale ? 2 : 0, ordering: .releasing)
+            return true
+        }
+        guard changed else { return }
+        let resumed = waiters.withLock { waiters in
+            defer { waiters.removeAll() }
+            return Array(waiters.values)
+        }
+        for waiter in resumed { waiter.resume() }
+    }
+
+    /// Returns after the next change of state (immediately if the version already moved past
+    /// `version`), or when the task is cancelled.
+    public func change(after version: UInt64) async {
+        let id = nextWaiter.add(1, ordering: .relaxed).newValue
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = current.withLock { status -> Bool in
+                    guard status.version == version, !Task.isCancelled else { return true }
+                    waiters.withLock { $0[id] = continuation }
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            // Under the same lock as the registration above, so a waiter is never left behind.
+            current.withLock { _ in waiters.withLock { $0.removeValue(forKey: id) } }?.resume()
+        }
+    }
+
+    /// Returns after the next change of state or after `timeout`, whichever comes first.
+    public func change(after version: UInt64, timeout: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.change(after: version) }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+}

@@ -1,0 +1,168 @@
+import BrokerCore
+import BrokerRouter
+import BrokerTransports
+import Foundation
+import RoutingRules
+import TestSupport
+import Testing
+
+/// The router decides only on a registry synced with the current agent server registration.
+@Suite struct SyncedRoutingTests {
+    func router(
+        _ policy: RouterConfiguration.StalePolicy, registry: AgentRegistry, queues: InMemoryQueues,
+        maximumStaleness: Duration = .zero
+    ) -> Router {
+        var configuration = RouterConfiguration()
+        configuration.stalePolicy = policy
+        configuration.maximumStaleness = maximumStaleness
+        return Router(
+            rules: RuleSetHolder(defaultRules), registry: registry, output: queues.sink, configuration: configuration)
+    }
+
+    func enqueue(_ queues: InMemoryQueues, _ id: String) {
+        queues.enqueue(
+            Array(#"{"message_type":"TEXT","sender_id":"web_1","message_id":"\#(id)"}"#.utf8), to: "broker_input_queue")
+    }
+
+    /// Unsynced registry (three agents from an old registration, none of the current one).
+    func unsyncedRegistry() -> AgentRegistry {
+        let registry = threeAgents()
+        registry.sync.markUnsynced(reason: "agent server link down")
+        return registry
+    }
+
+    @Test(arguments: RouterConfiguration.StalePolicy.allCases)
+    func nothingIsDecidedBeforeTheFirstFullListWhateverThePolicy(_ policy: RouterConfiguration.StalePolicy)
+        async throws
+    {
+        let queues = InMemoryQueues()
+        let registry = AgentRegistry()  // never synced
+        let router = router(policy, registry: registry, queues: queues)
+        let consumer = queues.consumer(of: "broker_input_queue", prefetch: 8, paused: true)
+        let flow = Task { await router.routingGate.controlFlow(of: consumer) }
+        let routing = Task { await router.run(consumer) }
+        defer {
+            flow.cancel()
+            routing.cancel()
+        }
+        for i in 0..<5 { enqueue(queues, "m\(i)") }
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(queues.contents(of: "server_input_queue").isEmpty)
+        #expect(queues.contents(of: "broker_dead_letter").isEmpty)
+        #expect(queues.contents(of: "broker_input_queue").count == 5, "the input stays paused: nothing taken")
+        registry.replaceAll(
+            with: AgentStatusUpdate(
+                agents: [AgentStatusRecord(agentID: "agent_new", isOnline: true)], isFullUpdate: true))
+        registry.sync.markSynced()
+        try await eventually("all five are routed once synced", timeout: .seconds(2)) {
+            queues.contents(of: "server_input_queue").count == 5
+        }
+        let receivers = Set(
+            queues.drain("server_input_queue").compactMap { try? Message(decoding: $0.body).receiverID })
+        #expect(receivers == ["agent_new"])
+    }
+
+    @Test func waitHoldsDeliveredMessagesUntilTheRegistrySyncsAgain() async throws {
+        let queues = InMemoryQueues()
+        let registry = unsyncedRegistry()
+        let router = router(.wait, registry: registry, queues: queues)
+        enqueue(queues, "held")
+        let consumer = queues.consumer(of: "broker_input_queue", prefetch: 4)  // delivered before any pause
+        let routing = Task { await router.run(consumer) }
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(queues.contents(of: "server_input_queue").isEmpty)
+        #expect(consumer.unsettled == 1, "held unacknowledged, not lost")
+        registry.replaceAll(
+            with: AgentStatusUpdate(agents: [AgentStatusRecord(agentID: "agent_x", isOnline: true)], isFullUpdate: true)
+        )
+        registry.sync.markSynced()
+        try await eventually("routed after the full list") { router.statistics.settled == 1 }
+        consumer.stop()
+        await routing.value
+        let routed = queues.drain("server_input_queue")
+        #expect(routed.count == 1)
+        #expect((try? Message(decoding: routed[0].body))?.receiverID == "agent_x", "decided on the new list")
+    }
+
+    @Test func deadLetterPolicyNamesTheState() async throws {
+        let queues = InMemoryQueues()
+        let registry = unsyncedRegistry()
+        enqueue(queues, "u")
+        await drain(queues, router(.deadLetter, registry: registry, queues: queues), expected: 1)
+        #expect(queues.drain("broker_dead_letter").first?.headers[Router.Header.reasonCode] == "registry_unsynced")
+
+        registry.sync.markSynced()
+        registry.sync.markStale(reason: "status stream down")
+        enqueue(queues, "s")
+        await drain(queues, router(.deadLetter, registry: registry, queues: queues), expected: 1)
+        #expect(queues.drain("broker_dead_letter").first?.headers[Router.Header.reasonCode] == "registry_stale")
+    }
+
+    @Test func routePolicyRoutesOnTheLastListOnceSynced() async throws {
+        let queues = InMemoryQueues()
+        enqueue(queues, "r")
+        await drain(queues, router(.routeAnyway, registry: unsyncedRegistry(), queues: queues), expected: 1)
+        #expect(queues.drain("server_input_queue").count == 1)
+    }
+
+    @Test func aBlipShorterThanTheMaximumStalenessDoesNotPauseRouting() async throws {
+        let queues = InMemoryQueues()
+        let registry = threeAgents()
+        registry.sync.markStale(reason: "status stream down")
+        let router = router(.wait, registry: registry, queues: queues, maximumStaleness: .seconds(30))
+        enqueue(queues, "blip")
+        await drain(queues, router, expected: 1)
+        #expect(queues.drain("server_input_queue").count == 1)
+        if case .route(let until?) = router.routingGate.verdict {
+            #expect(until.timeIntervalSinceNow > 20)
+        } else {
+            Issue.record("a stale registry within the bound routes until the bound")
+        }
+    }
+
+    @Test func aBlipLongerThanTheMaximumStalenessPausesTheInput() async throws {
+        let queues = InMemoryQueues()
+        let registry = threeAgents()
+        let router = router(.wait, registry: registry, queues: queues, maximumStaleness: .milliseconds(300))
+        let consumer = queues.consumer(of: "broker_input_queue", prefetch: 8)
+        let flow = Task { await router.routingGate.controlFlow(of: consumer) }
+        defer { flow.cancel() }
+        registry.sync.markStale(reason: "status stream down")
+        try await Task.sleep(for: .milliseconds(100))
+        guard case .route = router.routingGate.verdict else {
+            Issue.record("within the bound the registry is routed on")
+            return
+        }
+        try await eventually("the input pauses once the bound passes", timeout: .seconds(3)) {
+            if case .wait = router.routingGate.verdict { return true }
+            return false
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        enqueue(queues, "late")
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(queues.contents(of: "broker_input_queue").count == 1, "paused: not taken")
+        consumer.stop()
+    }
+
+    @Test func theStaticFileFeedIsSyncedAtOnce() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let registry = AgentRegistry()
+        _ = try StaticStatusFeed(
+            path: root.appendingPathComponent("rules/registries/three-agents.yaml").path, registry: registry)
+        #expect(registry.snapshot.count == 3)
+        #expect(registry.sync.isSynced)
+    }
+
+    @Test func aNewRegistrationsFirstListForgetsTheOldAgents() {
+        let registry = threeAgents()
+        registry.replaceAll(
+            with: AgentStatusUpdate(agents: [AgentStatusRecord(agentID: "agent_z", isOnline: true)], isFullUpdate: true)
+        )
+        #expect(registry.snapshot.count == 1)
+        #expect(registry.snapshot.agent(id: "agent_a") == nil, "a restarted server no longer knows agent_a")
+        // A later full list of the same registration keeps missing agents, offline.
+        registry.apply(AgentStatusUpdate(agents: [], isFullUpdate: true))
+        #expect(registry.snapshot.agent(id: "agent_z")?.isOnline == false)
+    }
+}

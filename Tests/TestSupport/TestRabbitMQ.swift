@@ -1,0 +1,141 @@
+import AMQPTransport
+import BrokerCore
+import BrokerTransports
+import Foundation
+import Testing
+
+/// The RabbitMQ node the test script started (`scripts/rabbitmq.sh`, run by `make test`): the
+/// URL in `RABBITMQ_URL`, else the script's default, 127.0.0.1:5673.
+public enum TestRabbitMQ {
+    public static let url = ProcessInfo.processInfo.environment["RABBITMQ_URL"] ?? "amqp://guest:guest@127.0.0.1:5673"
+
+    public static let configuration: AMQPConfiguration = {
+        do { return try AMQPConfiguration(url: url) } catch { fatalError("RABBITMQ_URL: \(error)") }
+    }()
+
+    /// Fails the test loudly when RabbitMQ is not reachable (never skips).
+    public static func requireReachable(sourceLocation: SourceLocation = #_sourceLocation) throws {
+        do {
+            _ = try AMQPAdmin.messageCount("broker_test_probe", configuration: configuration)
+        } catch {
+            Issue.record(
+                "RabbitMQ is not reachable at \(configuration): \(error). Run `make test` (it starts a node of its own) or `scripts/rabbitmq.sh start`.",
+                sourceLocation: sourceLocation)
+            throw error
+        }
+    }
+
+    /// Runs `rabbitmqctl` against the test node and requires it to succeed.
+    public static func ctl(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [repositoryRoot.appendingPathComponent("scripts/rabbitmq.sh").path, "ctl"] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        try #require(
+            process.terminationStatus == 0, "rabbitmqctl \(arguments.joined(separator: " ")) failed: \(output)",
+            sourceLocation: sourceLocation)
+    }
+
+    /// A virtual host of its own for one test, so the broker and the simulator use the real
+    /// queue names (broker_input_queue, server_input_queue, …) without seeing other tests.
+    public static func makeVirtualHost() throws -> VirtualHost {
+        let name = "test_\(uniqueID())"
+        try ctl(["-q", "add_vhost", name])
+        try ctl(["-q", "set_permissions", "-p", name, configuration.user, ".*", ".*", ".*"])
+        return VirtualHost(name: name)
+    }
+
+    /// One test's virtual host.
+    public struct VirtualHost: Sendable {
+        public let name: String
+
+        /// The configuration to reach it.
+        public var configuration: AMQPConfiguration {
+            var configuration = TestRabbitMQ.configuration
+            configuration.virtualHost = name
+            return configuration
+        }
+
+        /// Its URL (for a child process's RABBITMQ_URL).
+        public var url: String {
+            let c = TestRabbitMQ.configuration
+            return "amqp://\(c.user):\(c.password)@\(c.host):\(c.port)/\(name)"
+        }
+
+        /// Ready messages in `queue` (declares it if missing).
+        public func count(_ queue: String) throws -> Int {
+            try AMQPAdmin.messageCount(queue, configuration: configuration)
+        }
+
+        /// Publishes `bodies` to `queue` with confirms (persistent); requires all to be confirmed.
+        public func publish(_ bodies: [[UInt8]], to queue: String) async throws {
+            try await TestRabbitMQ.publish(bodies, to: queue, configuration: configuration)
+        }
+
+        /// Takes every message out of `queue` until it stays empty for `quiet`.
+        public func drain(_ queue: String, quiet: Duration = .milliseconds(600)) async -> [InboundMessage] {
+            await TestRabbitMQ.drain(queue, configuration: configuration, quiet: quiet)
+        }
+
+        /// Deletes the virtual host and everything in it.
+        public func delete() { try? TestRabbitMQ.ctl(["-q", "delete_vhost", name]) }
+    }
+
+    /// Publishes `bodies` to `queue` with confirms, at most 512 in flight.
+    public static func publish(_ bodies: [[UInt8]], to queue: String, configuration: AMQPConfiguration) async throws {
+        let publisher = AMQPPublisher(configuration: configuration, declareQueues: [queue])
+        defer { publisher.close() }
+        try await withThrowingTaskGroup(of: PublishResult.self) { group in
+            var next = 0
+            var running = 0
+            while next < bodies.count || running > 0 {
+                while running < 512 && next < bodies.count {
+                    let body = bodies[next]
+                    group.addTask { await publisher.publish(OutboundMessage(body: body, target: .queue(queue))) }
+                    next += 1
+                    running += 1
+                }
+                if let result = try await group.next() {
+                    running -= 1
+                    guard case .confirmed = result else { throw AMQPError.channel("publish failed: \(result)") }
+                }
+            }
+        }
+    }
+
+    /// Takes every message out of `queue` until it stays empty for `quiet` (at most two minutes).
+    public static func drain(_ queue: String, configuration: AMQPConfiguration, quiet: Duration = .milliseconds(600))
+        async -> [InboundMessage]
+    {
+        let consumer = AMQPConsumer(configuration: configuration, queue: queue, prefetch: 1000)
+        let collector = Task {
+            var seen: [InboundMessage] = []
+            for await message in consumer.messages {
+                message.settlement.ack()
+                seen.append(message)
+            }
+            return seen
+        }
+        let deadline = ContinuousClock.now + .seconds(120)
+        var emptyReadings = 0
+        while emptyReadings < 2 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: quiet)
+            let count = (try? AMQPAdmin.messageCount(queue, configuration: configuration)) ?? 0
+            emptyReadings = count == 0 ? emptyReadings + 1 : 0
+        }
+        consumer.stop()
+        let messages = await collector.value
+        await consumer.closed()
+        return messages
+    }
+}
+
+extension InboundMessage {
+    /// The body as a message, if it is one.
+    public var message: Message? { try? Message(decoding: body) }
+}
