@@ -82,16 +82,17 @@ public final class AgentServerSimulator: Sendable {
             break
         }
         let (bound, boundGRPC) = (self.webSocketPort, self.grpcPort)
-        if let messagePath {
-            try messagePath.declareAgentQueues(agents.map(\.agentID))
-            try await messagePath.start(webSocketURL: webSocketURL)
-        }
+        // Brokers can connect from here on.
         lifecycle.withLock {
-            $0.listening = true
             $0.listeningSince = Date()
             $0.webSocketPort = bound
             if boundGRPC != 0 { $0.grpcPort = boundGRPC }
         }
+        if let messagePath {
+            try messagePath.declareAgentQueues(agents.map(\.agentID))
+            try await messagePath.start(webSocketURL: webSocketURL)
+        }
+        lifecycle.withLock { $0.listening = true }
     }
 
     /// Restarts the whole server as the original does: every connection drops, nothing listens
@@ -125,12 +126,12 @@ public final class AgentServerSimulator: Sendable {
     }
 
     /// Stops the server as a graceful shutdown does: brokers' connections drop and status streams
-    /// end first, then the message path delivers what is already in `server_input_queue` (at
-    /// most 2 s) and stops.
+    /// end first, then the message path delivers what is already in `server_input_queue` (for
+    /// half a second at least, at most 2 s) and stops.
     public func stop() async {
         lifecycle.withLock { $0.listening = false }
         await disconnectBrokers()
-        await messagePath?.stop(draining: .seconds(2))
+        await messagePath?.stop(grace: .milliseconds(500), draining: .seconds(2))
         await stopGRPC()
         guard
             let running = webSocketTask.withLock({ t in

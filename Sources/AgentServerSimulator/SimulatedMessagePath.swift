@@ -86,16 +86,18 @@ public final class SimulatedMessagePath: Sendable {
         }
     }
 
-    /// Delivers what waits in `server_input_queue` (for at most `draining`), then stops consuming
-    /// (unacknowledged messages go back to the queue) and closes.
-    public func stop(draining: Duration = .zero) async {
+    /// Keeps delivering for `grace`, then until `server_input_queue` is empty (for at most
+    /// `draining` in all), then stops consuming (unacknowledged messages go back to the queue)
+    /// and closes.
+    public func stop(grace: Duration = .zero, draining: Duration = .zero) async {
         guard
             let (consumer, publisher, task) = running.withLock({ r in
                 defer { r = nil }
                 return r
             })
         else { return }
-        let deadline = ContinuousClock.now + draining
+        let deadline = ContinuousClock.now + max(grace, draining)
+        try? await Task.sleep(for: grace)
         while ContinuousClock.now < deadline,
             (try? AMQPAdmin.messageCount(queues.serverInput, configuration: amqp)) ?? 0 > 0
         {

@@ -58,25 +58,19 @@ public final class SimulatorControl: Sendable {
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)),
             onServerRunning: { ready.continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
         let group = ServiceGroup(services: [app], logger: logger)
-        let task = Task { try await group.run() }
+        // The server either reports its port, or fails (cannot bind) and ends the stream.
+        let task = Task {
+            defer { ready.continuation.finish() }
+            try await group.run()
+        }
         running.withLock { $0 = (group, task) }
-        // Either the server reports its port or it fails to bind (and the task ends with the error).
-        let bound = await withTaskGroup(of: Int?.self) { waiters in
-            waiters.addTask {
-                for await port in ready.stream { return port }
-                return nil
-            }
-            waiters.addTask {
-                _ = try? await task.value
-                return nil
-            }
-            let first = await waiters.next() ?? nil
-            waiters.cancelAll()
-            ready.continuation.finish()
-            return first
+        var bound: Int?
+        for await port in ready.stream {
+            bound = port
+            break
         }
         guard let bound else {
-            do { try await task.value } catch { throw error }
+            try await task.value
             throw SimulatorError(description: "the control server stopped before it listened")
         }
         boundPort.withLock { $0 = bound }

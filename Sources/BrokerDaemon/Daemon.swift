@@ -40,7 +40,8 @@ public struct DaemonConfiguration: Sendable {
     public var drainTimeout: Duration = .seconds(10)
     public var admin = AdminServer.Configuration()
     public var statusFeed = GRPCStatusFeed.Configuration()
-    public var serverLinkBackoff: (base: Duration, cap: Duration) = (.milliseconds(500), .seconds(30))
+    /// Retry delays of the agent-server link (its URL and name come from ``agents``).
+    public var serverLink = WebSocketServerLink.Configuration()
 
     public init(transport: Transport) { self.transport = transport }
 }
@@ -85,11 +86,9 @@ public final class Daemon: Sendable {
             link = nil
             feed = nil
         case .server(let url, let name):
-            var linkConfiguration = WebSocketServerLink.Configuration()
+            var linkConfiguration = configuration.serverLink
             linkConfiguration.url = url
             linkConfiguration.brokerName = name
-            linkConfiguration.backoffBase = configuration.serverLinkBackoff.base
-            linkConfiguration.backoffCap = configuration.serverLinkBackoff.cap
             let link = WebSocketServerLink(configuration: linkConfiguration)
             self.link = link
             feed = GRPCStatusFeed(registry: registry, events: link.events, configuration: configuration.statusFeed)

@@ -107,7 +107,8 @@ struct Demo: ParsableCommand {
         configuration.agents = .server(url: simulator.webSocketURL, brokerName: "demo")
         configuration.metadataQueue = ""
         configuration.admin.port = 0
-        configuration.serverLinkBackoff = (.milliseconds(100), .seconds(1))
+        configuration.serverLink.backoffBase = .milliseconds(100)
+        configuration.serverLink.backoffCap = .seconds(1)
         let daemon = try Daemon(configuration: configuration)
         let running = Task { try await daemon.run() }
         while !daemon.registry.sync.isSynced { try await Task.sleep(for: .milliseconds(20)) }

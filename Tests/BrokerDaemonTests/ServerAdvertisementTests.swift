@@ -1,0 +1,54 @@
+import AgentServerSimulator
+import BrokerCore
+import BrokerDaemon
+import BrokerTransports
+import Foundation
+import TestSupport
+import Testing
+
+@Suite(.serialized) struct ServerAdvertisementTests {
+    /// A daemon on in-memory queues registered with `simulator`, whose link would otherwise wait
+    /// a minute between attempts.
+    func daemon(_ simulator: AgentServerSimulator, queues: InMemoryQueues) throws -> Daemon {
+        var configuration = DaemonConfiguration(transport: .memory(queues))
+        configuration.rules = [root.appendingPathComponent("rules/default.yaml").path]
+        configuration.agents = .server(url: simulator.webSocketURL, brokerName: "advertised")
+        configuration.metadataQueue = ""
+        configuration.admin.port = 0
+        configuration.serverLink.refusedRetryDelay = .seconds(60)
+        configuration.serverLink.backoffBase = .seconds(60)
+        configuration.serverLink.backoffCap = .seconds(60)
+        configuration.watchRules = false
+        return try Daemon(configuration: configuration)
+    }
+
+    @Test func serverAvailableOnTheAdvertisementQueueReconnectsAtOnce() async throws {
+        let simulator = AgentServerSimulator()
+        simulator.setAgents([AgentStatusRecord(agentID: "agent_one", isOnline: true)])
+        try await simulator.start()
+        let queues = InMemoryQueues()
+        let daemon = try daemon(simulator, queues: queues)
+        let running = Task { try await daemon.run() }
+        try await eventually("synced") { daemon.registry.sync.isSynced }
+
+        let restart = Task { try await simulator.restart(outage: .seconds(1)) }
+        try await eventually("the link is lost and the registry unsynced") { !daemon.registry.sync.isSynced }
+        try await restart.value
+        try await Task.sleep(for: .milliseconds(1500))
+        #expect(!daemon.registry.sync.isSynced, "without the announcement the link waits out its retry delay")
+
+        queues.enqueue(
+            Array(#"{"message_type":"SERVER_AVAILABLE","websocket_url":"\#(simulator.webSocketURL)"}"#.utf8),
+            to: "server_advertisement_queue")
+        try await eventually("synced again after SERVER_AVAILABLE", timeout: .seconds(2)) {
+            daemon.registry.sync.isSynced
+        }
+        #expect(daemon.registry.snapshot.agents.map(\.id) != ["agent_one"], "the restarted server's new ids")
+        try await eventually("the announcement is acknowledged") {
+            queues.contents(of: "server_advertisement_queue").isEmpty
+        }
+        daemon.stop()
+        try await running.value
+        await simulator.stop()
+    }
+}
