@@ -122,7 +122,17 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
                 defer { r.removeAll(keepingCapacity: true) }
                 return r
             }
-            for request in batch { try send(request, on: connection) }
+            for (index, request) in batch.enumerated() {
+                do {
+                    try send(request, on: connection)
+                } catch {
+                    // Every request gets exactly one outcome: the rest of the batch was never sent.
+                    for unsent in batch[(index + 1)...] {
+                        unsent.continuation.resume(returning: .unknown(reason: "not sent: \(error)"))
+                    }
+                    throw error
+                }
+            }
             if !batch.isEmpty || connection.hasBufferedFrames {
                 // Confirms may already be waiting: read what is there without blocking.
                 try readFrames(connection, wait: false)

@@ -125,21 +125,24 @@ public final class AgentServerSimulator: Sendable {
         "agent_" + String(UInt32.random(in: 0...UInt32.max), radix: 16).leftPadded8
     }
 
-    /// Stops the server as a graceful shutdown does: brokers' connections drop and status streams
-    /// end first, then the message path delivers what is already in `server_input_queue` (for
-    /// half a second at least, at most 2 s) and stops.
+    /// Stops the server as a graceful shutdown does: it stops accepting brokers, drops their
+    /// connections and status streams, closes its listeners, and then the message path delivers
+    /// what is already in `server_input_queue` (for half a second at least, at most 2 s) and
+    /// stops.
     public func stop() async {
         lifecycle.withLock { $0.listening = false }
+        state.values.withLock { $0.shuttingDown = true }
+        defer { state.values.withLock { $0.shuttingDown = false } }
         await disconnectBrokers()
-        await messagePath?.stop(grace: .milliseconds(500), draining: .seconds(2))
         await stopGRPC()
-        guard
-            let running = webSocketTask.withLock({ t in
-                defer { t = nil }; return t
-            })
-        else { return }
-        await running.group.triggerGracefulShutdown()
-        _ = try? await running.task.value
+        if let running = webSocketTask.withLock({ t in
+            defer { t = nil }
+            return t
+        }) {
+            await running.group.triggerGracefulShutdown()
+            _ = try? await running.task.value
+        }
+        await messagePath?.stop(grace: .milliseconds(500), draining: .seconds(2))
     }
 
     /// Starts the gRPC service (port 0: any free port); new registrations get this port.
@@ -270,8 +273,12 @@ public final class AgentServerSimulator: Sendable {
             }
             switch object[MessageKey.messageType]?.stringValue {
             case "REGISTER_BROKER":
-                let (refuse, omitPort, port) = state.values.withLock {
-                    ($0.refuseRegistration, $0.omitGRPCPort, $0.grpcPort)
+                let (refuse, omitPort, port, shuttingDown) = state.values.withLock {
+                    ($0.refuseRegistration, $0.omitGRPCPort, $0.grpcPort, $0.shuttingDown)
+                }
+                if shuttingDown {
+                    try await outbound.close(.goingAway, reason: "shutting down")
+                    return
                 }
                 if refuse {
                     try await outbound.write(

@@ -17,6 +17,8 @@ final class SimulatorState: Sendable {
         var nextSubscriber = 0
         var brokers: [String: WebSocketOutboundWriter] = [:]
         var refuseRegistration = false
+        /// Set while the server stops: registrations are turned away.
+        var shuttingDown = false
         var omitGRPCPort = false
         var grpcPort = 0
         var registrations = 0

@@ -197,6 +197,12 @@ public final class GRPCStatusFeed: StatusFeed {
             }
             var update = response.statusUpdate
             update.isFullUpdate = true  // GetAgentStatus always returns the full list
+            // A list from a registration that is gone (the server restarted meanwhile) names
+            // agents the server no longer knows: it must not enter the registry.
+            guard latest.withLock({ $0?.brokerID }) == registration.brokerID else {
+                logger.info("discarding a status refresh from a registration that ended")
+                return true
+            }
             registry.apply(update.validated.update)
             logger.info(
                 "refreshed agent status", metadata: ["unknown_agent": "\(agentID)", "agents": "\(update.agents.count)"])

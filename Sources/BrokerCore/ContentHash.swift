@@ -18,62 +18,74 @@ extension JSONObject {
     }
 }
 
-/// FNV-1a over a canonical walk of the value; objects combine their entries' hashes with an
-/// order-independent sum.
+/// A multiply-xorshift hash over a canonical walk of the value, eight bytes at a time; objects
+/// combine their entries' hashes with an order-independent sum. It is local to one process (the
+/// cycle detector's table), so it need not be stable across versions.
 struct ContentHasher {
     private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
 
-    mutating func byte(_ byte: UInt8) {
-        value ^= UInt64(byte)
-        value = value &* 0x0000_0100_0000_01B3
-    }
-
+    @inline(__always)
     mutating func word(_ word: UInt64) {
-        var w = word
-        for _ in 0..<8 {
-            byte(UInt8(truncatingIfNeeded: w))
-            w >>= 8
-        }
+        value = (value ^ word) &* 0x9E37_79B9_7F4A_7C15
+        value ^= value >> 32
     }
 
     mutating func string(_ text: String) {
-        var text = text
-        text.withUTF8 { for b in $0 { byte(b) } }
-        byte(0xFF)  // never inside UTF-8: ends the string
+        if text.utf8.withContiguousStorageIfAvailable({ bytes(UnsafeRawBufferPointer($0)) }) == nil {
+            var copy = text
+            copy.withUTF8 { bytes(UnsafeRawBufferPointer($0)) }
+        }
+    }
+
+    mutating func bytes(_ raw: UnsafeRawBufferPointer) {
+        var offset = 0
+        while offset + 8 <= raw.count {
+            word(raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+            offset += 8
+        }
+        var tail: UInt64 = 0
+        var shift: UInt64 = 0
+        while offset < raw.count {
+            tail |= UInt64(raw[offset]) << shift
+            shift += 8
+            offset += 1
+        }
+        // The length ends the string, so "ab" + "c" and "a" + "bc" differ.
+        word(tail ^ UInt64(raw.count) << 56)
     }
 
     mutating func combine(_ value: JSONValue) {
         switch value {
-        case .null: byte(0)
-        case .bool(let b): byte(b ? 2 : 1)
+        case .null: word(1)
+        case .bool(let b): word(b ? 3 : 2)
         case .number(let n):
             if let double = n.doubleValue, double.isFinite {
-                byte(3)
+                word(4)
                 word((double == 0 ? 0 : double).bitPattern)  // -0 and 0 are the same number
             } else {
-                byte(4)
+                word(5)
                 string(n.literal)
             }
         case .string(let s):
-            byte(5)
+            word(6)
             string(s)
         case .array(let items):
-            byte(6)
+            word(7)
             for item in items { combine(item) }
-            byte(7)
+            word(8)
         case .object(let object): combine(object)
         }
     }
 
     mutating func combine(_ object: JSONObject) {
         var sum: UInt64 = 0
-        for entry in object {
+        for entry in object.entries {
             var entryHasher = ContentHasher()
             entryHasher.string(entry.key)
             entryHasher.combine(entry.value)
             sum = sum &+ StableHash.mix(entryHasher.value)
         }
-        byte(8)
+        word(9)
         word(sum)
         word(UInt64(object.count))
     }

@@ -27,7 +27,7 @@ public final class CycleDetector: @unchecked Sendable {
     public let window: Duration
     private let slotCount: Int
     private let slots: UnsafeMutablePointer<Atomic<UInt64>>
-    private let start = ContinuousClock.now
+    private let start = CycleDetector.coarseSeconds()
 
     public init(maximumRoundTrips: Int = 10, window: Duration = .seconds(60), slots: Int = 1 << 17) {
         precondition(slots > 0 && slots & (slots - 1) == 0, "slots must be a power of two")
@@ -70,5 +70,13 @@ public final class CycleDetector: @unchecked Sendable {
     private func tag(_ hash: UInt64) -> UInt64 { hash >> 40 }
 
     /// Whole seconds since the detector was created.
-    private var now: UInt32 { UInt32(truncatingIfNeeded: (ContinuousClock.now - start).components.seconds) }
+    private var now: UInt32 { UInt32(truncatingIfNeeded: Self.coarseSeconds() - start) }
+
+    /// Seconds of the monotonic clock, from its coarse variant (a few nanoseconds to read; its
+    /// resolution of a few milliseconds is plenty for a window in seconds).
+    private static func coarseSeconds() -> Int {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &time)
+        return time.tv_sec
+    }
 }

@@ -2,9 +2,9 @@ import BrokerCore
 import BrokerTransports
 import Foundation
 import Logging
+import NIOSSL
 import NetworkFailures
 import Synchronization
-import WSClient
 
 /// The broker's registration with the agent server over WebSocket.
 ///
@@ -30,8 +30,14 @@ public final class WebSocketServerLink: ServerLink {
         public var backoffCap: Duration = .seconds(30)
         /// Delay between attempts while nothing listens at the URL.
         public var refusedRetryDelay: Duration = .milliseconds(200)
-        /// Largest frame accepted from the server.
+        /// Largest message accepted from the server.
         public var maximumFrameSize = 1 << 20
+        /// How long a TCP connect may take.
+        public var connectTimeout: Duration = .seconds(5)
+        /// How long the WebSocket upgrade, and then the reply to `REGISTER_BROKER`, may take.
+        public var registrationTimeout: Duration = .seconds(5)
+        /// TLS for `wss://` (peer verification on, the system's trust roots).
+        public var tls: TLSConfiguration = .makeClientConfiguration()
 
         public init() {}
     }
@@ -122,25 +128,37 @@ public final class WebSocketServerLink: ServerLink {
 
     /// One connection: register, then serve the server's messages. Returns whether it registered.
     private func session() async throws -> Bool {
-        let registeredFlag = Atomic(false)
-        try await WebSocketClient.connect(url: url, logger: logger) { inbound, outbound, _ in
+        let endpoint = try WebSocketEndpoint(url: url)
+        var settings = WebSocketConnection.Settings()
+        settings.connectTimeout = configuration.connectTimeout
+        settings.handshakeTimeout = configuration.registrationTimeout
+        settings.maximumMessageSize = configuration.maximumFrameSize
+        settings.tls = configuration.tls
+        let connection = try await WebSocketConnection.open(endpoint, settings: settings)
+        let registered = Flag()
+        // A server that upgrades and then never answers the registration: give up on it.
+        let timer = connection.closeIfIdle(after: configuration.registrationTimeout) { registered.isSet }
+        defer { timer.cancel() }
+        try await connection.run { texts, writer in
             let request = JSONObject([
                 (MessageKey.messageType, .string("REGISTER_BROKER")),
                 ("broker_name", .string(self.configuration.brokerName)),
             ])
-            try await outbound.write(.text(JSONWriter.string(.object(request))))
-            for try await message in inbound.messages(maxSize: self.configuration.maximumFrameSize) {
-                guard case .text(let text) = message else {
-                    self.logger.warning("ignoring a binary frame from the agent server")
-                    continue
-                }
-                switch try await self.handle(text, outbound: outbound) {
-                case .registered: registeredFlag.store(true, ordering: .relaxed)
+            try await writer.send(JSONWriter.string(.object(request)))
+            for try await text in texts {
+                switch try await self.handle(text, writer: writer) {
+                case .registered: registered.set()
                 case .continue: continue
                 }
             }
         }
-        return registeredFlag.load(ordering: .relaxed)
+        guard registered.isSet else {
+            throw RegistrationError(
+                description:
+                    "no REGISTER_BROKER_RESPONSE within \(configuration.registrationTimeout) (the server closed the connection or stayed silent)"
+            )
+        }
+        return true
     }
 
     private enum Step { case registered, `continue` }
@@ -150,7 +168,7 @@ public final class WebSocketServerLink: ServerLink {
         public var description: String
     }
 
-    private func handle(_ text: String, outbound: WebSocketOutboundWriter) async throws -> Step {
+    private func handle(_ text: String, writer: WebSocketConnection.TextWriter) async throws -> Step {
         guard case .object(let message)? = try? JSONParser.parse(text) else {
             logger.warning("ignoring a frame that is not a JSON object", metadata: ["frame": "\(text.prefix(200))"])
             return .continue
@@ -176,7 +194,7 @@ public final class WebSocketServerLink: ServerLink {
             logger.warning(
                 "agent server reported an error", metadata: ["text": "\(message["text_payload"]?.templateText ?? "")"])
         case "PING", "SERVER_HEARTBEAT":
-            try await outbound.write(.text(#"{"message_type":"PONG"}"#))
+            try await writer.send(#"{"message_type":"PONG"}"#)
             pongCount.add(1, ordering: .relaxed)
         case "AGENT_STATUS_UPDATE":
             logger.debug("ignoring AGENT_STATUS_UPDATE on the WebSocket (status comes over gRPC)")

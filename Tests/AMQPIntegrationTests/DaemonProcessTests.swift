@@ -48,51 +48,15 @@ extension RabbitMQIntegration {
         }
 
         func ready(_ broker: Broker) async -> Bool {
-            guard let url = URL(string: "http://127.0.0.1:\(broker.adminPort)/readyz"),
-                let (_, response) = try? await URLSession.shared.data(from: url)
-            else { return false }
-            return (response as? HTTPURLResponse)?.statusCode == 200
-        }
-
-        func waitFor(_ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool)
-            async throws
-        {
-            let deadline = ContinuousClock.now + timeout
-            while !(try await condition()) {
-                try #require(ContinuousClock.now < deadline, "timed out waiting until \(what)")
-                try await Task.sleep(for: .milliseconds(50))
-            }
+            await http("GET", "http://127.0.0.1:\(broker.adminPort)/readyz").status == 200
         }
 
         func fill(_ queue: String, _ bodies: [[UInt8]]) async throws {
-            let publisher = AMQPPublisher(configuration: rabbit, declareQueues: [queue])
-            defer { publisher.close() }
-            await withTaskGroup(of: Void.self) { group in
-                for body in bodies {
-                    group.addTask { _ = await publisher.publish(OutboundMessage(body: body, target: .queue(queue))) }
-                }
-            }
+            try await TestRabbitMQ.publish(bodies, to: queue, configuration: rabbit)
         }
 
         func drainQueue(_ queue: String) async -> [[UInt8]] {
-            let consumer = AMQPConsumer(configuration: rabbit, queue: queue, prefetch: 1000)
-            var bodies: [[UInt8]] = []
-            let collector = Task { () -> [[UInt8]] in
-                var seen: [[UInt8]] = []
-                for await message in consumer.messages {
-                    message.settlement.ack()
-                    seen.append(message.body)
-                }
-                return seen
-            }
-            var quiet = 0
-            while quiet < 3 {
-                try? await Task.sleep(for: .milliseconds(300))
-                quiet = (try? AMQPAdmin.messageCount(queue, configuration: rabbit)) == 0 ? quiet + 1 : 0
-            }
-            consumer.stop()
-            bodies = await collector.value
-            return bodies
+            await TestRabbitMQ.drain(queue, configuration: rabbit).map(\.body)
         }
 
         func cleanUp(_ broker: Broker) {
@@ -114,13 +78,13 @@ extension RabbitMQIntegration {
             let id = String(UUID().uuidString.prefix(8)).lowercased()
             let broker = try startBroker(simulator: simulator, id: id)
             defer { cleanUp(broker) }
-            try await waitFor("ready") { await ready(broker) }
+            try await eventually("ready") { await ready(broker) }
             let total = 5_000
             try await fill(
                 broker.queues.input,
                 (0..<total).map { Array(#"{"message_type":"TEXT","sender_id":"agent_a","message_id":"t\#($0)"}"#.utf8) }
             )
-            try await waitFor("routing under way") {
+            try await eventually("routing under way") {
                 (try AMQPAdmin.messageCount(broker.queues.input, configuration: rabbit)) < total - 500
             }
             kill(broker.process.processIdentifier, SIGTERM)
@@ -146,14 +110,14 @@ extension RabbitMQIntegration {
                 broker.process.waitUntilExit()
                 cleanUp(broker)
             }
-            try await waitFor("ready") { await ready(broker) }
+            try await eventually("ready") { await ready(broker) }
 
             // The status stream goes away (gRPC down): not ready; back: ready.
             await simulator.stopGRPC()
-            try await waitFor("not ready without the status stream") { !(await ready(broker)) }
+            try await eventually("not ready without the status stream") { !(await ready(broker)) }
             try await simulator.startGRPC()
             await simulator.disconnectBrokers()
-            try await waitFor("ready again with the status stream") { await ready(broker) }
+            try await eventually("ready again with the status stream") { await ready(broker) }
 
             // Agents going offline mid-run: messages go to those still online.
             simulator.setOnline("agent_b", false)
@@ -168,10 +132,10 @@ extension RabbitMQIntegration {
 
             // RabbitMQ goes away: not ready; back: ready.
             try rabbitmqctl(["stop_app"])
-            try await waitFor("not ready without RabbitMQ") { !(await ready(broker)) }
+            try await eventually("not ready without RabbitMQ") { !(await ready(broker)) }
             try rabbitmqctl(["start_app"])
             try rabbitmqctl(["-q", "await_startup"])
-            try await waitFor("ready again with RabbitMQ", timeout: .seconds(60)) { await ready(broker) }
+            try await eventually("ready again with RabbitMQ", timeout: .seconds(60)) { await ready(broker) }
             await simulator.stop()
         }
 

@@ -50,7 +50,9 @@ extension RabbitMQIntegration {
             let router = Router(
                 rules: RuleSetHolder(try queues.defaultRules()), registry: threeAgents(), output: publisher)
             let task = Task { await router.run(consumer) }
-            while router.statistics.settled < 2_000 { try await Task.sleep(for: .milliseconds(5)) }
+            try await eventually("2,000 are settled", timeout: .seconds(60), every: .milliseconds(5)) {
+                router.statistics.settled >= 2_000
+            }
             try rabbitmqctl(["stop_app"])
             try await Task.sleep(for: .seconds(1))
             try rabbitmqctl(["start_app"])

@@ -45,57 +45,12 @@ func threeAgents() -> AgentRegistry {
 
 /// Publishes bodies to `queue` with confirms; returns when all are confirmed.
 func fill(_ queue: String, with bodies: [[UInt8]], headers: [String: String] = [:]) async throws {
-    let publisher = AMQPPublisher(configuration: rabbit, declareQueues: [queue])
-    defer { publisher.close() }
-    try await withThrowingTaskGroup(of: PublishResult.self) { group in
-        var index = 0
-        var running = 0
-        while index < bodies.count || running > 0 {
-            while running < 512 && index < bodies.count {
-                let body = bodies[index]
-                group.addTask {
-                    await publisher.publish(OutboundMessage(body: body, target: .queue(queue), headers: headers))
-                }
-                index += 1
-                running += 1
-            }
-            if let result = try await group.next() {
-                running -= 1
-                guard case .confirmed = result else { throw AMQPError.channel("fill failed: \(result)") }
-            }
-        }
-    }
+    try await TestRabbitMQ.publish(bodies, to: queue, headers: headers, configuration: rabbit)
 }
 
 /// Reads every message of `queue` until it stays empty for `quiet`.
 func collect(_ queue: String, quiet: Duration = .milliseconds(700)) async -> [InboundMessage] {
-    let consumer = AMQPConsumer(configuration: rabbit, queue: queue, prefetch: 1000)
-    var messages: [InboundMessage] = []
-    let stream = consumer.messages
-    let collected = await withTaskGroup(of: [InboundMessage].self) { group in
-        group.addTask {
-            var seen: [InboundMessage] = []
-            for await message in stream {
-                message.settlement.ack()
-                seen.append(message)
-            }
-            return seen
-        }
-        group.addTask {
-            var last = -1
-            while true {
-                try? await Task.sleep(for: quiet)
-                let count = (try? AMQPAdmin.messageCount(queue, configuration: rabbit)) ?? 0
-                if count == 0 && last == 0 { break }
-                last = count
-            }
-            consumer.stop()
-            return []
-        }
-        return await group.reduce(into: []) { $0 += $1 }
-    }
-    messages = collected
-    return messages
+    await TestRabbitMQ.drain(queue, configuration: rabbit, quiet: quiet)
 }
 
 func messageID(_ message: InboundMessage) -> String? {

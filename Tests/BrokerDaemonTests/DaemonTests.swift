@@ -5,6 +5,7 @@ import BrokerRouter
 import BrokerTransports
 import Foundation
 import RoutingRules
+import TestSupport
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -43,7 +44,7 @@ func memoryDaemon(rulesDirectory: URL, queues: InMemoryQueues) throws -> Daemon 
     return try Daemon(configuration: configuration)
 }
 
-func http(_ method: String, _ url: String) async throws -> (Int, String) {
+func request(_ method: String, _ url: String) async throws -> (Int, String) {
     var request = URLRequest(url: URL(string: url)!)
     request.httpMethod = method
     let (data, response) = try await URLSession.shared.data(for: request)
@@ -88,7 +89,9 @@ func http(_ method: String, _ url: String) async throws -> (Int, String) {
             try await Task.sleep(for: .milliseconds(2))
         }
         await producer.value
-        while daemon.router.statistics.settled < total { try await Task.sleep(for: .milliseconds(10)) }
+        try await eventually("all \(total) are settled", timeout: .seconds(60)) {
+            daemon.router.statistics.settled >= total
+        }
         daemon.stop()
         try await running.value
         let output = queues.drain("server_input_queue")
@@ -110,18 +113,18 @@ func http(_ method: String, _ url: String) async throws -> (Int, String) {
         let queues = InMemoryQueues()
         let daemon = try memoryDaemon(rulesDirectory: directory, queues: queues)
         let running = Task { try await daemon.run() }
-        while daemon.admin.port == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        try await eventually("the admin server listens") { daemon.admin.port != 0 }
         let base = "http://127.0.0.1:\(daemon.admin.port)"
         for i in 0..<10 {
             queues.enqueue(Array(#"{"message_type":"TEXT","message_id":"a\#(i)"}"#.utf8), to: "broker_input_queue")
         }
         queues.enqueue(Array("{oops".utf8), to: "broker_input_queue")
-        while daemon.router.statistics.settled < 11 { try await Task.sleep(for: .milliseconds(10)) }
+        try await eventually("eleven are settled") { daemon.router.statistics.settled >= 11 }
 
-        #expect(try await http("GET", base + "/healthz") == (200, "ok\n"))
-        let (readyStatus, ready) = try await http("GET", base + "/readyz")
+        #expect(try await request("GET", base + "/healthz") == (200, "ok\n"))
+        let (readyStatus, ready) = try await request("GET", base + "/readyz")
         #expect(readyStatus == 200 && ready.contains(#""ready":true"#))
-        let (_, metrics) = try await http("GET", base + "/metrics")
+        let (_, metrics) = try await request("GET", base + "/metrics")
         let sample = try Regex(
             #"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? -?([0-9.e+-]+|\+Inf)$"#)
         for line in metrics.split(separator: "\n") where !line.hasPrefix("#") {
@@ -132,20 +135,20 @@ func http(_ method: String, _ url: String) async throws -> (Int, String) {
         #expect(metrics.contains("broker_registry_online_agents 3"))
         #expect(metrics.contains("broker_rules_last_reload_success 1"))
 
-        let (_, agents) = try await http("GET", base + "/agents")
+        let (_, agents) = try await request("GET", base + "/agents")
         #expect(agents.contains(#""count":3"#))
-        let (_, decisions) = try await http("GET", base + "/decisions?limit=2")
+        let (_, decisions) = try await request("GET", base + "/decisions?limit=2")
         #expect(decisions.contains("routes tried:") && decisions.contains("stamp-one"))
 
         try "version: 1\nroutes: [ {name: x".write(to: file, atomically: true, encoding: .utf8)
-        let (badStatus, bad) = try await http("POST", base + "/-/reload")
+        let (badStatus, bad) = try await request("POST", base + "/-/reload")
         #expect(badStatus == 422 && bad.contains("invalid YAML"))
-        #expect(try await http("GET", base + "/metrics").1.contains("broker_rules_last_reload_success 0"))
-        let (_, rulesInForce) = try await http("GET", base + "/rules")
+        #expect(try await request("GET", base + "/metrics").1.contains("broker_rules_last_reload_success 0"))
+        let (_, rulesInForce) = try await request("GET", base + "/rules")
         #expect(rulesInForce.contains(daemon.reloader.holder.current.hash) && rulesInForce.contains("last_error"))
 
         try rules(version: "two").write(to: file, atomically: true, encoding: .utf8)
-        let (goodStatus, good) = try await http("POST", base + "/-/reload")
+        let (goodStatus, good) = try await request("POST", base + "/-/reload")
         #expect(goodStatus == 200 && good.contains(daemon.reloader.holder.current.hash))
         daemon.stop()
         try await running.value
@@ -158,13 +161,11 @@ func http(_ method: String, _ url: String) async throws -> (Int, String) {
         try rules(version: "before").write(to: file, atomically: true, encoding: .utf8)
         let daemon = try memoryDaemon(rulesDirectory: directory, queues: InMemoryQueues())
         let running = Task { try await daemon.run() }
-        while daemon.admin.port == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        try await eventually("the admin server listens") { daemon.admin.port != 0 }
         let before = daemon.reloader.status.hash
-        let written = ContinuousClock.now
         try rules(version: "after").write(to: file, atomically: true, encoding: .utf8)
-        while daemon.reloader.status.hash == before {
-            try #require(ContinuousClock.now - written < .seconds(5), "the file change was not picked up")
-            try await Task.sleep(for: .milliseconds(5))
+        try await eventually("the file change is picked up", timeout: .seconds(5), every: .milliseconds(5)) {
+            daemon.reloader.status.hash != before
         }
         #expect(daemon.reloader.holder.current.routeNames == ["stamp-after"])
         daemon.stop()

@@ -139,7 +139,7 @@ func drain(_ queues: InMemoryQueues, _ router: Router, expected: Int, prefetch: 
         queues.enqueue(Array(#"{"message_type":"ERROR","message_id":"e"}"#.utf8), to: "broker_input_queue")
         let consumer = queues.consumer(of: "broker_input_queue", prefetch: 4)
         let task = Task { await router.run(consumer) }
-        while router.statistics.settled < 1 { try? await Task.sleep(for: .milliseconds(2)) }
+        try await eventually("the message is settled") { router.statistics.settled >= 1 }
         consumer.stop()
         await task.value
         #expect(router.statistics.snapshot.requeued == 1)

@@ -86,8 +86,10 @@ public enum TestRabbitMQ {
         public func delete() { try? TestRabbitMQ.ctl(["-q", "delete_vhost", name]) }
     }
 
-    /// Publishes `bodies` to `queue` with confirms, at most 512 in flight.
-    public static func publish(_ bodies: [[UInt8]], to queue: String, configuration: AMQPConfiguration) async throws {
+    /// Publishes `bodies` (with `headers`) to `queue` with confirms, at most 512 in flight.
+    public static func publish(
+        _ bodies: [[UInt8]], to queue: String, headers: [String: String] = [:], configuration: AMQPConfiguration
+    ) async throws {
         let publisher = AMQPPublisher(configuration: configuration, declareQueues: [queue])
         defer { publisher.close() }
         try await withThrowingTaskGroup(of: PublishResult.self) { group in
@@ -96,7 +98,9 @@ public enum TestRabbitMQ {
             while next < bodies.count || running > 0 {
                 while running < 512 && next < bodies.count {
                     let body = bodies[next]
-                    group.addTask { await publisher.publish(OutboundMessage(body: body, target: .queue(queue))) }
+                    group.addTask {
+                        await publisher.publish(OutboundMessage(body: body, target: .queue(queue), headers: headers))
+                    }
                     next += 1
                     running += 1
                 }
