@@ -11,7 +11,7 @@
 #   scripts/rabbitmq.sh ctl ARGS   rabbitmqctl against it (tests use this: stop_app, start_app, ...)
 #
 # Settings (environment): BROKER_RABBITMQ_PORT (AMQP, default 5673), BROKER_RABBITMQ_DIR (default
-# .build/rabbitmq/node), BROKER_RABBITMQ_NODE (default broker-test@localhost),
+# /tmp/broker-rabbitmq-UID, one node per user whatever the checkout), BROKER_RABBITMQ_NODE (default broker-test@localhost),
 # BROKER_RABBITMQ_EPMD_PORT (default 4370). Fails loudly (non-zero, with the node's log) when
 # the node cannot start.
 set -euo pipefail
@@ -22,7 +22,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 NODE_AMQP_PORT=${BROKER_RABBITMQ_PORT:-5673}
 NODE_DIST_PORT=$((NODE_AMQP_PORT + 20000))
 NODE_NAME=${BROKER_RABBITMQ_NODE:-broker-test@localhost}
-NODE_DIR=${BROKER_RABBITMQ_DIR:-$ROOT/.build/rabbitmq/node}
+NODE_DIR=${BROKER_RABBITMQ_DIR:-${TMPDIR:-/tmp}/broker-rabbitmq-$(id -u)}
 EPMD_PORT=${BROKER_RABBITMQ_EPMD_PORT:-4370}
 
 case "${1:-start}" in
