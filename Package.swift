@@ -3,7 +3,6 @@ import PackageDescription
 
 let package = Package(
     name: "broker",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "broker", targets: ["broker"]),
         .library(name: "BrokerCore", targets: ["BrokerCore"]),
@@ -26,12 +25,16 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
     ],
     targets: [
+        // The rule engine: no I/O, no transport.
         .target(name: "BrokerCore"),
         .target(
             name: "RoutingRules",
             dependencies: ["BrokerCore", .product(name: "Yams", package: "Yams")]
         ),
+
+        // The seams and their adapters.
         .target(name: "BrokerTransports", dependencies: ["BrokerCore"]),
+        .target(name: "InMemoryTransport", dependencies: ["BrokerTransports"]),
         .systemLibrary(
             name: "CRabbitMQ",
             pkgConfig: "librabbitmq",
@@ -68,6 +71,47 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+
+        // The pipeline and the process.
+        .target(
+            name: "BrokerRouter",
+            dependencies: ["BrokerCore", "RoutingRules", "BrokerTransports"]
+        ),
+        .target(
+            name: "BrokerDaemon",
+            dependencies: [
+                "BrokerCore", "RoutingRules", "BrokerTransports", "BrokerRouter", "AgentStatusGRPC",
+                "ServerLinkWebSocket",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "BrokerApp",
+            dependencies: [
+                "BrokerCore", "BrokerRouter", "BrokerTransports", "BrokerDaemon", "AMQPTransport", "InMemoryTransport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "BrokerCLISupport",
+            plugins: ["BuildInfoPlugin"]
+        ),
+        .plugin(name: "BuildInfoPlugin", capability: .buildTool()),
+        .executableTarget(
+            name: "broker",
+            dependencies: [
+                "BrokerCore", "RoutingRules", "BrokerApp", "BrokerDaemon", "BrokerCLISupport", "BrokerDevTools",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        // Dev tooling: the simulator, the demo and the benchmarks (offered by `broker` too).
         .target(
             name: "AgentServerSimulator",
             dependencies: [
@@ -81,29 +125,18 @@ let package = Package(
             ]
         ),
         .target(
-            name: "BrokerRouter",
-            dependencies: ["BrokerCore", "RoutingRules", "BrokerTransports"]
-        ),
-        .target(
-            name: "BrokerDaemon",
+            name: "BrokerDevTools",
             dependencies: [
-                "BrokerCore", "RoutingRules", "BrokerTransports", "BrokerRouter", "AMQPTransport", "AgentStatusGRPC",
-                "ServerLinkWebSocket",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
-        ),
-        .executableTarget(
-            name: "broker",
-            dependencies: [
-                "BrokerCore", "RoutingRules", "BrokerTransports", "BrokerRouter", "AMQPTransport",
-                "AgentStatusGRPC", "ServerLinkWebSocket", "AgentServerSimulator", "BrokerDaemon",
+                "BrokerCore", "RoutingRules", "BrokerTransports", "InMemoryTransport", "AMQPTransport", "BrokerRouter",
+                "AgentStatusGRPC", "ServerLinkWebSocket", "AgentServerSimulator", "BrokerDaemon", "BrokerCLISupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
+
+        // Tests.
         .target(
             name: "TestSupport",
             dependencies: ["BrokerCore", "BrokerTransports", "AMQPTransport"],
@@ -118,34 +151,32 @@ let package = Package(
             ],
             resources: [.copy("Corpus")]
         ),
-        .testTarget(name: "BrokerCLITests", dependencies: ["broker"]),
+        .testTarget(name: "BrokerCLITests", dependencies: ["TestSupport"]),
         .testTarget(
             name: "AMQPIntegrationTests",
             dependencies: [
-                "TestSupport",
-                "BrokerCore", "RoutingRules", "BrokerTransports", "BrokerRouter", "AMQPTransport",
+                "TestSupport", "BrokerCore", "RoutingRules", "BrokerTransports", "BrokerRouter", "AMQPTransport",
                 "AgentServerSimulator",
             ]
         ),
         .testTarget(
             name: "AgentServerLinkTests",
             dependencies: [
-                "TestSupport",
-                "BrokerCore", "BrokerTransports", "AgentStatusGRPC", "ServerLinkWebSocket", "AgentServerSimulator",
+                "TestSupport", "BrokerCore", "BrokerTransports", "AgentStatusGRPC", "ServerLinkWebSocket",
+                "AgentServerSimulator",
             ]
         ),
         .testTarget(
             name: "BrokerDaemonTests",
             dependencies: [
-                "TestSupport",
-                "BrokerCore", "BrokerTransports", "BrokerRouter", "BrokerDaemon", "AgentServerSimulator",
-                "RoutingRules",
+                "TestSupport", "BrokerCore", "BrokerTransports", "InMemoryTransport", "BrokerRouter", "BrokerDaemon",
+                "BrokerApp", "AgentServerSimulator", "RoutingRules",
             ]
         ),
         .testTarget(
             name: "BrokerRouterTests",
             dependencies: [
-                "TestSupport", "BrokerCore", "RoutingRules", "BrokerTransports", "BrokerRouter",
+                "TestSupport", "BrokerCore", "RoutingRules", "BrokerTransports", "InMemoryTransport", "BrokerRouter",
             ]
         ),
     ]

@@ -50,12 +50,27 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
                 configuration.port = number
             }
         }
-        if configuration.tls != nil {
-            configuration.tls?.caCertificate = environment["RABBITMQ_CA_CERT"]
-            configuration.tls?.clientCertificate = environment["RABBITMQ_CLIENT_CERT"]
-            configuration.tls?.clientKey = environment["RABBITMQ_CLIENT_KEY"]
-        }
+        configuration.applyTLSFiles(from: environment)
         return configuration
+    }
+
+    /// With TLS, takes the CA and client certificate files from `RABBITMQ_CA_CERT`,
+    /// `RABBITMQ_CLIENT_CERT` and `RABBITMQ_CLIENT_KEY`.
+    public mutating func applyTLSFiles(from environment: [String: String]) {
+        guard tls != nil else { return }
+        tls?.caCertificate = environment["RABBITMQ_CA_CERT"]
+        tls?.clientCertificate = environment["RABBITMQ_CLIENT_CERT"]
+        tls?.clientKey = environment["RABBITMQ_CLIENT_KEY"]
+    }
+
+    /// The URL of this configuration (`RABBITMQ_URL`, or one built from `RABBITMQ_HOST` and
+    /// `RABBITMQ_PORT`), password included: for child processes, never for logs.
+    public var url: String {
+        let scheme = tls == nil ? "amqp" : "amqps"
+        let vhost =
+            virtualHost == "/" ? "" : virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+        let credentials = [user, password].map { $0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "" }
+        return "\(scheme)://\(credentials[0]):\(credentials[1])@\(host):\(port)/\(vhost)"
     }
 
     /// Parses an `amqp://` or `amqps://` URL (rabbitmq-c's parser: `%2f` is `/`; an empty path

@@ -23,6 +23,7 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
     private let stopped = Atomic(false)
     private let paused: Atomic<Bool>
     private let connectedFlag = Atomic(false)
+    private let status = ConnectionStatus()
     private let outstanding = Atomic(0)
     private let finished = DispatchSemaphore(value: 0)
     private let drainTimeout: Duration
@@ -55,9 +56,11 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
     /// Whether the consumer is connected right now.
     public var isConnected: Bool { connectedFlag.load(ordering: .relaxed) }
 
+    public var health: TransportHealth { status.health(endpoint: "\(configuration)", queue: queue) }
+
     /// Stops taking messages: the stream ends at once; the connection stays open until every
     /// delivered message is settled (or the drain timeout passes; unsettled ones are redelivered).
-    public func stop() {
+    public func beginGracefulShutdown() {
         stopped.store(true, ordering: .releasing)
         continuation.finish()
         wakeup.signal()
@@ -104,12 +107,14 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
                     "consumer connected",
                     metadata: ["queue": "\(queue)", "server": "\(configuration)", "prefetch": "\(prefetch)"])
                 connectedFlag.store(true, ordering: .relaxed)
+                status.connected()
                 backoff.reset()
                 var flow = Flow(tag: "broker.\(queue).\(generation)")
                 try consume(connection, generation: generation, flow: &flow)
                 connectedFlag.store(false, ordering: .relaxed)
             } catch {
                 connectedFlag.store(false, ordering: .relaxed)
+                status.lost("\(error)")
                 if stopped.load(ordering: .acquiring) { break }
                 let delay = backoff.next()
                 logger.error(
@@ -121,12 +126,14 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
         }
         continuation.finish()
         connectedFlag.store(false, ordering: .relaxed)
+        status.closed()
         finished.signal()
     }
 
     /// Returns when the consumer's thread has settled what it could and closed its connection
-    /// (after ``stop()``); call it before the process exits so no acknowledgement is lost.
-    public func closed() async {
+    /// (after ``beginGracefulShutdown()``); await it before the process exits so no
+    /// acknowledgement is lost.
+    public func run() async {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             DispatchQueue.global().async {
                 self.finished.wait()

@@ -1,5 +1,6 @@
 import BrokerTransports
 import CRabbitMQ
+import Dispatch
 import Foundation
 import Logging
 import Synchronization
@@ -33,6 +34,8 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
     private let requests = Mutex<[Request]>([])
     private let closed = Atomic(false)
     private let connectedFlag = Atomic(false)
+    private let status = ConnectionStatus()
+    private let finished = DispatchSemaphore(value: 0)
 
     // Owned by the publisher thread.
     private var inFlight: [UInt64: InFlight] = [:]
@@ -69,10 +72,23 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
         }
     }
 
-    /// Stops the thread; publishes still waiting end as `unknown`.
-    public func close() {
+    public var health: TransportHealth { status.health(endpoint: "\(configuration)", queue: nil) }
+
+    /// Closes the connection; publishes still unconfirmed end as `unknown`.
+    public func beginGracefulShutdown() {
         closed.store(true, ordering: .releasing)
         wakeup.signal()
+    }
+
+    /// Returns once the publisher's thread has closed its connection.
+    public func run() async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                self.finished.wait()
+                self.finished.signal()
+                done.resume()
+            }
+        }
     }
 
     private func runLoop() {
@@ -83,11 +99,13 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
                 try openConfirmChannel(connection, reopen: false)
                 for queue in declaredQueues { try connection.declareDurableQueue(queue) }
                 connectedFlag.store(true, ordering: .relaxed)
+                status.connected()
                 logger.info("publisher connected", metadata: ["server": "\(configuration)"])
                 backoff.reset()
                 try serve(connection)
             } catch {
                 connectedFlag.store(false, ordering: .relaxed)
+                status.lost("\(error)")
                 failAll(.unknown(reason: "\(error)"))
                 if closed.load(ordering: .acquiring) { break }
                 let delay = backoff.next()
@@ -104,6 +122,8 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
         }) {
             request.continuation.resume(returning: .unknown(reason: "publisher closed"))
         }
+        status.closed()
+        finished.signal()
     }
 
     private func openConfirmChannel(_ connection: AMQPConnection, reopen: Bool) throws(AMQPError) {

@@ -103,10 +103,10 @@ public final class SimulatedMessagePath: Sendable {
         {
             try? await Task.sleep(for: .milliseconds(50))
         }
-        consumer.stop()
+        consumer.beginGracefulShutdown()
         await task.value
-        await consumer.closed()
-        publisher.close()
+        await consumer.run()
+        publisher.beginGracefulShutdown()
     }
 
     /// Makes sure `agent_queue_<id>` exists for each id.

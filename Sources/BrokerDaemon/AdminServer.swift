@@ -15,8 +15,11 @@ import Synchronization
 public final class AdminServer: Sendable {
     public struct Configuration: Sendable {
         public var host = "127.0.0.1"
-        /// 0 picks a free port (tests); `broker run` defaults to 9090.
-        public var port = 9090
+        /// The port `broker run` listens on unless told otherwise (no common tool uses it; 9090,
+        /// the previous default, is Prometheus's own).
+        public static let defaultPort = 7391
+        /// 0 picks a free port (tests).
+        public var port = defaultPort
         public var token: String?
 
         public init() {}

@@ -1,6 +1,7 @@
-/// The seams between the router and the outside world. A transport is a type that conforms to
-/// one of these protocols; the router never touches sockets, and transports never call the
-/// rule engine.
+/// The seams between the router and the outside world. A transport (``Transport``) makes the
+/// inputs (``InboundSource``) and outputs (``OutboundSink``) of one message system; each has a
+/// lifecycle and a health a user can observe. The router never touches sockets, and transports
+/// never call the rule engine.
 
 /// Where a message is published: an exchange and a routing key (the default exchange `""`
 /// with a queue name as the key publishes to that queue).
@@ -56,9 +57,10 @@ public enum PublishResult: Sendable, Hashable {
 }
 
 /// Publishes messages and reports each one's confirmation.
-public protocol OutboundSink: Sendable {
+public protocol OutboundSink: TransportLifecycle {
     /// Publishes `message` and waits for its confirmation. Many publishes may be awaited at
-    /// once: a sink pipelines them.
+    /// once: a sink pipelines them. Every call gets exactly one result, also when the sink shuts
+    /// down (then `.unknown`).
     func publish(_ message: OutboundMessage) async -> PublishResult
 }
 
@@ -97,14 +99,64 @@ public protocol Settlement: Sendable {
 }
 
 /// A source of inbound messages (a queue consumer).
-public protocol InboundSource: Sendable {
-    /// The messages, until ``stop()``. Sources bound how many are unsettled at once (prefetch).
+public protocol InboundSource: TransportLifecycle {
+    /// The messages, until graceful shutdown begins. Sources bound how many are unsettled at
+    /// once (prefetch).
     var messages: AsyncStream<InboundMessage> { get }
-    /// Stops taking new messages; unsettled ones stay settleable until the source closes.
-    func stop()
     /// Stops deliveries for now (flow control): the messages stay in the input, delivered ones
     /// stay settleable. Idempotent; a source may deliver a few that were already on their way.
     func pause()
     /// Starts deliveries again after ``pause()``. Idempotent.
     func resume()
+}
+
+/// What every input and output shares: it starts connecting when it is made, ``run()`` returns
+/// once it has shut down, and ``health`` says how it is doing.
+///
+/// Graceful shutdown of an input stops deliveries at once and keeps settling what was delivered
+/// until all is settled (or its drain deadline passes; the rest is redelivered); of an output, it
+/// closes the connection and answers whatever is still unconfirmed with `.unknown`, so the
+/// daemon shuts outputs down only after the router has drained.
+public protocol TransportLifecycle: Sendable {
+    /// Returns once the adapter has shut down and released its connections.
+    func run() async
+    /// Starts the graceful shutdown. Idempotent.
+    func beginGracefulShutdown()
+    /// The connection's state now.
+    var health: TransportHealth { get }
+}
+
+/// How an input or output is doing, for `/readyz` and `/metrics`.
+public struct TransportHealth: Sendable, Hashable, CustomStringConvertible {
+    public enum State: String, Sendable, Hashable, CaseIterable {
+        /// Not connected yet.
+        case connecting
+        /// Connected and working.
+        case connected
+        /// The connection was lost; reconnecting with backoff.
+        case reconnecting
+        /// Connected, but the server holds it back (RabbitMQ's `connection.blocked`).
+        case blocked
+        /// Shut down.
+        case closed
+    }
+
+    public var state: State
+    /// Where it is connected (credentials redacted).
+    public var endpoint: String
+    /// Why it is not connected, or what blocks it.
+    public var detail: String?
+
+    public init(state: State, endpoint: String, detail: String? = nil) {
+        self.state = state
+        self.endpoint = endpoint
+        self.detail = detail
+    }
+
+    /// Whether messages can flow.
+    public var isUp: Bool { state == .connected }
+
+    public var description: String {
+        "\(state.rawValue) \(endpoint)" + (detail.map { ": \($0)" } ?? "")
+    }
 }

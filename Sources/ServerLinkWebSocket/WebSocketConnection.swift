@@ -1,10 +1,10 @@
+import BrokerTransports
 import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import NIOWebSocket
-import Synchronization
 
 /// Where a WebSocket server is: `ws://host:port/path` or `wss://…`.
 public struct WebSocketEndpoint: Sendable, Hashable, CustomStringConvertible {
@@ -101,7 +101,7 @@ struct WebSocketConnection: Sendable {
         let sslContext = endpoint.usesTLS ? try NIOSSLContext(configuration: settings.tls) : nil
         let maximumSize = settings.maximumMessageSize
         let handshake = settings.handshakeTimeout
-        let timedOut = Flag()
+        let timedOut = AtomicFlag()
         let upgrade: EventLoopFuture<Upgrade>
         do {
             upgrade = try await ClientBootstrap(group: group)
@@ -229,13 +229,6 @@ struct WebSocketConnection: Sendable {
             try await outbound.write(masked)
         }
     }
-}
-
-/// A flag that tasks and event loops set and read.
-final class Flag: Sendable {
-    private let value = Atomic(false)
-    var isSet: Bool { value.load(ordering: .acquiring) }
-    func set() { value.store(true, ordering: .releasing) }
 }
 
 extension Duration {

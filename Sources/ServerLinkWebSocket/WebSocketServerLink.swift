@@ -135,7 +135,7 @@ public final class WebSocketServerLink: ServerLink {
         settings.maximumMessageSize = configuration.maximumFrameSize
         settings.tls = configuration.tls
         let connection = try await WebSocketConnection.open(endpoint, settings: settings)
-        let registered = Flag()
+        let registered = AtomicFlag()
         // A server that upgrades and then never answers the registration: give up on it.
         let timer = connection.closeIfIdle(after: configuration.registrationTimeout) { registered.isSet }
         defer { timer.cancel() }

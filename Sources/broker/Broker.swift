@@ -1,66 +1,45 @@
 import ArgumentParser
+import BrokerCLISupport
 import BrokerCore
-import Dispatch
+import BrokerDevTools
 import Foundation
 import RoutingRules
-import Synchronization
 
 /// The `broker` command.
-struct Broker: ParsableCommand {
+struct Broker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "broker",
         abstract: "A declarative message router for multi-agent systems.",
         discussion: """
-            Routing decisions come from YAML rule files. Check them with validate-rules, test
-            them with test-rules, and see why a message goes where it goes with explain.
+            Routing decisions come from YAML rule files. Check them with validate-rules, test them with test-rules, and see why a message goes where it goes with explain. run is the daemon; demo, simulate-server and the bench commands are for trying and measuring it.
             """,
-        subcommands: [
-            Run.self, Demo.self, ValidateRules.self, TestRules.self, Explain.self, Route.self, SimulateServer.self,
-            Bench.self, BenchStatus.self, BenchReload.self,
-        ]
+        version: BuildInfo.versionLine,
+        subcommands: [Run.self, ValidateRules.self, TestRules.self, Explain.self] + DevTools.commands
     )
 }
 
 @main
 enum BrokerMain {
-    static func main() {
+    static func main() async {
+        // A SIGHUP before `broker run` installs its handler must not kill the process.
+        signal(SIGHUP, SIG_IGN)
         do {
             var command = try Broker.parseAsRoot(try ConfigFile.expand(Array(CommandLine.arguments.dropFirst())))
-            try command.run()
+            if var asynchronous = command as? any AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
         } catch {
             let code = Broker.exitCode(for: error)
             // Usage errors exit 2, as the CLI promises (ArgumentParser would use 64).
             if code == .validationFailure {
-                FileHandle.standardError.write(Data((Broker.fullMessage(for: error) + "\n").utf8))
+                printError(Broker.fullMessage(for: error))
                 exit(2)
             }
             Broker.exit(withError: error)
         }
     }
-}
-
-/// Writes a line to standard output unbuffered, so it reaches a pipe or a log at once.
-func say(_ text: String) {
-    FileHandle.standardOutput.write(Data((text + "\n").utf8))
-}
-
-/// Writes to standard error.
-func printError(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
-}
-
-/// The exit statuses of the rules commands.
-enum Status {
-    static let ok: Int32 = 0
-    static let failed: Int32 = 1
-    static let usage: Int32 = 2
-}
-
-/// The contents of a file (also works for pipes such as /dev/fd/N).
-func readFile(_ path: String) -> Data? {
-    guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-    defer { try? handle.close() }
-    return try? handle.readToEnd() ?? Data()
 }
 
 /// Loads a rule set for a command; on any problem prints the diagnostics and exits with 2.
@@ -121,16 +100,4 @@ enum ConfigFile {
         rest.removeSubrange(index...(index + 1))
         return [rest[0]] + fromFile + rest.dropFirst()
     }
-}
-
-/// Runs `body` to completion from a synchronous command's `run()`, rethrowing its error.
-func runToCompletion(_ body: sending @escaping () async throws -> Void) throws {
-    let done = DispatchSemaphore(value: 0)
-    let failure = Mutex<(any Error)?>(nil)
-    Task {
-        do { try await body() } catch { failure.withLock { $0 = error } }
-        done.signal()
-    }
-    done.wait()
-    if let error = failure.withLock({ $0 }) { throw error }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BrokerCLISupport
 import BrokerCore
 import Foundation
 import RoutingRules

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BrokerCLISupport
 import Foundation
 import RoutingRules
 

@@ -47,7 +47,7 @@ extension RabbitMQIntegration {
             try await fill(queues.input, with: bodies())
             let consumer = AMQPConsumer(configuration: rabbit, queue: queues.input, prefetch: 64)
             let publisher = AMQPPublisher(configuration: rabbit, declareQueues: [queues.output, queues.deadLetter])
-            let router = Router(
+            let router = MessageRouter(
                 rules: RuleSetHolder(try queues.defaultRules()), registry: threeAgents(), output: publisher)
             let task = Task { await router.run(consumer) }
             try await eventually("2,000 are settled", timeout: .seconds(60), every: .milliseconds(5)) {
@@ -58,9 +58,9 @@ extension RabbitMQIntegration {
             try rabbitmqctl(["start_app"])
             try rabbitmqctl(["-q", "await_startup"])
             try await waitUntilDrained(queues.input)
-            consumer.stop()
+            consumer.beginGracefulShutdown()
             await task.value
-            publisher.close()
+            publisher.beginGracefulShutdown()
             let (missing, duplicates) = await account(queues)
             #expect(missing == 0)
             print("RabbitMQ restart: \(duplicates) duplicates, \(router.statistics.snapshot.requeued) requeued")
@@ -84,7 +84,8 @@ extension RabbitMQIntegration {
                 let process = Process()
                 process.executableURL = repositoryRoot.appendingPathComponent(".build/debug/broker")
                 process.arguments = [
-                    "route", "--rules", rulesFile.path, "--registry", "rules/registries/three-agents.yaml",
+                    "run", "--rules", rulesFile.path, "--registry", "rules/registries/three-agents.yaml",
+                    "--admin-address", "127.0.0.1:0",
                     "--input-queue", queues.input, "--metadata-queue", "", "--prefetch", "64",
                 ]
                 process.currentDirectoryURL = repositoryRoot

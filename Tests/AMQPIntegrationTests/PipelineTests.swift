@@ -14,19 +14,19 @@ extension RabbitMQIntegration {
         func route(
             _ queues: TestQueues, rules: RuleSet, expected: Int, prefetch: UInt16 = 256,
             configuration: RouterConfiguration = RouterConfiguration()
-        ) async -> Router {
+        ) async -> MessageRouter {
             let consumer = AMQPConsumer(configuration: rabbit, queue: queues.input, prefetch: prefetch)
             let publisher = AMQPPublisher(configuration: rabbit, declareQueues: [queues.output, queues.deadLetter])
-            let router = Router(
+            let router = MessageRouter(
                 rules: RuleSetHolder(rules), registry: threeAgents(), output: publisher, configuration: configuration)
             let task = Task { await router.run(consumer) }
             let deadline = ContinuousClock.now + .seconds(120)
             while router.statistics.settled < expected && ContinuousClock.now < deadline {
                 try? await Task.sleep(for: .milliseconds(20))
             }
-            consumer.stop()
+            consumer.beginGracefulShutdown()
             await task.value
-            publisher.close()
+            publisher.beginGracefulShutdown()
             return router
         }
 
@@ -50,7 +50,7 @@ extension RabbitMQIntegration {
             #expect(output.count == 9_980)
             #expect(Set(ids).count == 9_980)
             #expect(dead.count == 20)
-            #expect(dead.allSatisfy { $0.headers[Router.Header.reasonCode] == "invalid_json" })
+            #expect(dead.allSatisfy { $0.headers[MessageRouter.Header.reasonCode] == "invalid_json" })
             #expect(try AMQPAdmin.messageCount(queues.input, configuration: rabbit) == 0)
             #expect(output.allSatisfy { $0.hops == 1 && $0.headers.isEmpty })
         }
@@ -94,7 +94,7 @@ extension RabbitMQIntegration {
             try await fill(queues.input, with: cases.map { Array($0.0.utf8) })
             try await fill(
                 queues.input, with: [Array(#"{"message_type":"TEXT","message_id":"loop"}"#.utf8)],
-                headers: [Router.Header.hops: "10"])
+                headers: [MessageRouter.Header.hops: "10"])
             var limited = RouterConfiguration()
             limited.maximumMessageSize = 1 << 20
             let router = await route(
@@ -105,7 +105,7 @@ extension RabbitMQIntegration {
             let expected =
                 cases.map { ($0.1, $0.0) } + [("routing_cycle", #"{"message_type":"TEXT","message_id":"loop"}"#)]
             let actual = dead.map {
-                ($0.headers[Router.Header.reasonCode] ?? "?", String(decoding: $0.body, as: UTF8.self))
+                ($0.headers[MessageRouter.Header.reasonCode] ?? "?", String(decoding: $0.body, as: UTF8.self))
             }
             #expect(actual.count == expected.count)
             for (code, body) in expected {
@@ -113,8 +113,8 @@ extension RabbitMQIntegration {
                     actual.contains { $0.0 == code && $0.1 == body },
                     "missing dead letter \(code) for \(body.prefix(60))")
             }
-            #expect(dead.allSatisfy { $0.headers[Router.Header.originalQueue] == queues.input })
-            let reasons = dead.compactMap { $0.headers[Router.Header.reason] }
+            #expect(dead.allSatisfy { $0.headers[MessageRouter.Header.originalQueue] == queues.input })
+            let reasons = dead.compactMap { $0.headers[MessageRouter.Header.reason] }
             #expect(reasons.contains { $0.contains("NO_ROUTE") })
             #expect(reasons.contains { $0.contains("no exchange 'no_such_exchange_\(queues.id)'") })
             #expect(await collect(queues.output).isEmpty)

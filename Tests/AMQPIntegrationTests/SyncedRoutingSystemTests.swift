@@ -45,7 +45,7 @@ extension RabbitMQIntegration {
                 let before = try await system.status().agents.map(\.id)
                 let publisher = AMQPPublisher(
                     configuration: system.vhost.configuration, declareQueues: ["broker_input_queue"])
-                defer { publisher.close() }
+                defer { publisher.beginGracefulShutdown() }
                 // Half of the messages name a receiver, with the ids the server had before it restarted.
                 let producer = Task { () -> Int in
                     var sent = 0
@@ -138,7 +138,7 @@ extension RabbitMQIntegration {
                     try system.vhost.count("broker_dead_letter") == 1
                 }
                 let dead = await system.vhost.drain("broker_dead_letter")
-                #expect(dead.first?.headers[Router.Header.reasonCode] == "routing_cycle")
+                #expect(dead.first?.headers[MessageRouter.Header.reasonCode] == "routing_cycle")
                 #expect(dead.first?.message?.messageID == "loop")
                 let republished = try await system.status().messages["republished"] ?? 0
                 #expect(republished == 10, "round trips before the cycle was broken: \(republished)")

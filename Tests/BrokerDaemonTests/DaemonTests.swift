@@ -4,6 +4,7 @@ import BrokerDaemon
 import BrokerRouter
 import BrokerTransports
 import Foundation
+import InMemoryTransport
 import RoutingRules
 import TestSupport
 import Testing
@@ -35,7 +36,7 @@ func temporaryDirectory() throws -> URL {
 
 /// A daemon on in-memory queues with a snapshot-file registry and an admin port of its own.
 func memoryDaemon(rulesDirectory: URL, queues: InMemoryQueues) throws -> Daemon {
-    var configuration = DaemonConfiguration(transport: .memory(queues))
+    var configuration = DaemonConfiguration(transport: InMemoryTransport(queues: queues))
     configuration.rules = [rulesDirectory.path]
     configuration.agents = .file(root.appendingPathComponent("rules/registries/three-agents.yaml").path)
     configuration.metadataQueue = ""

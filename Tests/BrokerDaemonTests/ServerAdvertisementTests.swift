@@ -3,6 +3,7 @@ import BrokerCore
 import BrokerDaemon
 import BrokerTransports
 import Foundation
+import InMemoryTransport
 import TestSupport
 import Testing
 
@@ -10,7 +11,7 @@ import Testing
     /// A daemon on in-memory queues registered with `simulator`, whose link would otherwise wait
     /// a minute between attempts.
     func daemon(_ simulator: AgentServerSimulator, queues: InMemoryQueues) throws -> Daemon {
-        var configuration = DaemonConfiguration(transport: .memory(queues))
+        var configuration = DaemonConfiguration(transport: InMemoryTransport(queues: queues))
         configuration.rules = [root.appendingPathComponent("rules/default.yaml").path]
         configuration.agents = .server(url: simulator.webSocketURL, brokerName: "advertised")
         configuration.metadataQueue = ""

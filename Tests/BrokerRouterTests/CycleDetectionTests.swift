@@ -2,6 +2,7 @@ import BrokerCore
 import BrokerRouter
 import BrokerTransports
 import Foundation
+import InMemoryTransport
 import RoutingRules
 import TestSupport
 import Testing
@@ -56,7 +57,7 @@ import Testing
                         """)
             ]).ruleSet)
         let queues = InMemoryQueues()
-        let router = Router(rules: RuleSetHolder(rules), registry: threeAgents(), output: queues.sink)
+        let router = MessageRouter(rules: RuleSetHolder(rules), registry: threeAgents(), output: queues.sink)
         let consumer = queues.consumer(of: "broker_input_queue", prefetch: 8)
         let routing = Task { await router.run(consumer) }
         queues.enqueue(
@@ -70,18 +71,18 @@ import Testing
             }
             return !queues.contents(of: "broker_dead_letter").isEmpty
         }
-        consumer.stop()
+        consumer.beginGracefulShutdown()
         await routing.value
         #expect(rounds == 10, "published ten times, then stopped")
         let dead = queues.drain("broker_dead_letter")
         #expect(dead.count == 1)
-        #expect(dead.first?.headers[Router.Header.reasonCode] == "routing_cycle")
+        #expect(dead.first?.headers[MessageRouter.Header.reasonCode] == "routing_cycle")
         #expect(router.statistics.snapshot.published == 10)
     }
 
     @Test func aMessageTheServerBuildsItselfIsNotARoundTrip() async throws {
         let queues = InMemoryQueues()
-        let router = Router(rules: RuleSetHolder(defaultRules), registry: threeAgents(), output: queues.sink)
+        let router = MessageRouter(rules: RuleSetHolder(defaultRules), registry: threeAgents(), output: queues.sink)
         // The same ERROR arriving twice is still routed twice: only bodies the broker published count.
         for _ in 0..<12 {
             queues.enqueue(

@@ -2,6 +2,7 @@ import BrokerCore
 import BrokerRouter
 import BrokerTransports
 import Foundation
+import InMemoryTransport
 import RoutingRules
 import Synchronization
 import TestSupport
@@ -26,20 +27,20 @@ func threeAgents() -> AgentRegistry {
 
 /// Runs `router` over everything in `broker_input_queue` and stops when `expected` are settled
 /// (the test fails after 30 s).
-func drain(_ queues: InMemoryQueues, _ router: Router, expected: Int, prefetch: Int = 32) async {
+func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, prefetch: Int = 32) async {
     let consumer = queues.consumer(of: "broker_input_queue", prefetch: prefetch)
     let task = Task { await router.run(consumer) }
     try? await eventually("\(expected) messages are settled", timeout: .seconds(30), every: .milliseconds(2)) {
         router.statistics.settled >= expected
     }
-    consumer.stop()
+    consumer.beginGracefulShutdown()
     await task.value
 }
 
 @Suite struct RouterTests {
     @Test func everyMessageIsPublishedOnceAndAcknowledged() async throws {
         let queues = InMemoryQueues()
-        let router = Router(rules: RuleSetHolder(defaultRules), registry: threeAgents(), output: queues.sink)
+        let router = MessageRouter(rules: RuleSetHolder(defaultRules), registry: threeAgents(), output: queues.sink)
         for i in 0..<1000 {
             queues.enqueue(
                 Array(#"{"message_type":"TEXT","sender_id":"agent_a","message_id":"m\#(i)"}"#.utf8),
@@ -62,7 +63,7 @@ func drain(_ queues: InMemoryQueues, _ router: Router, expected: Int, prefetch: 
         let queues = InMemoryQueues()
         var configuration = RouterConfiguration()
         configuration.maximumMessageSize = 200
-        let router = Router(
+        let router = MessageRouter(
             rules: RuleSetHolder(defaultRules), registry: threeAgents(), output: queues.sink,
             configuration: configuration)
         let poison: [(String, String)] = [
@@ -73,10 +74,10 @@ func drain(_ queues: InMemoryQueues, _ router: Router, expected: Int, prefetch: 
         for (body, _) in poison { queues.enqueue(Array(body.utf8), to: "broker_input_queue") }
         await drain(queues, router, expected: poison.count, prefetch: 1)
         let dead = queues.drain("broker_dead_letter")
-        #expect(dead.map { $0.headers[Router.Header.reasonCode] } == poison.map(\.1))
+        #expect(dead.map { $0.headers[MessageRouter.Header.reasonCode] } == poison.map(\.1))
         #expect(dead.map { String(decoding: $0.body, as: UTF8.self) } == poison.map(\.0))
-        #expect(dead.allSatisfy { $0.headers[Router.Header.originalQueue] == "broker_input_queue" })
-        #expect(dead[3].headers[Router.Header.reason] == "unknown message_type 'FOO'")
+        #expect(dead.allSatisfy { $0.headers[MessageRouter.Header.originalQueue] == "broker_input_queue" })
+        #expect(dead[3].headers[MessageRouter.Header.reason] == "unknown message_type 'FOO'")
         #expect(queues.contents(of: "server_input_queue").isEmpty)
     }
 
@@ -88,13 +89,13 @@ func drain(_ queues: InMemoryQueues, _ router: Router, expected: Int, prefetch: 
                     name: "loop.yaml",
                     text: "version: 1\nroutes:\n  - name: loop\n    deliver: as_is\n    output: broker_input_queue\n")
             ]).ruleSet)
-        let router = Router(rules: RuleSetHolder(rules), registry: threeAgents(), output: queues.sink)
+        let router = MessageRouter(rules: RuleSetHolder(rules), registry: threeAgents(), output: queues.sink)
         queues.enqueue(Array(#"{"message_type":"TEXT"}"#.utf8), to: "broker_input_queue")
         await drain(queues, router, expected: 11)
         let dead = queues.drain("broker_dead_letter")
         #expect(dead.count == 1)
-        #expect(dead.first?.headers[Router.Header.reasonCode] == "routing_cycle")
-        #expect(dead.first?.headers[Router.Header.hops] == "10")
+        #expect(dead.first?.headers[MessageRouter.Header.reasonCode] == "routing_cycle")
+        #expect(dead.first?.headers[MessageRouter.Header.hops] == "10")
     }
 
     @Test func unroutableAndRejectedPublishesAreDeadLettered() async throws {
@@ -116,7 +117,7 @@ func drain(_ queues: InMemoryQueues, _ router: Router, expected: Int, prefetch: 
                             output: { exchange: nowhere, routing_key: x }
                         """)
             ]).ruleSet)
-        let router = Router(rules: RuleSetHolder(rules), registry: threeAgents(), output: queues.sink)
+        let router = MessageRouter(rules: RuleSetHolder(rules), registry: threeAgents(), output: queues.sink)
         for body in [
             #"{"message_type":"A","key":"known"}"#, #"{"message_type":"A","key":"unbound"}"#, #"{"message_type":"B"}"#,
         ] {
@@ -126,7 +127,7 @@ func drain(_ queues: InMemoryQueues, _ router: Router, expected: Int, prefetch: 
         #expect(queues.drain("audit_queue").count == 1)
         let dead = queues.drain("broker_dead_letter")
         #expect(
-            dead.map { $0.headers[Router.Header.reason] ?? "" } == [
+            dead.map { $0.headers[MessageRouter.Header.reason] ?? "" } == [
                 "publish to audit/unbound failed: NO_ROUTE",
                 "publish to nowhere/x failed: NOT_FOUND - no exchange 'nowhere'",
             ])
@@ -135,23 +136,23 @@ func drain(_ queues: InMemoryQueues, _ router: Router, expected: Int, prefetch: 
     @Test func anUnknownPublishOutcomeRedeliversTheMessageMarked() async throws {
         let queues = InMemoryQueues()
         let flaky = FlakySink(inner: queues.sink, failures: 1)
-        let router = Router(rules: RuleSetHolder(defaultRules), registry: threeAgents(), output: flaky)
+        let router = MessageRouter(rules: RuleSetHolder(defaultRules), registry: threeAgents(), output: flaky)
         queues.enqueue(Array(#"{"message_type":"ERROR","message_id":"e"}"#.utf8), to: "broker_input_queue")
         let consumer = queues.consumer(of: "broker_input_queue", prefetch: 4)
         let task = Task { await router.run(consumer) }
         try await eventually("the message is settled") { router.statistics.settled >= 1 }
-        consumer.stop()
+        consumer.beginGracefulShutdown()
         await task.value
         #expect(router.statistics.snapshot.requeued == 1)
         let output = queues.drain("server_input_queue")
         #expect(output.count == 1)
-        #expect(output.first?.headers[Router.Header.redelivered] == "true")
+        #expect(output.first?.headers[MessageRouter.Header.redelivered] == "true")
     }
 
     @Test func statusUpdatesOnTheInputQueueUpdateTheRegistry() async throws {
         let queues = InMemoryQueues()
         let registry = threeAgents()
-        let router = Router(rules: RuleSetHolder(defaultRules), registry: registry, output: queues.sink)
+        let router = MessageRouter(rules: RuleSetHolder(defaultRules), registry: registry, output: queues.sink)
         queues.enqueue(
             Array(
                 #"{"message_type":"AGENT_STATUS_UPDATE","agents":[{"agent_id":"agent_b","is_online":false}],"is_full_update":false}"#
@@ -172,6 +173,10 @@ final class FlakySink: OutboundSink {
         self.inner = inner
         self.remaining = Atomic(failures)
     }
+
+    func run() async {}
+    func beginGracefulShutdown() {}
+    var health: TransportHealth { inner.health }
 
     func publish(_ message: OutboundMessage) async -> PublishResult {
         if remaining.subtract(1, ordering: .relaxed).oldValue > 0 { return .unknown(reason: "connection lost") }

@@ -2,6 +2,7 @@ import BrokerCore
 import BrokerRouter
 import BrokerTransports
 import Foundation
+import InMemoryTransport
 import RoutingRules
 import TestSupport
 import Testing
@@ -11,11 +12,11 @@ import Testing
     func router(
         _ policy: RouterConfiguration.StalePolicy, registry: AgentRegistry, queues: InMemoryQueues,
         maximumStaleness: Duration = .zero
-    ) -> Router {
+    ) -> MessageRouter {
         var configuration = RouterConfiguration()
         configuration.stalePolicy = policy
         configuration.maximumStaleness = maximumStaleness
-        return Router(
+        return MessageRouter(
             rules: RuleSetHolder(defaultRules), registry: registry, output: queues.sink, configuration: configuration)
     }
 
@@ -77,7 +78,7 @@ import Testing
         )
         registry.sync.markSynced()
         try await eventually("routed after the full list") { router.statistics.settled == 1 }
-        consumer.stop()
+        consumer.beginGracefulShutdown()
         await routing.value
         let routed = queues.drain("server_input_queue")
         #expect(routed.count == 1)
@@ -89,13 +90,14 @@ import Testing
         let registry = unsyncedRegistry()
         enqueue(queues, "u")
         await drain(queues, router(.deadLetter, registry: registry, queues: queues), expected: 1)
-        #expect(queues.drain("broker_dead_letter").first?.headers[Router.Header.reasonCode] == "registry_unsynced")
+        #expect(
+            queues.drain("broker_dead_letter").first?.headers[MessageRouter.Header.reasonCode] == "registry_unsynced")
 
         registry.sync.markSynced()
         registry.sync.markStale(reason: "status stream down")
         enqueue(queues, "s")
         await drain(queues, router(.deadLetter, registry: registry, queues: queues), expected: 1)
-        #expect(queues.drain("broker_dead_letter").first?.headers[Router.Header.reasonCode] == "registry_stale")
+        #expect(queues.drain("broker_dead_letter").first?.headers[MessageRouter.Header.reasonCode] == "registry_stale")
     }
 
     @Test func routePolicyRoutesOnTheLastListOnceSynced() async throws {
@@ -141,7 +143,7 @@ import Testing
         enqueue(queues, "late")
         try await Task.sleep(for: .milliseconds(100))
         #expect(queues.contents(of: "broker_input_queue").count == 1, "paused: not taken")
-        consumer.stop()
+        consumer.beginGracefulShutdown()
     }
 
     @Test func theStaticFileFeedIsSyncedAtOnce() throws {

@@ -91,7 +91,7 @@ public enum TestRabbitMQ {
         _ bodies: [[UInt8]], to queue: String, headers: [String: String] = [:], configuration: AMQPConfiguration
     ) async throws {
         let publisher = AMQPPublisher(configuration: configuration, declareQueues: [queue])
-        defer { publisher.close() }
+        defer { publisher.beginGracefulShutdown() }
         try await withThrowingTaskGroup(of: PublishResult.self) { group in
             var next = 0
             var running = 0
@@ -132,9 +132,9 @@ public enum TestRabbitMQ {
             let count = (try? AMQPAdmin.messageCount(queue, configuration: configuration)) ?? 0
             emptyReadings = count == 0 ? emptyReadings + 1 : 0
         }
-        consumer.stop()
+        consumer.beginGracefulShutdown()
         let messages = await collector.value
-        await consumer.closed()
+        await consumer.run()
         return messages
     }
 }

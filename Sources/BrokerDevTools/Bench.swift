@@ -1,5 +1,6 @@
 import AMQPTransport
 import ArgumentParser
+import BrokerCLISupport
 import BrokerCore
 import BrokerRouter
 import BrokerTransports
@@ -11,8 +12,10 @@ import Synchronization
 
 /// `broker bench`: routing throughput and latency on real RabbitMQ, against a pass-through
 /// relay on the same transport in the same run.
-struct Bench: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct Bench: AsyncParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         abstract: "Measure the broker on RabbitMQ: throughput vs. a pass-through relay, latency, memory.",
         discussion: """
             Uses fresh queues (bench_<id>_*) on the RabbitMQ of RABBITMQ_URL / RABBITMQ_HOST and
@@ -39,11 +42,12 @@ struct Bench: ParsableCommand {
     @Option(help: "Seconds of fixed-rate load for the latency run (0 skips it).")
     var latencySeconds = 5
 
-    @Option(help: "Messages waiting in the queue while a `broker route` process's memory is sampled (0 skips it).")
+    @Option(
+        help: "Messages waiting in the queue while a `broker run --registry` process's memory is sampled (0 skips it).")
     var memoryMessages = 0
 
-    func run() throws {
-        try runToCompletion { try await benchmark() }
+    public func run() async throws {
+        try await benchmark()
     }
 
     final class Counter: Sendable {
@@ -95,7 +99,7 @@ struct Bench: ParsableCommand {
                 })
             brokerRates.append(
                 try await throughput(amqp, label: "  broker, \(rules), 3 agents") { queues, publisher in
-                    let router = Router(
+                    let router = MessageRouter(
                         rules: RuleSetHolder(try Self.redirect(ruleText, queues)), registry: agents, output: publisher)
                     return { message in
                         let outcome = await router.route(message)
@@ -164,7 +168,7 @@ struct Bench: ParsableCommand {
     /// Fills a queue with `count` messages using many publishes in flight.
     static func fill(_ queue: String, count: Int, amqp: AMQPConfiguration) async throws {
         let publisher = AMQPPublisher(configuration: amqp, declareQueues: [queue])
-        defer { publisher.close() }
+        defer { publisher.beginGracefulShutdown() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             var next = 0
             var running = 0
@@ -197,7 +201,7 @@ struct Bench: ParsableCommand {
         // Start every run on an idle server: earlier runs leave persistence and clean-up work.
         await Self.waitForIdleRabbitMQ()
         let publisher = AMQPPublisher(configuration: amqp, declareQueues: [queues.output, queues.dead])
-        defer { publisher.close() }
+        defer { publisher.beginGracefulShutdown() }
         let handle = try handler(queues, publisher)
         let consumer = AMQPConsumer(configuration: amqp, queue: queues.input, prefetch: prefetch)
         let settled = Counter()
@@ -208,7 +212,7 @@ struct Bench: ParsableCommand {
             for await message in consumer.messages {
                 group.addTask {
                     await handle(message)
-                    if settled.increment() == total { consumer.stop() }
+                    if settled.increment() == total { consumer.beginGracefulShutdown() }
                 }
             }
         }
@@ -233,7 +237,7 @@ struct Bench: ParsableCommand {
         }
         await Self.waitForIdleRabbitMQ()
         let routerPublisher = AMQPPublisher(configuration: amqp, declareQueues: [queues.output, queues.dead])
-        let router = Router(
+        let router = MessageRouter(
             rules: RuleSetHolder(try Self.redirect(ruleText, queues)), registry: agents, output: routerPublisher)
         let input = AMQPConsumer(configuration: amqp, queue: queues.input, prefetch: prefetch)
         let output = AMQPConsumer(configuration: amqp, queue: queues.output, prefetch: 1000)
@@ -249,7 +253,7 @@ struct Bench: ParsableCommand {
                     histogram.record(microseconds: (now &- sent) / 1000)
                 }
                 message.settlement.ack()
-                if received.increment() == total { output.stop() }
+                if received.increment() == total { output.beginGracefulShutdown() }
             }
         }
         let interval = 1.0 / rate
@@ -270,12 +274,12 @@ struct Bench: ParsableCommand {
         while received.value < total && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(50))
         }
-        output.stop()
-        input.stop()
+        output.beginGracefulShutdown()
+        input.beginGracefulShutdown()
         await routing.value
         await reading.value
-        producer.close()
-        routerPublisher.close()
+        producer.beginGracefulShutdown()
+        routerPublisher.beginGracefulShutdown()
         let h = histogram.snapshot
         func ms(_ p: Double) -> String { String(format: "%.2f", Double(h.valueAtPercentile(p)) / 1000) }
         print(
@@ -306,8 +310,9 @@ struct Bench: ParsableCommand {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
         process.arguments = [
-            "route", "--rules", rulesFile.path, "--registry", registryFile.path, "--input-queue", queues.input,
-            "--metadata-queue", "", "--prefetch", String(prefetch),
+            "run", "--rules", rulesFile.path, "--registry", registryFile.path, "--input-queue", queues.input,
+            "--metadata-queue", "", "--prefetch", String(prefetch), "--transport", amqp.url,
+            "--admin-address", "127.0.0.1:0", "--no-watch-rules",
         ]
         process.standardError = FileHandle.nullDevice
         try process.run()

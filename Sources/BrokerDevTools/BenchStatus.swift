@@ -1,6 +1,7 @@
 import AgentServerSimulator
 import AgentStatusGRPC
 import ArgumentParser
+import BrokerCLISupport
 import BrokerCore
 import BrokerTransports
 import Dispatch
@@ -11,8 +12,10 @@ import ServerLinkWebSocket
 
 /// `broker bench-status`: how fast agent status reaches routing decisions, and what the
 /// registry costs in memory.
-struct BenchStatus: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct BenchStatus: AsyncParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         commandName: "bench-status",
         abstract: "Measure the status feed: stream-to-decision latency and registry memory.",
         discussion: """
@@ -29,8 +32,8 @@ struct BenchStatus: ParsableCommand {
     @Option(help: "Agents for the memory measurement (10 metrics each).")
     var memoryAgents = 100_000
 
-    func run() throws {
-        do { try runToCompletion { try await latency() } } catch { printError("error: \(error)") }
+    public func run() async throws {
+        do { try await latency() } catch { printError("error: \(error)") }
         memory()
     }
 

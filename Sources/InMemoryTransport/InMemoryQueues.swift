@@ -1,3 +1,4 @@
+import BrokerTransports
 import Synchronization
 
 /// An in-memory queue system, for unit tests and the demo: queues you can publish to, consume
@@ -99,6 +100,45 @@ public final class InMemoryQueues: Sendable {
 
     /// A sink that publishes into these queues and confirms at once.
     public var sink: InMemorySink { InMemorySink(queues: self) }
+
+    private static let byName = Mutex<[String: InMemoryQueues]>([:])
+
+    /// The queues called `name` in this process (`memory://name`), made on first use.
+    public static func named(_ name: String) -> InMemoryQueues {
+        byName.withLock { all in
+            if let queues = all[name] { return queues }
+            let queues = InMemoryQueues()
+            all[name] = queues
+            return queues
+        }
+    }
+}
+
+/// `memory://NAME`: the process's in-memory queues of that name, for the demo and tests.
+public struct InMemoryTransport: Transport {
+    public let queues: InMemoryQueues
+    public let endpoint: String
+
+    /// The transport of a `memory://NAME` URL.
+    public init(url: String) throws {
+        guard url.lowercased().hasPrefix("memory://") else {
+            throw TransportURLError(message: "'\(url)' is not a memory:// URL")
+        }
+        let name = String(url.dropFirst("memory://".count))
+        self.init(queues: .named(name.isEmpty ? "default" : name), endpoint: "memory://\(name)")
+    }
+
+    /// A transport over `queues`.
+    public init(queues: InMemoryQueues, endpoint: String = "memory://") {
+        self.queues = queues
+        self.endpoint = endpoint
+    }
+
+    public func makeInbound(queue: String, prefetch: Int, paused: Bool) -> any InboundSource {
+        queues.consumer(of: queue, prefetch: prefetch, paused: paused)
+    }
+
+    public func makeOutbound(declaring queues: [String]) -> any OutboundSink { self.queues.sink }
 }
 
 /// Consumes one in-memory queue.
@@ -109,6 +149,7 @@ public final class InMemoryConsumer: InboundSource {
     private let continuation: AsyncStream<InboundMessage>.Continuation
     public let messages: AsyncStream<InboundMessage>
     private let inFlight = Mutex((count: 0, stopped: false, paused: false))
+    private let closed = AsyncSignal()
 
     init(queues: InMemoryQueues, queue: String, prefetch: Int, paused: Bool) {
         self.queues = queues
@@ -155,10 +196,23 @@ public final class InMemoryConsumer: InboundSource {
         pump()
     }
 
-    public func stop() {
-        inFlight.withLock { $0.stopped = true }
+    public func beginGracefulShutdown() {
+        let first = inFlight.withLock { state -> Bool in
+            defer { state.stopped = true }
+            return !state.stopped
+        }
+        guard first else { return }
         queues.unregister(queue)
         continuation.finish()
+        closed.signal()
+    }
+
+    public func run() async {
+        while !inFlight.withLock({ $0.stopped }) { _ = await closed.wait(timeout: .seconds(3600)) }
+    }
+
+    public var health: TransportHealth {
+        TransportHealth(state: inFlight.withLock { $0.stopped } ? .closed : .connected, endpoint: "memory:\(queue)")
     }
 }
 
@@ -187,6 +241,10 @@ final class InMemorySettlement: Settlement {
 /// routing key leads nowhere, rejected when the exchange does not exist.
 public struct InMemorySink: OutboundSink {
     let queues: InMemoryQueues
+
+    public func run() async {}
+    public func beginGracefulShutdown() {}
+    public var health: TransportHealth { TransportHealth(state: .connected, endpoint: "memory") }
 
     public func publish(_ message: OutboundMessage) async -> PublishResult {
         guard queues.exchangeExists(message.target.exchange) else {

@@ -11,7 +11,7 @@ import Synchronization
 /// was confirmed; when the outcome of a publish is unknown it is returned to its queue for
 /// redelivery. Nothing is acknowledged and forgotten: undecodable, oversized, unroutable and
 /// cycling messages go to the dead-letter queue with the reason in their headers.
-public final class Router: Sendable {
+public final class MessageRouter: Sendable {
     /// Header names the router reads and writes.
     public enum Header {
         /// How many times the broker had routed a dead-lettered message (routed copies carry
@@ -73,6 +73,7 @@ public final class Router: Sendable {
     /// Routes one message and settles it.
     @discardableResult
     public func route(_ inbound: InboundMessage) async -> RoutingOutcome {
+        statistics.begin()
         var record = RoutingRecord(ruleSet: rules.current)
         let outcome = await decide(inbound, &record)
         statistics.count(outcome)
@@ -226,120 +227,6 @@ public final class Router: Sendable {
         }
         inbound.settlement.ack()
         return .deadLettered(code: code, reason: reason)
-    }
-}
-
-/// Receives every routed message's record (metrics, the decision log, registry refreshes).
-public protocol RouterObserver: Sendable {
-    func observe(_ record: RoutingRecord)
-}
-
-/// One message's trip through the router.
-public struct RoutingRecord: Sendable {
-    public var at = Date()
-    /// The rule set in force (the one that decided, when the message was decoded).
-    public var ruleSet: RuleSet
-    public var message: Message?
-    public var snapshot: AgentRegistry.Snapshot?
-    /// The seed of the random choices: replaying with it reproduces the decision.
-    public var seed: UInt64 = 0
-    public var decision: Decision?
-    /// Time spent evaluating the rules (not publishing).
-    public var evaluation: Duration = .zero
-    public var outcome: RoutingOutcome = .requeued(reason: "in progress")
-
-    public init(ruleSet: RuleSet) { self.ruleSet = ruleSet }
-}
-
-/// What the router did with one message.
-public enum RoutingOutcome: Sendable, Hashable {
-    case published(count: Int, route: String?)
-    case deadLettered(code: String, reason: String)
-    case dropped(reason: String)
-    case statusApplied(agents: Int, problems: Int)
-    case requeued(reason: String)
-}
-
-/// Router settings.
-public struct RouterConfiguration: Sendable {
-    /// Bodies larger than this are dead-lettered unread (default: RabbitMQ's own default limit,
-    /// 128 MiB, so whatever RabbitMQ accepts is routed).
-    public var maximumMessageSize = Message.defaultMaximumSize
-    /// A message routed this many times without leaving RabbitMQ (hop count in its properties)
-    /// is dead-lettered as a cycle.
-    public var maximumHops = 10
-    /// A message that comes back to the broker this many times within ``roundTripWindow``,
-    /// however its properties were rebuilt on the way, is dead-lettered as a cycle (0: off).
-    public var maximumRoundTrips = 10
-    public var roundTripWindow: Duration = .seconds(60)
-    /// What to do while the registry is not synced with the agent server.
-    public var stalePolicy = StalePolicy.wait
-    /// How long a stale registry (status stream down, registration current) is routed on
-    /// before ``stalePolicy`` applies.
-    public var maximumStaleness: Duration = .seconds(10)
-
-    /// What the router does while the registry is not synced.
-    public enum StalePolicy: String, Sendable, CaseIterable {
-        /// Stop taking messages (they stay in the input queue) until the registry syncs.
-        case wait
-        /// Route with the last known registry (the original broker's behaviour).
-        case routeAnyway = "route"
-        /// Dead-letter messages with reason `registry_unsynced` or `registry_stale`.
-        case deadLetter = "dead-letter"
-
-        /// Parses a policy name; `pause` is the older name of `wait`.
-        public init?(name: String) {
-            self.init(rawValue: name == "pause" ? "wait" : name)
-        }
-    }
-
-    public init() {}
-}
-
-/// The rule set in force, swapped atomically on reload; each message is decided by the rule
-/// set it started with.
-public final class RuleSetHolder: Sendable {
-    private let ruleSet: Mutex<RuleSet>
-
-    public init(_ ruleSet: RuleSet) { self.ruleSet = Mutex(ruleSet) }
-
-    /// The rule set in force.
-    public var current: RuleSet { ruleSet.withLock { $0 } }
-
-    /// Puts `new` in force for messages that start from now on.
-    public func replace(with new: RuleSet) { ruleSet.withLock { $0 = new } }
-}
-
-/// Running counts of routing outcomes.
-public final class RouterStatistics: Sendable {
-    private let published = Atomic<Int>(0)
-    private let deadLettered = Atomic<Int>(0)
-    private let dropped = Atomic<Int>(0)
-    private let statusUpdates = Atomic<Int>(0)
-    private let requeued = Atomic<Int>(0)
-
-    func count(_ outcome: RoutingOutcome) {
-        switch outcome {
-        case .published: published.add(1, ordering: .relaxed)
-        case .deadLettered: deadLettered.add(1, ordering: .relaxed)
-        case .dropped: dropped.add(1, ordering: .relaxed)
-        case .statusApplied: statusUpdates.add(1, ordering: .relaxed)
-        case .requeued: requeued.add(1, ordering: .relaxed)
-        }
-    }
-
-    /// (published, dead-lettered, dropped, status updates, requeued) so far.
-    public var snapshot: (published: Int, deadLettered: Int, dropped: Int, statusUpdates: Int, requeued: Int) {
-        (
-            published.load(ordering: .relaxed), deadLettered.load(ordering: .relaxed), dropped.load(ordering: .relaxed),
-            statusUpdates.load(ordering: .relaxed), requeued.load(ordering: .relaxed)
-        )
-    }
-
-    /// Messages settled so far (everything but requeues).
-    public var settled: Int {
-        let s = snapshot
-        return s.published + s.deadLettered + s.dropped + s.statusUpdates
     }
 }
 

@@ -1,13 +1,16 @@
 import AMQPTransport
 import AgentServerSimulator
 import ArgumentParser
+import BrokerCLISupport
 import BrokerCore
-import Dispatch
 import Foundation
+import UnixSignals
 
 /// `broker simulate-server`: a local agent server to try rules and the daemon against.
-struct SimulateServer: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct SimulateServer: AsyncParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         commandName: "simulate-server",
         abstract: "Run a simulated agent server (WebSocket registration + gRPC agent status) on loopback.",
         discussion: """
@@ -43,7 +46,7 @@ struct SimulateServer: ParsableCommand {
     @Option(help: "Seconds the server stays down when it restarts.")
     var outage: Double = 5
 
-    func validate() throws {
+    public func validate() throws {
         guard churnRate != nil else { throw ValidationError("--churn must look like 2/s") }
         guard agents >= 0 else { throw ValidationError("--agents must be 0 or more") }
         guard outage >= 0, (restartAfter ?? 0) >= 0 else {
@@ -66,7 +69,8 @@ struct SimulateServer: ParsableCommand {
         }
     }
 
-    func run() throws {
+    public func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
         let amqp: AMQPConfiguration?
         do {
             amqp = try rabbitmq.map { try AMQPConfiguration(url: $0) }
@@ -80,13 +84,11 @@ struct SimulateServer: ParsableCommand {
         let rate = churnRate ?? 0
         let (port, grpcPort, controlPort) = (self.port, self.grpcPort, self.controlPort)
         do {
-            try runToCompletion {
-                try await simulator.start(webSocketPort: port, grpcPort: grpcPort)
-                if let controlPort { try await control.start(port: controlPort) }
-            }
+            try await simulator.start(webSocketPort: port, grpcPort: grpcPort)
+            if let controlPort { try await control.start(port: controlPort) }
         } catch {
             printError("error: cannot start the simulator: \(error)")
-            try? runToCompletion { await simulator.stop() }
+            await simulator.stop()
             throw ExitCode(1)
         }
         say("agent server simulator: \(agents) agents, churn \(rate)/s")
@@ -95,8 +97,6 @@ struct SimulateServer: ParsableCommand {
         if let amqp { say("  messages:  server_input_queue on \(amqp)") }
         if controlPort != nil { say("  control:   http://127.0.0.1:\(control.port)/status") }
         say("  try: WEBSOCKET_URL=\(simulator.webSocketURL) broker run")
-        let stop = DispatchSemaphore(value: 0)
-        let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) { _, _ in stop.signal() }
         let churnTask = Task {
             guard rate > 0 else { return }
             var random = SystemRandomNumberGenerator()
@@ -125,14 +125,11 @@ struct SimulateServer: ParsableCommand {
                 printError("error: restart failed: \(error)")
             }
         }
-        stop.wait()
+        for await _ in signals { break }
         churnTask.cancel()
         restartTask.cancel()
-        try runToCompletion {
-            await control.stop()
-            await simulator.stop()
-        }
-        withExtendedLifetime(signals) {}
+        await control.stop()
+        await simulator.stop()
         say("stopped")
     }
 }

@@ -1,16 +1,20 @@
 import AMQPTransport
 import AgentServerSimulator
 import ArgumentParser
+import BrokerCLISupport
 import BrokerCore
 import BrokerDaemon
 import BrokerTransports
 import Dispatch
 import Foundation
+import InMemoryTransport
 import Logging
 
 /// `broker demo`: the whole system on one machine, for a newcomer.
-struct Demo: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct Demo: AsyncParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         abstract:
             "Run the embedded end-to-end demo: simulated agent server, agents, messages, live routing, hot reload.",
         discussion: """
@@ -58,14 +62,14 @@ struct Demo: ParsableCommand {
 
             """)
 
-    func run() throws {
+    public func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .error
             return handler
         }
         do {
-            try runToCompletion { try await demo() }
+            try await demo()
         } catch {
             printError("demo failed: \(error)")
             throw ExitCode(1)
@@ -96,11 +100,12 @@ struct Demo: ParsableCommand {
         var configuration: DaemonConfiguration
         let output: String
         if rabbitmq {
-            configuration = DaemonConfiguration(transport: .amqp(try AMQPConfiguration.fromEnvironment()))
+            configuration = DaemonConfiguration(
+                transport: AMQPBroker(configuration: try AMQPConfiguration.fromEnvironment()))
             configuration.inputQueue = "demo_\(id)_input"
             output = "server_input_queue"
         } else {
-            configuration = DaemonConfiguration(transport: .memory(queues))
+            configuration = DaemonConfiguration(transport: InMemoryTransport(queues: queues))
             output = "server_input_queue"
         }
         configuration.rules = [directory.path]
@@ -192,7 +197,7 @@ struct Demo: ParsableCommand {
         draw(daemon: daemon, perAgent: perAgent, sent: sent, events: events, interactive: interactive, final: true)
         daemon.stop()
         try await running.value
-        publisher?.close()
+        publisher?.beginGracefulShutdown()
         await simulator.stop()
         let stats = daemon.router.statistics.snapshot
         print(

@@ -1,14 +1,18 @@
 import ArgumentParser
+import BrokerCLISupport
 import BrokerCore
 import BrokerDaemon
 import BrokerTransports
 import Dispatch
 import Foundation
+import InMemoryTransport
 import Logging
 
 /// `broker bench-reload`: what a rule reload costs a broker under full load.
-struct BenchReload: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct BenchReload: AsyncParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         commandName: "bench-reload",
         abstract: "Measure reloading a large rule file under full load (in-memory queues).",
         discussion: """
@@ -35,13 +39,13 @@ struct BenchReload: ParsableCommand {
         return text
     }
 
-    func run() throws {
+    public func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .error
             return handler
         }
-        do { try runToCompletion { try await measure() } } catch { printError("error: \(error)") }
+        do { try await measure() } catch { printError("error: \(error)") }
     }
 
     func measure() async throws {
@@ -51,7 +55,7 @@ struct BenchReload: ParsableCommand {
         let file = directory.appendingPathComponent("routes.yaml")
         try Self.ruleText(routes: routes, generation: 0).write(to: file, atomically: true, encoding: .utf8)
         let queues = InMemoryQueues()
-        var configuration = DaemonConfiguration(transport: .memory(queues))
+        var configuration = DaemonConfiguration(transport: InMemoryTransport(queues: queues))
         configuration.rules = [directory.path]
         configuration.agents = .file("rules/registries/three-agents.yaml")
         configuration.metadataQueue = ""

@@ -1,0 +1,156 @@
+import AMQPTransport
+import ArgumentParser
+import BrokerCore
+import BrokerDaemon
+import BrokerRouter
+import BrokerTransports
+import Foundation
+import Logging
+
+/// The options of `broker run`, and how they become a ``BrokerDaemon/DaemonConfiguration``.
+public struct RunOptions: ParsableArguments {
+    public init() {}
+
+    @Option(help: "YAML file of option names and values (e.g. `prefetch: 512`); command-line flags win.")
+    public var config: String?
+
+    @Option(help: "Rule file or directory (env BROKER_RULES).")
+    public var rules: String = ProcessInfo.processInfo.environment["BROKER_RULES"] ?? "rules"
+
+    @Option(
+        help: """
+            Where messages come from and go to: amqp://user:password@host:port/vhost, amqps://…, or memory://NAME \
+            (env BROKER_TRANSPORT, else RABBITMQ_URL, else RABBITMQ_HOST and RABBITMQ_PORT with guest/guest).
+            """)
+    public var transport: String?
+
+    @Option(name: .customLong("websocket-url"), help: "The agent server's WebSocket URL (env WEBSOCKET_URL).")
+    public var webSocketURL: String = ProcessInfo.processInfo.environment["WEBSOCKET_URL"] ?? "ws://localhost:8765/ws"
+
+    @Option(help: "Name the broker registers under (env BROKER_NAME).")
+    public var brokerName: String = ProcessInfo.processInfo.environment["BROKER_NAME"] ?? "broker"
+
+    @Option(help: "Take the registry from this snapshot file instead of the agent server.")
+    public var registry: String?
+
+    @Option(help: "Queue to route from.")
+    public var inputQueue = "broker_input_queue"
+
+    @Option(help: "Queue of REGISTER_AGENT / CLIENT_DISCONNECTED messages ('' to skip).")
+    public var metadataQueue = "agent_metadata_queue"
+
+    @Option(help: "Queue where the agent server announces SERVER_AVAILABLE ('' to skip).")
+    public var advertisementQueue = "server_advertisement_queue"
+
+    @Flag(help: "Follow a websocket_url in SERVER_AVAILABLE that differs from --websocket-url.")
+    public var followServerURL = false
+
+    @Option(help: "Most unacknowledged messages at once (basic.qos prefetch).")
+    public var prefetch = 256
+
+    @Option(help: "Largest message body routed, in bytes; larger ones are dead-lettered.")
+    public var maxMessageSize: Int = Message.defaultMaximumSize
+
+    @Option(help: "While the registry is not synced with the agent server: wait, route or dead-letter.")
+    public var stalePolicy = "wait"
+
+    @Option(help: "Seconds a dropped status stream may stay down before --stale-policy applies.")
+    public var maxStaleness = 10
+
+    @Option(help: "Round trips through the agent server after which a returning message is a cycle (0: off).")
+    public var maxRoundTrips = 10
+
+    @Option(help: "Seconds within which --max-round-trips returns count as a cycle.")
+    public var roundTripWindow = 60
+
+    @Option(help: "Routing hops inside the message system after which a message is dead-lettered as a cycle.")
+    public var maxHops = 10
+
+    @Flag(inversion: .prefixedNo, help: "Reload the rules when their files change.")
+    public var watchRules = true
+
+    @Option(help: "Admin HTTP address, host:port (port 0: any free port).")
+    public var adminAddress = "127.0.0.1:\(AdminServer.Configuration.defaultPort)"
+
+    @Option(help: "Token for /-/reload and /decisions when the admin address is not loopback (env BROKER_ADMIN_TOKEN).")
+    public var adminToken: String?
+
+    @Option(help: "Seconds to finish in-flight messages on SIGTERM.")
+    public var drainTimeout = 10
+
+    @Option(help: "Log format: text or json.")
+    public var logFormat = "text"
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    public var logLevel = "info"
+
+    public func validate() throws {
+        guard RouterConfiguration.StalePolicy(name: stalePolicy) != nil else {
+            throw ValidationError("--stale-policy must be wait, route or dead-letter")
+        }
+        guard maxRoundTrips >= 0, maxStaleness >= 0 else {
+            throw ValidationError("--max-round-trips and --max-staleness must be 0 or more")
+        }
+        guard roundTripWindow > 0, maxHops > 0, maxMessageSize > 0, prefetch > 0, drainTimeout > 0 else {
+            throw ValidationError(
+                "--round-trip-window, --max-hops, --max-message-size, --prefetch and --drain-timeout must be more than 0"
+            )
+        }
+        guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format must be text or json") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("unknown --log-level '\(logLevel)'")
+        }
+        guard adminAddress.split(separator: ":").last.flatMap({ Int($0) }) != nil else {
+            throw ValidationError("--admin-address must be host:port")
+        }
+    }
+
+    /// The transport URL: `--transport`, `BROKER_TRANSPORT`, `RABBITMQ_URL`, or one made from
+    /// `RABBITMQ_HOST`/`RABBITMQ_PORT` (the original broker's variables).
+    public func transportURL(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
+        if let transport, !transport.isEmpty { return transport }
+        if let url = environment["BROKER_TRANSPORT"], !url.isEmpty { return url }
+        return try AMQPConfiguration.fromEnvironment(environment).url
+    }
+
+    /// The daemon's configuration, with the transport taken from `transports`.
+    public func configuration(
+        transports: TransportFactory = .standard,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> DaemonConfiguration {
+        var configuration = DaemonConfiguration(
+            transport: try transports.transport(for: transportURL(environment: environment)))
+        configuration.rules = [rules]
+        configuration.agents = registry.map { .file($0) } ?? .server(url: webSocketURL, brokerName: brokerName)
+        configuration.inputQueue = inputQueue
+        configuration.metadataQueue = metadataQueue
+        configuration.advertisementQueue = advertisementQueue
+        configuration.followAdvertisedURL = followServerURL
+        configuration.prefetch = prefetch
+        configuration.router.maximumMessageSize = maxMessageSize
+        configuration.router.stalePolicy = RouterConfiguration.StalePolicy(name: stalePolicy) ?? .wait
+        configuration.router.maximumStaleness = .seconds(maxStaleness)
+        configuration.router.maximumRoundTrips = maxRoundTrips
+        configuration.router.roundTripWindow = .seconds(roundTripWindow)
+        configuration.router.maximumHops = maxHops
+        configuration.drainTimeout = .seconds(drainTimeout)
+        configuration.watchRules = watchRules
+        let hostPort = adminAddress.split(separator: ":")
+        configuration.admin.host = hostPort.dropLast().joined(separator: ":")
+        configuration.admin.port = Int(hostPort.last ?? "") ?? AdminServer.Configuration.defaultPort
+        configuration.admin.token = adminToken ?? environment["BROKER_ADMIN_TOKEN"]
+        return configuration
+    }
+
+    /// Sends the process's logs to standard error as text or JSON lines, at the chosen level.
+    public func bootstrapLogging() {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let json = logFormat == "json"
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler =
+                json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import BrokerCore
+import BrokerRouter
+import BrokerTransports
+import Foundation
+
+extension Daemon {
+    /// One `/readyz` check.
+    public struct Check: Sendable {
+        public var check: String
+        public var ok: Bool
+        public var detail: String
+    }
+
+    /// Readiness, check by check (`/readyz`): rules loaded, registered with the agent server,
+    /// routing (the registry synced or within its staleness bound), input and output connected.
+    public var readiness: [Check] {
+        var checks = [Check(check: "rules", ok: true, detail: String(reloader.status.hash.prefix(12)))]
+        if let link = agents.link {
+            switch link.state {
+            case .registered(let r): checks.append(Check(check: "agent_server", ok: true, detail: r.brokerID))
+            case .connecting: checks.append(Check(check: "agent_server", ok: false, detail: "connecting"))
+            case .disconnected(let reason): checks.append(Check(check: "agent_server", ok: false, detail: reason))
+            }
+        }
+        let status = registry.sync.status
+        let since = Self.timestamp(status.since)
+        let state = "\(status.state.rawValue) since \(since)"
+        switch router.routingGate.verdict(status) {
+        case .route(let until?):
+            checks.append(
+                Check(check: "registry", ok: true, detail: "\(state), routing until \(Self.timestamp(until))"))
+        case .route(nil):
+            checks.append(Check(check: "registry", ok: true, detail: state))
+        case .wait(let reason):
+            checks.append(Check(check: "registry", ok: false, detail: "\(state): \(reason); routing paused"))
+        case .deadLetter(let code, _):
+            checks.append(Check(check: "registry", ok: false, detail: "\(state): dead-lettering as \(code)"))
+        }
+        for (name, health) in transports {
+            checks.append(Check(check: name, ok: health.isUp, detail: health.description))
+        }
+        return checks
+    }
+
+    /// The input and output connections, by role.
+    public var transports: [(role: String, health: TransportHealth)] {
+        [("input", input.health), ("output", output.health)]
+    }
+
+    /// Connection states for `/metrics`.
+    var connections: [(String, Bool)] {
+        var result = transports.map { ($0.role, $0.health.isUp) }
+        if let link = agents.link {
+            let registered = if case .registered = link.state { true } else { false }
+            result.append(("websocket", registered))
+            result.append(("grpc", registry.sync.state != .unsynced))
+        }
+        return result
+    }
+
+    static func timestamp(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
+}

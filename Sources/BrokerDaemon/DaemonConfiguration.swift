@@ -1,0 +1,38 @@
+import AgentStatusGRPC
+import BrokerRouter
+import BrokerTransports
+import ServerLinkWebSocket
+
+/// Everything `broker run` needs to know.
+public struct DaemonConfiguration: Sendable {
+    /// Where the agent registry comes from.
+    public enum Agents: Sendable {
+        /// The agent server: WebSocket registration + gRPC status stream.
+        case server(url: String, brokerName: String)
+        /// A registry snapshot file.
+        case file(String)
+    }
+
+    /// Where messages come from and go to (see ``BrokerTransports/TransportFactory``).
+    public var transport: any Transport
+    public var rules = ["rules"]
+    public var agents = Agents.server(url: "ws://localhost:8765/ws", brokerName: "broker")
+    public var inputQueue = "broker_input_queue"
+    /// REGISTER_AGENT / CLIENT_DISCONNECTED messages ('' to ignore).
+    public var metadataQueue = "agent_metadata_queue"
+    /// Where the agent server announces `SERVER_AVAILABLE` ('' to ignore).
+    public var advertisementQueue = "server_advertisement_queue"
+    /// Follow a `websocket_url` in `SERVER_AVAILABLE` that differs from the configured one.
+    public var followAdvertisedURL = false
+    public var prefetch = 256
+    public var router = RouterConfiguration()
+    public var watchRules = true
+    /// How long a graceful shutdown may take to finish what is in flight.
+    public var drainTimeout: Duration = .seconds(10)
+    public var admin = AdminServer.Configuration()
+    public var statusFeed = GRPCStatusFeed.Configuration()
+    /// Timeouts and retry delays of the agent-server link (its URL and name come from ``agents``).
+    public var serverLink = WebSocketServerLink.Configuration()
+
+    public init(transport: any Transport) { self.transport = transport }
+}

@@ -1,0 +1,37 @@
+import BrokerCore
+
+/// How the router decides and what it tolerates.
+public struct RouterConfiguration: Sendable {
+    /// Bodies larger than this are dead-lettered unread (default: RabbitMQ's own default limit,
+    /// 128 MiB, so whatever RabbitMQ accepts is routed).
+    public var maximumMessageSize = Message.defaultMaximumSize
+    /// A message routed this many times without leaving RabbitMQ (hop count in its properties)
+    /// is dead-lettered as a cycle.
+    public var maximumHops = 10
+    /// A message that comes back to the broker this many times within ``roundTripWindow``,
+    /// however its properties were rebuilt on the way, is dead-lettered as a cycle (0: off).
+    public var maximumRoundTrips = 10
+    public var roundTripWindow: Duration = .seconds(60)
+    /// What to do while the registry is not synced with the agent server.
+    public var stalePolicy = StalePolicy.wait
+    /// How long a stale registry (status stream down, registration current) is routed on
+    /// before ``stalePolicy`` applies.
+    public var maximumStaleness: Duration = .seconds(10)
+
+    /// What the router does while the registry is not synced.
+    public enum StalePolicy: String, Sendable, CaseIterable {
+        /// Stop taking messages (they stay in the input queue) until the registry syncs.
+        case wait
+        /// Route with the last known registry (the original broker's behaviour).
+        case routeAnyway = "route"
+        /// Dead-letter messages with reason `registry_unsynced` or `registry_stale`.
+        case deadLetter = "dead-letter"
+
+        /// Parses a policy name; `pause` is the older name of `wait`.
+        public init?(name: String) {
+            self.init(rawValue: name == "pause" ? "wait" : name)
+        }
+    }
+
+    public init() {}
+}

@@ -1,0 +1,44 @@
+import Synchronization
+
+/// Running counts of routing outcomes.
+public final class RouterStatistics: Sendable {
+    private let published = Atomic<Int>(0)
+    private let deadLettered = Atomic<Int>(0)
+    private let dropped = Atomic<Int>(0)
+    private let statusUpdates = Atomic<Int>(0)
+    private let requeued = Atomic<Int>(0)
+    private let started = Atomic<Int>(0)
+
+    func begin() { started.add(1, ordering: .relaxed) }
+
+    /// Messages taken and not yet settled (or requeued).
+    public var inFlight: Int {
+        let s = snapshot
+        return started.load(ordering: .relaxed) - s.published - s.deadLettered - s.dropped - s.statusUpdates
+            - s.requeued
+    }
+
+    func count(_ outcome: RoutingOutcome) {
+        switch outcome {
+        case .published: published.add(1, ordering: .relaxed)
+        case .deadLettered: deadLettered.add(1, ordering: .relaxed)
+        case .dropped: dropped.add(1, ordering: .relaxed)
+        case .statusApplied: statusUpdates.add(1, ordering: .relaxed)
+        case .requeued: requeued.add(1, ordering: .relaxed)
+        }
+    }
+
+    /// (published, dead-lettered, dropped, status updates, requeued) so far.
+    public var snapshot: (published: Int, deadLettered: Int, dropped: Int, statusUpdates: Int, requeued: Int) {
+        (
+            published.load(ordering: .relaxed), deadLettered.load(ordering: .relaxed), dropped.load(ordering: .relaxed),
+            statusUpdates.load(ordering: .relaxed), requeued.load(ordering: .relaxed)
+        )
+    }
+
+    /// Messages settled so far (everything but requeues).
+    public var settled: Int {
+        let s = snapshot
+        return s.published + s.deadLettered + s.dropped + s.statusUpdates
+    }
+}

@@ -1,0 +1,34 @@
+import BrokerCore
+import Foundation
+import RoutingRules
+
+/// Receives every routed message's record (metrics, the decision log, registry refreshes).
+public protocol RouterObserver: Sendable {
+    func observe(_ record: RoutingRecord)
+}
+
+/// One message's trip through the router.
+public struct RoutingRecord: Sendable {
+    public var at = Date()
+    /// The rule set in force (the one that decided, when the message was decoded).
+    public var ruleSet: RuleSet
+    public var message: Message?
+    public var snapshot: AgentRegistry.Snapshot?
+    /// The seed of the random choices: replaying with it reproduces the decision.
+    public var seed: UInt64 = 0
+    public var decision: Decision?
+    /// Time spent evaluating the rules (not publishing).
+    public var evaluation: Duration = .zero
+    public var outcome: RoutingOutcome = .requeued(reason: "in progress")
+
+    public init(ruleSet: RuleSet) { self.ruleSet = ruleSet }
+}
+
+/// What the router did with one message.
+public enum RoutingOutcome: Sendable, Hashable {
+    case published(count: Int, route: String?)
+    case deadLettered(code: String, reason: String)
+    case dropped(reason: String)
+    case statusApplied(agents: Int, problems: Int)
+    case requeued(reason: String)
+}
