@@ -2,7 +2,8 @@
 # Installs the Debian packages the build needs when they are missing (with sudo when not root).
 #   scripts/install-deps.sh          what `swift build` needs: librabbitmq-dev, pkg-config
 #   scripts/install-deps.sh test     also what the tests need: rabbitmq-server, Python's
-#                                    jsonschema and PyYAML (for the schema test)
+#                                    jsonschema and PyYAML (for the schema test), and promtool
+#                                    (unpacked from Debian's prometheus package, not installed)
 set -euo pipefail
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -13,8 +14,12 @@ if [ "${1:-build}" = test ]; then
   command -v python3 >/dev/null || need+=(python3)
   python3 -c 'import jsonschema, yaml' 2>/dev/null || need+=(python3-jsonschema python3-yaml)
 fi
-if [ ${#need[@]} -gt 0 ]; then
-  echo "installing (Debian): ${need[*]}"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+if [ "${1:-build}" = test ] && ! bash "$(dirname "$0")/promtool.sh" >/dev/null 2>&1; then
+  refresh=1
 fi
+if [ ${#need[@]} -gt 0 ] || [ "${refresh:-0}" = 1 ]; then
+  [ ${#need[@]} -eq 0 ] || echo "installing (Debian): ${need[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  [ ${#need[@]} -eq 0 ] || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if [ "${1:-build}" = test ]; then bash "$(dirname "$0")/promtool.sh" >/dev/null; fi

@@ -44,6 +44,7 @@ public final class AdminServer: Sendable {
     func start(daemon: Daemon) async throws {
         guard configuration.isLoopback || configuration.token != nil else { throw MissingToken() }
         let router = Router()
+        router.add(middleware: MetricsMiddleware())
         let token = configuration.token
         @Sendable func authorized(_ request: Request) -> Bool {
             guard let token else { return true }
@@ -52,7 +53,7 @@ public final class AdminServer: Sendable {
         router.get("metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: .init(byteBuffer: ByteBuffer(string: Self.metrics(daemon))))
+                body: .init(byteBuffer: ByteBuffer(bytes: daemon.renderMetrics())))
         }
         router.get("healthz") { _, _ in "ok\n" }
         router.get("readyz") { _, _ in
@@ -181,47 +182,5 @@ public final class AdminServer: Sendable {
             }
         }
         return .object(object)
-    }
-
-    static func metrics(_ daemon: Daemon) -> String {
-        var text = ""
-        daemon.telemetry.writeMetrics(into: &text)
-        let snapshot = daemon.registry.snapshot
-        Prometheus.gauge("broker_registry_agents", "Agents in the registry.", Double(snapshot.count), into: &text)
-        Prometheus.gauge(
-            "broker_registry_online_agents", "Online agents in the registry.", Double(snapshot.online.count),
-            into: &text)
-        let staleness = snapshot.sync.staleness()
-        Prometheus.gauge(
-            "broker_registry_staleness_seconds", "Seconds since the registry was last synced (-1: never).",
-            staleness.isFinite ? staleness : -1, into: &text)
-        let sync = snapshot.sync.status
-        Prometheus.gauge(
-            "broker_registry_synced", "1 when the registry holds the current agent server's full list.",
-            sync.state == .synced ? 1 : 0, into: &text)
-        text += "# HELP broker_registry_state The registry's sync state (1 for the current one).\n"
-        text += "# TYPE broker_registry_state gauge\n"
-        for state in RegistrySync.State.allCases {
-            text += "broker_registry_state{state=\"\(state.rawValue)\"} \(state == sync.state ? 1 : 0)\n"
-        }
-        Prometheus.gauge(
-            "broker_registry_state_since_timestamp_seconds", "When the registry entered its current sync state.",
-            sync.since.timeIntervalSince1970.rounded(), into: &text)
-        let paused = if case .wait = daemon.router.routingGate.verdict(sync) { 1.0 } else { 0.0 }
-        Prometheus.gauge(
-            "broker_routing_paused", "1 while routing waits for the registry to sync.", paused, into: &text)
-        let status = daemon.reloader.status
-        Prometheus.gauge(
-            "broker_rules_last_reload_success", "1 if the last rule reload succeeded.",
-            status.lastAttemptSucceeded ? 1 : 0, into: &text)
-        Prometheus.gauge(
-            "broker_rules_last_reload_timestamp_seconds", "When the rules were last (re)loaded.",
-            status.loadedAt.timeIntervalSince1970.rounded(), into: &text)
-        Prometheus.gauge("broker_rules_reloads_total", "Successful rule reloads.", Double(status.reloads), into: &text)
-        text += "# HELP broker_rules_info The rule set in force.\n# TYPE broker_rules_info gauge\n"
-        text += "broker_rules_info{hash=\"\(status.hash)\"} 1\n"
-        text += "# HELP broker_connection_up Connection states (1 up, 0 down).\n# TYPE broker_connection_up gauge\n"
-        for (name, up) in daemon.connections { text += "broker_connection_up{connection=\"\(name)\"} \(up ? 1 : 0)\n" }
-        return text
     }
 }

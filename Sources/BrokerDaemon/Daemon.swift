@@ -24,6 +24,9 @@ public final class Daemon: Sendable {
     public let router: MessageRouter
     /// The admin HTTP server.
     public let admin: AdminServer
+    /// Everything `/metrics` shows.
+    public let metrics = BrokerMetrics()
+    let gauges: ScrapeGauges
     let input: any InboundSource
     let output: any OutboundSink
     let agents: AgentSource
@@ -37,9 +40,10 @@ public final class Daemon: Sendable {
         self.logger = logger
         let registry = AgentRegistry()
         self.registry = registry
-        reloader = try RuleReloader(paths: configuration.rules, registry: registry)
+        gauges = ScrapeGauges(metrics: metrics)
+        reloader = try RuleReloader(paths: configuration.rules, registry: registry, metrics: metrics)
         agents = try AgentSource(configuration, registry: registry)
-        telemetry = Telemetry(onUnknownAgent: agents.refresh)
+        telemetry = Telemetry(metrics: metrics, onUnknownAgent: agents.refresh)
         let transport = configuration.transport
         let ruleSet = reloader.holder.current
         var outputs: Set<String> = [ruleSet.deadLetterQueue]

@@ -1,5 +1,6 @@
 import BrokerCore
 import BrokerRouter
+import CoreMetrics
 import Foundation
 import Logging
 import RoutingRules
@@ -36,9 +37,16 @@ public final class RuleReloader: Sendable {
     private let logger: Logger
     private let state: Mutex<Status>
     private let serial = Mutex(())
+    private let reloads: CoreMetrics.Counter
+    private let failures: CoreMetrics.Counter
 
     /// Loads the rules once; throws with the diagnostics when they are invalid.
-    public init(paths: [String], registry: AgentRegistry, logger: Logger = Logger(label: "broker.rules")) throws {
+    public init(
+        paths: [String], registry: AgentRegistry, metrics: BrokerMetrics = BrokerMetrics(),
+        logger: Logger = Logger(label: "broker.rules")
+    ) throws {
+        reloads = CoreMetrics.Counter(label: "broker_rules_reloads_total", factory: metrics.factory)
+        failures = CoreMetrics.Counter(label: "broker_rules_reload_failures_total", factory: metrics.factory)
         let result = try RuleSetLoader().load(paths: paths)
         guard let ruleSet = result.ruleSet else {
             throw InvalidRules(diagnostics: result.diagnostics.map(\.description))
@@ -96,6 +104,7 @@ public final class RuleReloader: Sendable {
                     lastError: nil,
                     lastAttempt: now, lastAttemptSucceeded: true, reloads: $0.reloads + 1)
             }
+            reloads.increment()
             logger.info(
                 "rules reloaded",
                 metadata: [
@@ -107,6 +116,7 @@ public final class RuleReloader: Sendable {
     }
 
     private func fail(_ diagnostics: [String], now: Date, reason: String) -> Result {
+        failures.increment()
         state.withLock {
             $0.lastError = diagnostics
             $0.lastAttempt = now

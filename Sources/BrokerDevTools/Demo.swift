@@ -208,6 +208,21 @@ public struct Demo: AsyncParsableCommand {
         )
     }
 
+    /// Messages per (route, outcome), read from the daemon's own `/metrics` text.
+    static func decisionCounts(_ daemon: Daemon) -> [(route: String, outcome: String, count: Int)] {
+        let text = String(decoding: daemon.renderMetrics(), as: UTF8.self)
+        return text.split(separator: "\n").compactMap { line -> (String, String, Int)? in
+            guard line.hasPrefix("broker_decisions_total{"), let close = line.lastIndex(of: "}") else { return nil }
+            var labels: [String: String] = [:]
+            for pair in line[line.index(after: line.firstIndex(of: "{")!)..<close].split(separator: ",") {
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                if parts.count == 2 { labels[String(parts[0])] = parts[1].trimmingCharacters(in: ["\""]) }
+            }
+            let value = line[line.index(after: close)...].trimmingCharacters(in: .whitespaces)
+            return (labels["route"] ?? "?", labels["outcome"] ?? "?", Int(Double(value) ?? 0))
+        }.sorted { ($0.0, $0.1) < ($1.0, $1.1) }
+    }
+
     func draw(
         daemon: Daemon, perAgent: [String: Int], sent: Int, events: [String], interactive: Bool, final: Bool = false
     ) {
@@ -218,7 +233,7 @@ public struct Demo: AsyncParsableCommand {
         )
         lines.append("")
         lines.append("route                outcome        messages")
-        for entry in daemon.telemetry.decisionCounts {
+        for entry in Self.decisionCounts(daemon) {
             lines.append(
                 entry.route.padding(toLength: 21, withPad: " ", startingAt: 0)
                     + entry.outcome.padding(toLength: 15, withPad: " ", startingAt: 0) + String(entry.count))

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BrokerCLISupport
 import BrokerCore
+import BrokerDaemon
 import BrokerDevTools
 import Foundation
 import RoutingRules

@@ -2,6 +2,7 @@ import ArgumentParser
 import BrokerApp
 import BrokerCLISupport
 import BrokerDaemon
+import Metrics
 import UnixSignals
 
 /// `broker run`: the daemon.
@@ -30,6 +31,8 @@ struct Run: AsyncParsableCommand {
             printError(failure.description)
             throw ExitCode(failure.status)
         }
+        // Metrics that libraries emit go to the same registry as the broker's own.
+        MetricsSystem.bootstrap(daemon.metrics.factory)
         do {
             try await daemon.run(signals: signals)
         } catch {

@@ -45,6 +45,34 @@ func memoryDaemon(rulesDirectory: URL, queues: InMemoryQueues) throws -> Daemon 
     return try Daemon(configuration: configuration)
 }
 
+/// Runs Debian's promtool (scripts/promtool.sh finds or unpacks it) on a metrics text.
+func promtool(_ metrics: String) throws -> (status: Int32, output: String) {
+    let locate = Process()
+    locate.executableURL = URL(fileURLWithPath: "/bin/bash")
+    locate.arguments = [root.appendingPathComponent("scripts/promtool.sh").path]
+    let path = Pipe()
+    locate.standardOutput = path
+    try locate.run()
+    let tool = String(decoding: path.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        .trimmingCharacters(in: .whitespacesAndNewlines)
+    locate.waitUntilExit()
+    try #require(locate.terminationStatus == 0, "promtool is not available (scripts/promtool.sh)")
+    let check = Process()
+    check.executableURL = URL(fileURLWithPath: tool)
+    check.arguments = ["check", "metrics"]
+    let input = Pipe()
+    let output = Pipe()
+    check.standardInput = input
+    check.standardOutput = output
+    check.standardError = output
+    try check.run()
+    input.fileHandleForWriting.write(Data(metrics.utf8))
+    try input.fileHandleForWriting.close()
+    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    check.waitUntilExit()
+    return (check.terminationStatus, text)
+}
+
 func request(_ method: String, _ url: String) async throws -> (Int, String) {
     var request = URLRequest(url: URL(string: url)!)
     request.httpMethod = method
@@ -126,6 +154,12 @@ func request(_ method: String, _ url: String) async throws -> (Int, String) {
         let (readyStatus, ready) = try await request("GET", base + "/readyz")
         #expect(readyStatus == 200 && ready.contains(#""ready":true"#))
         let (_, metrics) = try await request("GET", base + "/metrics")
+        let lint = try promtool(metrics)
+        #expect(lint.status == 0, "promtool check metrics: \(lint.output)")
+        for name in ["broker_build_info", "broker_rules_reload_failures_total", "broker_rules_reloads_total"] {
+            #expect(metrics.contains("# TYPE \(name) "), "missing \(name)")
+        }
+        #expect(metrics.contains("# TYPE broker_rules_reloads_total counter"))
         let sample = try Regex(
             #"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? -?([0-9.e+-]+|\+Inf)$"#)
         for line in metrics.split(separator: "\n") where !line.hasPrefix("#") {

@@ -1,0 +1,116 @@
+import CoreMetrics
+import Metrics
+import Prometheus
+import Synchronization
+
+/// The daemon's metrics: one Prometheus registry, filled through the swift-metrics API.
+///
+/// ``factory`` is what the broker's own metrics use, and what `broker run` bootstraps
+/// `MetricsSystem` with, so metrics that libraries emit (the admin server's HTTP metrics) land
+/// in the same registry. The factory keeps Prometheus's conventions whatever a library names its
+/// metrics: counters end in `_total`, timers are histograms in seconds ending in `_seconds`, and
+/// every family has a help text.
+public final class BrokerMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    public let factory: any MetricsFactory
+
+    /// Help texts of the broker's own metrics (by Prometheus name).
+    static let help: [String: String] = [
+        "broker_decisions_total": "Messages routed, by route and outcome.",
+        "broker_dead_letters_total": "Messages dead-lettered, by reason code.",
+        "broker_decision_seconds": "Time to evaluate the rules for one message.",
+        "broker_registry_agents": "Agents in the registry.",
+        "broker_registry_online_agents": "Online agents in the registry.",
+        "broker_registry_staleness_seconds": "Seconds since the registry was last synced (-1: never).",
+        "broker_registry_synced": "1 when the registry holds the current agent server's full list.",
+        "broker_registry_state": "The registry's sync state (1 for the current one).",
+        "broker_registry_state_since_timestamp_seconds": "When the registry entered its current sync state.",
+        "broker_routing_paused": "1 while routing waits for the registry to sync.",
+        "broker_rules_last_reload_success": "1 if the last rule reload succeeded.",
+        "broker_rules_last_reload_timestamp_seconds": "When the rules in force were loaded.",
+        "broker_rules_reloads_total": "Rule reloads that put a new rule set in force.",
+        "broker_rules_reload_failures_total": "Rule reloads refused because the rules were invalid.",
+        "broker_rules_info": "The rule set in force (its hash).",
+        "broker_connection_up": "Connection states (1 up, 0 down).",
+        "broker_build_info": "The broker's version and commit.",
+        "hb_requests_total": "Admin HTTP requests (Hummingbird).",
+        "hb_request_errors_total": "Admin HTTP requests that failed (Hummingbird).",
+        "http_server_request_duration_seconds": "Admin HTTP request durations (Hummingbird).",
+        "http_server_active_requests": "Admin HTTP requests in progress (Hummingbird).",
+    ]
+
+    public init() {
+        var prometheus = PrometheusMetricsFactory(registry: registry)
+        // Rule evaluation takes microseconds: buckets from 1 µs to 5 ms.
+        prometheus.durationHistogramBuckets["broker_decision_seconds"] = [
+            .nanoseconds(1_000), .nanoseconds(5_000), .microseconds(10), .microseconds(50), .microseconds(100),
+            .microseconds(500), .milliseconds(1), .milliseconds(5),
+        ]
+        factory = ConventionalNames(prometheus: prometheus)
+    }
+
+    /// The metrics in Prometheus text format.
+    public func render() -> [UInt8] {
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return buffer
+    }
+}
+
+/// A metrics factory that passes Prometheus-conventional names (and help texts) to the
+/// Prometheus factory and registry.
+struct ConventionalNames: MetricsFactory {
+    let prometheus: PrometheusMetricsFactory
+
+    /// `hb.requests` → `hb_requests_total` for a counter, and so on.
+    static func name(_ label: String, suffix: String) -> String {
+        var name = String(label.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == ":" ? $0 : "_" })
+        if !suffix.isEmpty && !name.hasSuffix(suffix) { name += suffix }
+        return name
+    }
+
+    static func help(_ name: String) -> String { BrokerMetrics.help[name] ?? "\(name) (reported by a library)." }
+
+    static func labels(_ dimensions: [(String, String)]) -> [(String, String)] {
+        dimensions.map { (name($0.0, suffix: ""), $0.1) }
+    }
+
+    func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler {
+        let name = Self.name(label, suffix: "_total")
+        return prometheus.registry.makeCounter(name: name, labels: Self.labels(dimensions), help: Self.help(name))
+    }
+
+    func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> any FloatingPointCounterHandler {
+        let name = Self.name(label, suffix: "_total")
+        return prometheus.registry.makeCounter(name: name, labels: Self.labels(dimensions), help: Self.help(name))
+    }
+
+    func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
+        let name = Self.name(label, suffix: "")
+        let labels = Self.labels(dimensions)
+        guard aggregate else { return prometheus.registry.makeGauge(name: name, labels: labels, help: Self.help(name)) }
+        let buckets = prometheus.valueHistogramBuckets[name] ?? prometheus.defaultValueHistogramBuckets
+        return prometheus.registry.makeValueHistogram(
+            name: name, labels: labels, buckets: buckets, help: Self.help(name))
+    }
+
+    func makeMeter(label: String, dimensions: [(String, String)]) -> any MeterHandler {
+        let name = Self.name(label, suffix: "")
+        return prometheus.registry.makeGauge(name: name, labels: Self.labels(dimensions), help: Self.help(name))
+    }
+
+    func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {
+        let name = Self.name(label, suffix: "_seconds")
+        let buckets = prometheus.durationHistogramBuckets[name] ?? prometheus.defaultDurationHistogramBuckets
+        return prometheus.registry.makeDurationHistogram(
+            name: name, labels: Self.labels(dimensions), buckets: buckets, help: Self.help(name))
+    }
+
+    func destroyCounter(_ handler: any CounterHandler) { prometheus.destroyCounter(handler) }
+    func destroyFloatingPointCounter(_ handler: any FloatingPointCounterHandler) {
+        prometheus.destroyFloatingPointCounter(handler)
+    }
+    func destroyRecorder(_ handler: any RecorderHandler) { prometheus.destroyRecorder(handler) }
+    func destroyMeter(_ handler: any MeterHandler) { prometheus.destroyMeter(handler) }
+    func destroyTimer(_ handler: any TimerHandler) { prometheus.destroyTimer(handler) }
+}

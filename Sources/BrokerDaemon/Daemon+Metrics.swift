@@ -1,0 +1,61 @@
+import BrokerCore
+import BrokerRouter
+import CoreMetrics
+import Foundation
+import Synchronization
+
+/// The gauges `/metrics` reads at scrape time: the registry, the rules in force and the
+/// connections (counters and histograms are kept as things happen).
+final class ScrapeGauges: Sendable {
+    private let factory: any MetricsFactory
+    private let rulesInfo = Mutex<(hash: String, gauge: CoreMetrics.Gauge)?>(nil)
+
+    init(metrics: BrokerMetrics) {
+        factory = metrics.factory
+        CoreMetrics.Gauge(
+            label: "broker_build_info", dimensions: [("version", BuildInfo.version), ("commit", BuildInfo.commit)],
+            factory: factory
+        ).record(1)
+    }
+
+    func set(_ label: String, _ value: Double, _ dimensions: [(String, String)] = []) {
+        CoreMetrics.Gauge(label: label, dimensions: dimensions, factory: factory).record(value)
+    }
+
+    /// `broker_rules_info{hash}` for the rule set in force (the series of the previous one goes).
+    func setRules(hash: String) {
+        let factory = self.factory
+        rulesInfo.withLock { current in
+            guard current?.hash != hash else { return }
+            current?.gauge.destroy()
+            let gauge = CoreMetrics.Gauge(label: "broker_rules_info", dimensions: [("hash", hash)], factory: factory)
+            gauge.record(1)
+            current = (hash, gauge)
+        }
+    }
+}
+
+extension Daemon {
+    /// `/metrics`: Prometheus text of everything in ``BrokerMetrics``.
+    public func renderMetrics() -> [UInt8] {
+        let snapshot = registry.snapshot
+        gauges.set("broker_registry_agents", Double(snapshot.count))
+        gauges.set("broker_registry_online_agents", Double(snapshot.online.count))
+        let staleness = snapshot.sync.staleness()
+        gauges.set("broker_registry_staleness_seconds", staleness.isFinite ? staleness : -1)
+        let sync = snapshot.sync.status
+        gauges.set("broker_registry_synced", sync.state == .synced ? 1 : 0)
+        for state in RegistrySync.State.allCases {
+            gauges.set("broker_registry_state", state == sync.state ? 1 : 0, [("state", state.rawValue)])
+        }
+        gauges.set("broker_registry_state_since_timestamp_seconds", sync.since.timeIntervalSince1970.rounded())
+        let paused = if case .wait = router.routingGate.verdict(sync) { 1.0 } else { 0.0 }
+        gauges.set("broker_routing_paused", paused)
+        let status = reloader.status
+        gauges.set("broker_rules_last_reload_success", status.lastAttemptSucceeded ? 1 : 0)
+        gauges.set("broker_rules_last_reload_timestamp_seconds", status.loadedAt.timeIntervalSince1970.rounded())
+        gauges.setRules(hash: status.hash)
+        for (name, up) in connections { gauges.set("broker_connection_up", up ? 1 : 0, [("connection", name)]) }
+        return metrics.render()
+    }
+}
