@@ -1,30 +1,61 @@
-# The two commands of the quick start: `make demo` and `make test`.
+# The two commands of the quick start: `make demo` and `make test`. Also: `make release`,
+# `make install` (GNU conventions: PREFIX, DESTDIR, BINDIR, UNITDIR, SYSCONFDIR), `make lint`,
+# `make bench`.
 SHELL := /bin/bash
 SWIFT ?= swift
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
 
-.PHONY: all build test demo deps lint bench clean-rabbitmq
+.PHONY: all build release install test demo deps lint bench
 
 all: build
 
-# System packages the build needs (Debian). Installs only what is missing.
+# System packages the build needs (Debian). Installs only what is missing (sudo when not root).
 deps:
 	@bash scripts/install-deps.sh
 
 build: deps
 	$(SWIFT) build
 
+# A binary that needs only libc and librabbitmq: the Swift runtime is linked in statically.
+release: deps
+	$(SWIFT) build -c release --static-swift-stdlib --product broker
+
+.build/release/broker:
+	$(MAKE) release
+
+# The release binary (built by `make release` when missing, as GNU's `make && make install`
+# expects), the systemd unit (pointing at BINDIR), and example settings and rules in
+# SYSCONFDIR/broker (existing files there are kept). The binary is stripped (200 MB of debug
+# information otherwise).
+install: .build/release/broker
+	install -D -m 0755 -s .build/release/broker "$(DESTDIR)$(BINDIR)/broker"
+	install -d "$(DESTDIR)$(UNITDIR)" "$(DESTDIR)$(SYSCONFDIR)/broker/rules"
+	sed 's|/usr/local/bin/|$(BINDIR)/|g' deploy/broker.service > "$(DESTDIR)$(UNITDIR)/broker.service"
+	chmod 0644 "$(DESTDIR)$(UNITDIR)/broker.service"
+	install -m 0644 deploy/broker.yaml "$(DESTDIR)$(SYSCONFDIR)/broker/broker.yaml.example"
+	install -m 0600 deploy/broker.env "$(DESTDIR)$(SYSCONFDIR)/broker/broker.env.example"
+	test -e "$(DESTDIR)$(SYSCONFDIR)/broker/rules/default.yaml" || \
+		install -m 0644 rules/default.yaml "$(DESTDIR)$(SYSCONFDIR)/broker/rules/default.yaml"
+	@echo "installed $(DESTDIR)$(BINDIR)/broker and $(DESTDIR)$(UNITDIR)/broker.service"
+
 # Integration tests need RabbitMQ: scripts/test.sh starts a node of the project's own on
 # 127.0.0.1:5673 (the system's RabbitMQ and /etc/rabbitmq are left alone), runs the tests, and
-# stops the node again; it fails loudly when the node cannot start.
+# stops the node again; it fails loudly when the node cannot start. The static release binary is
+# built first: a test checks that it needs no toolchain library.
 test:
 	@bash scripts/install-deps.sh test
+	$(SWIFT) build -c release --static-swift-stdlib --product broker
 	SWIFT=$(SWIFT) bash scripts/test.sh
 
 demo: build
 	@bash scripts/demo.sh
 
 lint:
-	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift Benchmarks/Package.swift Benchmarks/Benchmarks
+	$(SWIFT) format lint --strict --recursive Sources Tests Plugins Package.swift Benchmarks/Package.swift Benchmarks/Benchmarks
 
 bench: deps
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark

@@ -13,6 +13,7 @@ if [ "${1:-build}" = test ]; then
   [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need+=(rabbitmq-server)
   command -v python3 >/dev/null || need+=(python3)
   python3 -c 'import jsonschema, yaml' 2>/dev/null || need+=(python3-jsonschema python3-yaml)
+  command -v systemd-analyze >/dev/null || need+=(systemd)
 fi
 if [ "${1:-build}" = test ] && ! bash "$(dirname "$0")/promtool.sh" >/dev/null 2>&1; then
   refresh=1

@@ -32,6 +32,7 @@ public final class Daemon: Sendable {
     let agents: AgentSource
     private let routing: RoutingService
     private let logger: Logger
+    private let notifier = SystemdNotifier()
 
     /// Builds the daemon; throws ``RuleReloader/InvalidRules`` when the rules are invalid, and
     /// the transport's error when it cannot make an input or output.
@@ -67,7 +68,7 @@ public final class Daemon: Sendable {
         routing = RoutingService(
             router: router, input: input, output: output, metadata: metadata, advertisements: advertisements,
             metadataHandler: MetadataHandler(registry: registry), advertisementHandler: advertisementHandler,
-            drainTimeout: configuration.drainTimeout, logger: logger)
+            drainTimeout: configuration.drainTimeout, logger: logger, notifier: notifier)
         admin = AdminServer(configuration: configuration.admin)
     }
 
@@ -113,7 +114,9 @@ public final class Daemon: Sendable {
         for await signal in signals {
             switch signal {
             case .sighup:
+                notifier?.reloading()
                 reloader.reload(reason: "SIGHUP")
+                notifier?.send("READY=1")
             default:
                 if stopping {
                     logger.warning("second signal: exiting at once", metadata: ["signal": "\(signal)"])

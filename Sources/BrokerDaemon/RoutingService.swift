@@ -26,6 +26,7 @@ struct RoutingService: Service {
     let advertisementHandler: ServerAdvertisementHandler?
     let drainTimeout: Duration
     let logger: Logger
+    let notifier: SystemdNotifier?
 
     /// The drain did not finish in time.
     struct DrainDeadlineExceeded: Error, CustomStringConvertible {
@@ -40,9 +41,14 @@ struct RoutingService: Service {
 
     func run() async throws {
         let gate = router.routingGate
-        let (input, logger) = (self.input, self.logger)
+        let (input, logger, notifier) = (self.input, self.logger, self.notifier)
         let helpers = [
-            Task { await gate.controlFlow(of: input) { RoutingService.log($0, logger: logger) } },
+            Task {
+                await gate.controlFlow(of: input) { verdict in
+                    RoutingService.log(verdict, logger: logger)
+                    RoutingService.notify(verdict, notifier)
+                }
+            },
             Task { if let metadata { await metadataHandler.run(metadata) } },
             Task { if let advertisements, let advertisementHandler { await advertisementHandler.run(advertisements) } },
         ]
@@ -54,6 +60,7 @@ struct RoutingService: Service {
             await routing.value
         } onGracefulShutdown: {
             logger.info("stopping: draining in-flight messages", metadata: ["deadline": "\(drainTimeout)"])
+            notifier?.send("STOPPING=1\nSTATUS=draining in-flight messages")
             for source in inputs { source.beginGracefulShutdown() }
             deadline.withLock { task in
                 task = Task {
@@ -76,6 +83,16 @@ struct RoutingService: Service {
         logger.info("drained", metadata: ["settled": "\(router.statistics.settled)"])
         if expired.isSet {
             throw DrainDeadlineExceeded(deadline: drainTimeout, unsettled: router.statistics.inFlight)
+        }
+    }
+
+    /// Ready once the broker routes; the status line says when it does not.
+    static func notify(_ verdict: RoutingGate.Verdict, _ notifier: SystemdNotifier?) {
+        guard let notifier else { return }
+        switch verdict {
+        case .route: notifier.send("READY=1\nSTATUS=routing")
+        case .wait(let reason): notifier.send("STATUS=paused: the registry is not synced (\(reason))")
+        case .deadLetter(let code, _): notifier.send("READY=1\nSTATUS=registry not synced: dead-lettering as \(code)")
         }
     }
 

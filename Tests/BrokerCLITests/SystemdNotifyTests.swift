@@ -1,0 +1,89 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// A datagram socket standing in for systemd's notification socket.
+final class NotifySocket: @unchecked Sendable {
+    let path: String
+    private let fd: Int32
+
+    init() throws {
+        path = temporaryPath("notify.sock").path
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8) + [0]) }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
+        var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit {
+        close(fd)
+        unlink(path)
+    }
+
+    /// The datagrams received so far (waits up to 100 ms for each).
+    func receive() -> [String] {
+        var messages: [String] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            guard count > 0 else { return messages }
+            messages.append(String(decoding: buffer[..<count], as: UTF8.self))
+        }
+    }
+}
+
+@Suite struct SystemdNotifyTests {
+    @Test func readyOnceRoutingReloadingAroundSIGHUPAndStoppingOnDrain() async throws {
+        let notify = try NotifySocket()
+        let broker = try ChildProcess(
+            "broker",
+            arguments: [
+                "run", "--transport", "memory://notify", "--rules", "rules/default.yaml", "--registry",
+                "rules/registries/three-agents.yaml", "--admin-address", "127.0.0.1:0", "--no-watch-rules",
+            ],
+            environment: ["NOTIFY_SOCKET": notify.path])
+        var seen: [String] = []
+        try await eventually("READY=1", timeout: .seconds(10)) {
+            seen += notify.receive()
+            return seen.contains { $0.contains("READY=1") }
+        }
+        #expect(seen.contains { $0.contains("STATUS=routing") })
+        broker.send(SIGHUP)
+        try await eventually("RELOADING=1, then READY=1", timeout: .seconds(10)) {
+            seen += notify.receive()
+            guard let reloading = seen.lastIndex(where: { $0.contains("RELOADING=1") }) else { return false }
+            return seen[reloading].contains("MONOTONIC_USEC=") && seen[(reloading + 1)...].contains { $0 == "READY=1" }
+        }
+        broker.send(SIGTERM)
+        try await eventually("STOPPING=1", timeout: .seconds(10)) {
+            seen += notify.receive()
+            return seen.contains { $0.contains("STOPPING=1") }
+        }
+        #expect(await broker.waitForExit(timeout: .seconds(15)) == 0, "\(broker.tail())")
+    }
+
+    @Test func theShippedUnitScoresAtMostTwoPointFive() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["systemd-analyze", "security", "--offline=true", "deploy/broker.service"]
+        process.currentDirectoryURL = repositoryRoot
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let line = try #require(output.split(separator: "\n").last { $0.contains("Overall exposure level") })
+        let score = try #require(
+            line.split(separator: " ").compactMap { Double($0) }.first, "no score in: \(line)")
+        #expect(score <= 2.5, "\(line)")
+    }
+}
