@@ -18,8 +18,8 @@ public struct Bench: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         abstract: "Measure the broker on RabbitMQ: throughput vs. a pass-through relay, latency, memory.",
         discussion: """
-            Uses fresh queues (bench_<id>_*) on the RabbitMQ of RABBITMQ_URL / RABBITMQ_HOST and
-            deletes them afterwards. Messages are persistent, published with confirms, acked after
+            Uses fresh queues (bench_<id>_*) on the RabbitMQ of RABBITMQ_URL / RABBITMQ_HOST and \
+            deletes them afterwards. Messages are persistent, published with confirms, acked after \
             confirm, exactly as in production.
             """
     )

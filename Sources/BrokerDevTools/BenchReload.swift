@@ -16,8 +16,8 @@ public struct BenchReload: AsyncParsableCommand {
         commandName: "bench-reload",
         abstract: "Measure reloading a large rule file under full load (in-memory queues).",
         discussion: """
-            Runs the daemon on in-memory queues at full speed, rewrites a rule file of --routes routes
-            every 2 s, and reports throughput per 100 ms window around each reload and the time from
+            Runs the daemon on in-memory queues at full speed, rewrites a rule file of --routes routes \
+            every 2 s, and reports throughput per 100 ms window around each reload and the time from \
             the file write to the new rule set being in force.
             """
     )

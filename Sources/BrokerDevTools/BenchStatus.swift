@@ -19,9 +19,9 @@ public struct BenchStatus: AsyncParsableCommand {
         commandName: "bench-status",
         abstract: "Measure the status feed: stream-to-decision latency and registry memory.",
         discussion: """
-            Starts the agent-server simulator on loopback, connects a real server link and gRPC
-            status feed, changes one agent's metric per step and measures how long until a routing
-            decision sees it. Then builds a registry of --memory-agents agents with 10 metrics
+            Starts the agent-server simulator on loopback, connects a real server link and gRPC \
+            status feed, changes one agent's metric per step and measures how long until a routing \
+            decision sees it. Then builds a registry of --memory-agents agents with 10 metrics \
             each and reports the resident memory it added.
             """
     )

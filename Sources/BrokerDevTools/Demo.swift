@@ -18,9 +18,9 @@ public struct Demo: AsyncParsableCommand {
         abstract:
             "Run the embedded end-to-end demo: simulated agent server, agents, messages, live routing, hot reload.",
         discussion: """
-            Starts the agent-server simulator on loopback, the real daemon on in-memory queues (or on
-            RabbitMQ with --rabbitmq), agents that come, go and change load, and a message generator.
-            A live view shows messages per route and per agent; halfway through, the demo edits its
+            Starts the agent-server simulator on loopback, the real daemon on in-memory queues (or on \
+            RabbitMQ with --rabbitmq), agents that come, go and change load, and a message generator. \
+            A live view shows messages per route and per agent; halfway through, the demo edits its \
             rule file and the daemon reloads it. No network beyond loopback.
             """
     )

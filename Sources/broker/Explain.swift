@@ -9,7 +9,7 @@ struct Explain: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show how the rules decide for one message: routes tried, candidates, choice, result.",
         discussion: """
-            The registry file is YAML or JSON: {agents: [{agent_id, agent_name, is_online,
+            The registry file is YAML or JSON: {agents: [{agent_id, agent_name, is_online, \
             last_seen, metrics}]}, the shape of the server's AgentStatusResponse.
             """
     )

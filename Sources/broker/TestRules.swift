@@ -9,8 +9,8 @@ struct TestRules: ParsableCommand {
         commandName: "test-rules",
         abstract: "Run rule test cases (registry + message → expected outcome).",
         discussion: """
-            Each test file may name its rules with 'rules:' (relative to the file); --rules
-            overrides that for every file. Exit status: 0 when all cases pass, 1 when any fails,
+            Each test file may name its rules with 'rules:' (relative to the file); --rules \
+            overrides that for every file. Exit status: 0 when all cases pass, 1 when any fails, \
             2 for a usage, I/O or rule error.
             """
     )

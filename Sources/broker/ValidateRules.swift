@@ -11,8 +11,8 @@ struct ValidateRules: ParsableCommand {
         commandName: "validate-rules",
         abstract: "Check rule files and report every problem as file:line:column.",
         discussion: """
-            Exit status: 0 when the rules are valid, 1 when they are not (or, with --strict, when
-            there are warnings), 2 for a usage or I/O error. Directories load all their *.yaml
+            Exit status: 0 when the rules are valid, 1 when they are not (or, with --strict, when \
+            there are warnings), 2 for a usage or I/O error. Directories load all their *.yaml \
             and *.yml files in name order, as one rule set.
             """
     )
