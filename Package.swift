@@ -74,6 +74,14 @@ let package = Package(
             ]
         ),
 
+        .target(
+            name: "HTTPServing",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
         // The pipeline and the process.
         .target(
             name: "BrokerRouter",
@@ -83,7 +91,7 @@ let package = Package(
             name: "BrokerDaemon",
             dependencies: [
                 "BrokerCore", "RoutingRules", "BrokerTransports", "BrokerRouter", "AgentStatusGRPC",
-                "ServerLinkWebSocket",
+                "ServerLinkWebSocket", "HTTPServing",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -119,7 +127,7 @@ let package = Package(
         .target(
             name: "AgentServerSimulator",
             dependencies: [
-                "BrokerCore", "BrokerTransports", "AgentStatusGRPC", "AMQPTransport",
+                "BrokerCore", "BrokerTransports", "AgentStatusGRPC", "AMQPTransport", "HTTPServing",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -4,6 +4,7 @@ import BrokerCore
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import HTTPServing
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
@@ -24,7 +25,7 @@ import Synchronization
 public final class AgentServerSimulator: Sendable {
     private let state = SimulatorState()
     private let logger: Logger
-    private let webSocketTask = Mutex<(group: ServiceGroup, task: Task<Void, any Error>)?>(nil)
+    private let webSocketServer = Mutex<ListeningServer?>(nil)
     private let grpc = Mutex<(server: GRPCServer<HTTP2ServerTransport.Posix>, task: Task<Void, any Error>)?>(nil)
     private let boundWebSocketPort = Mutex(0)
     private let lifecycle = Mutex(Lifecycle())
@@ -61,26 +62,27 @@ public final class AgentServerSimulator: Sendable {
     /// The gRPC port given to brokers (0 while gRPC is stopped).
     public var grpcPort: Int { state.values.withLock { $0.grpcPort } }
 
-    /// Starts both servers (port 0: any free port) and returns when both listen.
-    public func start(webSocketPort: Int = 0, grpcPort: Int = 0, startGRPC: Bool = true) async throws {
-        if startGRPC { try await self.startGRPC(port: grpcPort) }
-        let ready = AsyncStream.makeStream(of: Int.self)
+    /// Starts both servers (port 0: any free port) and returns when both listen. A port that is
+    /// taken is tried again for `retryingFor` (a restart rebinding the ports it just closed).
+    public func start(
+        webSocketPort: Int = 0, grpcPort: Int = 0, startGRPC: Bool = true, retryingFor: Duration = .zero
+    ) async throws {
+        if startGRPC { try await self.startGRPC(port: grpcPort, retryingFor: retryingFor) }
         let router = Router(context: BasicWebSocketRequestContext.self)
         router.ws("/ws") { inbound, outbound, _ in
             try await self.serveBroker(inbound: inbound, outbound: outbound)
         }
-        let app = Application(
-            router: Router(),
-            server: .http1WebSocketUpgrade(webSocketRouter: router),
-            configuration: .init(address: .hostname("127.0.0.1", port: webSocketPort)),
-            onServerRunning: { channel in ready.continuation.yield(channel.localAddress?.port ?? 0) },
-            logger: logger)
-        let group = ServiceGroup(services: [app], logger: logger)
-        webSocketTask.withLock { $0 = (group, Task { try await group.run() }) }
-        for await port in ready.stream {
-            boundWebSocketPort.withLock { $0 = port }
-            break
+        let logger = self.logger
+        let server = try await ListeningServer.start(retryingFor: retryingFor, logger: logger) {
+            onServerRunning in
+            Application(
+                router: Router(),
+                server: .http1WebSocketUpgrade(webSocketRouter: router),
+                configuration: .init(address: .hostname("127.0.0.1", port: webSocketPort)),
+                onServerRunning: onServerRunning, logger: logger)
         }
+        webSocketServer.withLock { $0 = server }
+        boundWebSocketPort.withLock { $0 = server.port }
         let (bound, boundGRPC) = (self.webSocketPort, self.grpcPort)
         // Brokers can connect from here on.
         lifecycle.withLock {
@@ -116,7 +118,8 @@ public final class AgentServerSimulator: Sendable {
         }
         logger.notice("simulated server down", metadata: ["outage": "\(outage)"])
         try await Task.sleep(for: outage)
-        try await start(webSocketPort: ports.0, grpcPort: ports.1)
+        // The ports it just closed may be busy for a moment still.
+        try await start(webSocketPort: ports.0, grpcPort: ports.1, retryingFor: .seconds(5))
         logger.notice("simulated server back", metadata: ["agents": "\(agents.count)"])
     }
 
@@ -135,27 +138,34 @@ public final class AgentServerSimulator: Sendable {
         defer { state.values.withLock { $0.shuttingDown = false } }
         await disconnectBrokers()
         await stopGRPC()
-        if let running = webSocketTask.withLock({ t in
-            defer { t = nil }
-            return t
-        }) {
-            await running.group.triggerGracefulShutdown()
-            _ = try? await running.task.value
-        }
+        await webSocketServer.withLock({ s in
+            defer { s = nil }
+            return s
+        })?.stop()
         await messagePath?.stop(grace: .milliseconds(500), draining: .seconds(2))
     }
 
     /// Starts the gRPC service (port 0: any free port); new registrations get this port.
-    public func startGRPC(port: Int = 0) async throws {
-        let transport = HTTP2ServerTransport.Posix(
-            address: .ipv4(host: "127.0.0.1", port: port), transportSecurity: .plaintext)
-        let server = GRPCServer(transport: transport, services: [SimulatedStatusService(state: state)])
-        let task = Task { try await server.serve() }
-        guard let bound = try await transport.listeningAddress.ipv4?.port else {
-            throw RPCError(code: .internalError, message: "the gRPC server did not bind an IPv4 port")
+    public func startGRPC(port: Int = 0, retryingFor: Duration = .zero) async throws {
+        let deadline = ContinuousClock.now + retryingFor
+        while true {
+            let transport = HTTP2ServerTransport.Posix(
+                address: .ipv4(host: "127.0.0.1", port: port), transportSecurity: .plaintext)
+            let server = GRPCServer(transport: transport, services: [SimulatedStatusService(state: state)])
+            let task = Task { try await server.serve() }
+            do {
+                guard let bound = try await transport.listeningAddress.ipv4?.port else {
+                    throw RPCError(code: .internalError, message: "the gRPC server did not bind an IPv4 port")
+                }
+                grpc.withLock { $0 = (server, task) }
+                state.values.withLock { $0.grpcPort = bound }
+                return
+            } catch {
+                task.cancel()
+                guard port != 0, ContinuousClock.now < deadline else { throw error }
+                try await Task.sleep(for: .milliseconds(100))
+            }
         }
-        grpc.withLock { $0 = (server, task) }
-        state.values.withLock { $0.grpcPort = bound }
     }
 
     /// Stops the gRPC service (status streams end with an error).

@@ -1,5 +1,6 @@
 import BrokerCore
 import Foundation
+import HTTPServing
 import Hummingbird
 import Logging
 import ServiceLifecycle
@@ -10,14 +11,13 @@ import Synchronization
 /// `POST /agents/ID/offline`. It stays up while the simulated server is down.
 public final class SimulatorControl: Sendable {
     private let simulator: AgentServerSimulator
-    private let running = Mutex<(group: ServiceGroup, task: Task<Void, any Error>)?>(nil)
-    private let boundPort = Mutex(0)
+    private let running = Mutex<ListeningServer?>(nil)
     private let restarting = Mutex<Task<Void, Never>?>(nil)
 
     public init(simulator: AgentServerSimulator) { self.simulator = simulator }
 
     /// The bound port.
-    public var port: Int { boundPort.withLock { $0 } }
+    public var port: Int { running.withLock { $0?.port ?? 0 } }
 
     /// Starts listening on 127.0.0.1:`port` (0: any free port); throws when it cannot bind.
     public func start(port: Int) async throws {
@@ -53,40 +53,21 @@ public final class SimulatorControl: Sendable {
         }
         var logger = Logger(label: "simulator.control")
         logger.logLevel = .warning
-        let ready = AsyncStream.makeStream(of: Int.self)
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)),
-            onServerRunning: { ready.continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
-        let group = ServiceGroup(services: [app], logger: logger)
-        // The server either reports its port, or fails (cannot bind) and ends the stream.
-        let task = Task {
-            defer { ready.continuation.finish() }
-            try await group.run()
+        let server = try await ListeningServer.start(logger: logger) { onServerRunning in
+            Application(
+                router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)),
+                onServerRunning: onServerRunning, logger: logger)
         }
-        running.withLock { $0 = (group, task) }
-        var bound: Int?
-        for await port in ready.stream {
-            bound = port
-            break
-        }
-        guard let bound else {
-            try await task.value
-            throw SimulatorError(description: "the control server stopped before it listened")
-        }
-        boundPort.withLock { $0 = bound }
+        running.withLock { $0 = server }
     }
 
     /// Stops the control server (and waits for a restart in progress).
     public func stop() async {
         await restarting.withLock { $0 }?.value
-        guard
-            let running = running.withLock({ r in
-                defer { r = nil }
-                return r
-            })
-        else { return }
-        await running.group.triggerGracefulShutdown()
-        _ = try? await running.task.value
+        await running.withLock({ r in
+            defer { r = nil }
+            return r
+        })?.stop()
     }
 
     static func status(_ simulator: AgentServerSimulator) -> JSONValue {
@@ -127,9 +108,4 @@ public final class SimulatorControl: Sendable {
             status: status, headers: [.contentType: "application/json"],
             body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(value) + [0x0A])))
     }
-}
-
-/// A simulator that could not do what it was asked.
-public struct SimulatorError: Error, CustomStringConvertible {
-    public var description: String
 }

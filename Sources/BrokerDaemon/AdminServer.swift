@@ -1,6 +1,7 @@
 import BrokerCore
 import BrokerRouter
 import Foundation
+import HTTPServing
 import Hummingbird
 import Logging
 import RoutingRules
@@ -28,14 +29,13 @@ public final class AdminServer: Sendable {
     }
 
     let configuration: Configuration
-    private let task = Mutex<(group: ServiceGroup, task: Task<Void, any Error>)?>(nil)
-    private let boundPort = Mutex(0)
+    private let running = Mutex<ListeningServer?>(nil)
 
     init(configuration: Configuration) { self.configuration = configuration }
 
     /// `host:port` once started.
-    public var address: String { "\(configuration.host):\(boundPort.withLock { $0 })" }
-    public var port: Int { boundPort.withLock { $0 } }
+    public var address: String { "\(configuration.host):\(port)" }
+    public var port: Int { running.withLock { $0?.port ?? 0 } }
 
     struct MissingToken: Error, CustomStringConvertible {
         var description: String { "the admin server is bound to a non-loopback address: set an admin token" }
@@ -136,28 +136,39 @@ public final class AdminServer: Sendable {
                     status: .unprocessableContent)
             }
         }
-        let ready = AsyncStream.makeStream(of: Int.self)
         var logger = Logger(label: "broker.admin")
         logger.logLevel = .warning
-        let app = Application(
-            router: router, configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
-            onServerRunning: { ready.continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
-        let group = ServiceGroup(services: [app], logger: logger)
-        task.withLock { $0 = (group, Task { try await group.run() }) }
-        for await port in ready.stream {
-            boundPort.withLock { $0 = port }
-            break
+        let address = BindAddress(host: configuration.host, port: configuration.port)
+        let server: ListeningServer
+        do {
+            server = try await ListeningServer.start(logger: logger) { onServerRunning in
+                Application(
+                    router: router, configuration: .init(address: .hostname(address.host, port: address.port)),
+                    onServerRunning: onServerRunning, logger: logger)
+            }
+        } catch {
+            throw CannotBind(address: "\(address.host):\(address.port)", reason: "\(error)")
         }
+        running.withLock { $0 = server }
+    }
+
+    private struct BindAddress: Sendable {
+        var host: String
+        var port: Int
+    }
+
+    /// The admin address could not be bound (taken, or not an address of this host).
+    public struct CannotBind: Error, CustomStringConvertible {
+        public var address: String
+        public var reason: String
+        public var description: String { "cannot listen on the admin address \(address): \(reason)" }
     }
 
     func stop() async {
-        guard
-            let running = task.withLock({ t in
-                defer { t = nil }; return t
-            })
-        else { return }
-        await running.group.triggerGracefulShutdown()
-        _ = try? await running.task.value
+        await running.withLock({ r in
+            defer { r = nil }
+            return r
+        })?.stop()
     }
 
     static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {

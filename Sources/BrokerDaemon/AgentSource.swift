@@ -8,7 +8,7 @@ import ServiceLifecycle
 /// Where the registry's agents come from, as a service: the agent server (a ``ServerLink`` and
 /// the ``StatusFeed`` that follows its registrations) or a snapshot file.
 struct AgentSource: Service {
-    let link: WebSocketServerLink?
+    let link: (any ServerLink)?
     let feed: (any StatusFeed)?
     /// Asks the agent server about an agent id the registry does not know (rate-limited).
     let refresh: (@Sendable (String) -> Void)?

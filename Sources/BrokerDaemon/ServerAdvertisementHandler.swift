@@ -1,7 +1,6 @@
 import BrokerCore
 import BrokerTransports
 import Logging
-import ServerLinkWebSocket
 
 /// Consumes `server_advertisement_queue`, as the original broker did: the agent server publishes
 /// `SERVER_AVAILABLE` (with its `websocket_url`) there each time it starts, and the broker takes
@@ -10,9 +9,9 @@ import ServerLinkWebSocket
 /// A `websocket_url` other than the one in use is followed only when configured to (the switch
 /// happens at the next connection). Every message is acknowledged, so the queue stays empty.
 /// With several broker replicas only one receives each announcement; the others are back on
-/// their own within one short retry delay (see ``ServerLinkWebSocket/WebSocketServerLink``).
+/// their own within one short retry delay.
 struct ServerAdvertisementHandler: Sendable {
-    let link: WebSocketServerLink
+    let link: any ServerLink
     let follow: Bool
     let logger = Logger(label: "broker.server-advertisements")
 

@@ -116,7 +116,9 @@ public struct Demo: AsyncParsableCommand {
         configuration.serverLink.backoffCap = .seconds(1)
         let daemon = try Daemon(configuration: configuration)
         let running = Task { try await daemon.run() }
-        while !daemon.registry.sync.isSynced { try await Task.sleep(for: .milliseconds(20)) }
+        try await Self.waitUntil("the daemon registered and synced with the simulator") {
+            daemon.registry.sync.isSynced
+        }
         print(
             "registered with the simulator at \(simulator.webSocketURL); \(daemon.registry.snapshot.count) agents; admin http://\(daemon.admin.address)/metrics\n"
         )
@@ -188,7 +190,7 @@ public struct Demo: AsyncParsableCommand {
             }
             try await Task.sleep(for: .milliseconds(10))
         }
-        while daemon.router.statistics.settled < sent { try await Task.sleep(for: .milliseconds(20)) }
+        try await Self.waitUntil("every message is settled") { daemon.router.statistics.settled >= sent }
         if !rabbitmq {
             for message in queues.drain(output) {
                 perAgent[(try? Message(decoding: message.body))?.receiverID ?? "?", default: 0] += 1
@@ -206,6 +208,17 @@ public struct Demo: AsyncParsableCommand {
         print(
             "next: edit rules/*.yaml, run `broker validate-rules rules/` and `broker test-rules rules/tests/`, or `broker simulate-server` + `broker run`."
         )
+    }
+
+    /// Waits (at most 30 s) until `condition` holds.
+    static func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !condition() {
+            guard ContinuousClock.now < deadline else {
+                throw ValidationError("the demo timed out waiting until \(what)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
     }
 
     /// Messages per (route, outcome), read from the daemon's own `/metrics` text.

@@ -46,6 +46,10 @@ public protocol ServerLink: Sendable {
     func run() async
     /// Cuts a pending retry delay short (the server said it is back, e.g. `SERVER_AVAILABLE`).
     func reconnectNow(reason: String)
+    /// Where the link connects (credentials included: not for logs).
+    var url: String { get }
+    /// Connects to `url` from the next connection on.
+    func redirect(to url: String)
 }
 
 /// Keeps an agent registry current (the gRPC stream from the agent server, a snapshot file, …).
