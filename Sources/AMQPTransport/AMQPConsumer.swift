@@ -134,13 +134,7 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
     /// (after ``beginGracefulShutdown()``); await it before the process exits so no
     /// acknowledgement is lost.
     public func run() async {
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async {
-                self.finished.wait()
-                self.finished.signal()
-                done.resume()
-            }
-        }
+        await finished.passed()
     }
 
     /// Reads deliveries and applies settles until the connection fails or the consumer stops.

@@ -82,13 +82,7 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
 
     /// Returns once the publisher's thread has closed its connection.
     public func run() async {
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async {
-                self.finished.wait()
-                self.finished.signal()
-                done.resume()
-            }
-        }
+        await finished.passed()
     }
 
     private func runLoop() {

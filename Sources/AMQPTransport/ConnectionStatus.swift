@@ -1,4 +1,5 @@
 import BrokerTransports
+import Dispatch
 import Synchronization
 
 /// The state of one connection-owning thread (consumer or publisher), read by ``TransportHealth``.
@@ -14,5 +15,19 @@ final class ConnectionStatus: Sendable {
     func health(endpoint: String, queue: String?) -> TransportHealth {
         let (current, detail) = state.withLock { $0 }
         return TransportHealth(state: current, endpoint: queue.map { "\(endpoint) \($0)" } ?? endpoint, detail: detail)
+    }
+}
+
+extension DispatchSemaphore {
+    /// Waits, without blocking a task thread, until the semaphore has been signalled once (a
+    /// connection thread's end); leaves it signalled for every later waiter.
+    func passed() async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                self.wait()
+                self.signal()
+                done.resume()
+            }
+        }
     }
 }

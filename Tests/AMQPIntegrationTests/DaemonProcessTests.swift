@@ -142,30 +142,6 @@ extension RabbitMQIntegration {
     }
 }
 
-/// A port held by someone else for the duration of a test.
-final class TakenPort: @unchecked Sendable {
-    let port: Int
-    private let fd: Int32
-
-    init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        self.fd = fd
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && listen(fd, 8) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        guard ok else { throw POSIXError(.EADDRINUSE) }
-        port = Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    deinit { close(fd) }
-}
-
 extension RabbitMQIntegration {
     @Suite(.serialized) struct PortTakenTests {
         @Test func aTakenAdminPortFailsStartUpBeforeAnythingIsConsumed() async throws {
@@ -173,7 +149,7 @@ extension RabbitMQIntegration {
             let vhost = try TestRabbitMQ.makeVirtualHost()
             defer { vhost.delete() }
             try await vhost.publish((0..<50).map { text("p\($0)", from: "web_1") }, to: "broker_input_queue")
-            let taken = try TakenPort()
+            let taken = try ListeningSocket()
             let broker = try ChildProcess(
                 "broker",
                 arguments: [
@@ -189,7 +165,7 @@ extension RabbitMQIntegration {
         }
 
         @Test func aTakenSimulatorPortFailsItsStartUp() async throws {
-            let taken = try TakenPort()
+            let taken = try ListeningSocket()
             for arguments in [
                 ["--port", "\(taken.port)"], ["--grpc-port", "\(taken.port)", "--port", "0"],
                 ["--control-port", "\(taken.port)", "--port", "0", "--grpc-port", "0"],

@@ -249,34 +249,9 @@ struct Harness {
     }
 }
 
-/// A TCP listener that accepts connections (the kernel completes the handshake) and never
-/// answers: a hung or hostile agent server.
-final class SilentServer: @unchecked Sendable {
-    let fd: Int32
-    let port: Int
-
-    init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        self.fd = fd
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && listen(fd, 64) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        guard ok else { throw POSIXError(.EADDRINUSE) }
-        port = Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    deinit { close(fd) }
-}
-
 @Suite struct SilentServerTests {
     @Test func aServerThatAcceptsAndStaysSilentTimesOutAndIsRetried() async throws {
-        let silent = try SilentServer()
+        let silent = try ListeningSocket()
         var configuration = WebSocketServerLink.Configuration()
         configuration.url = "ws://127.0.0.1:\(silent.port)/ws"
         configuration.registrationTimeout = .milliseconds(300)

@@ -1,21 +1,12 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `schemas/rules.schema.json` accepts every shipped rule file and rejects broken ones, as
 /// editors using it would (checked with Python's jsonschema, Draft 2020-12).
 @Suite struct SchemaTests {
     func check(_ files: [String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "scripts/check-schema.py"] + files
-        process.currentDirectoryURL = CLITests.root
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
+        try runCommand("/usr/bin/env", ["python3", "scripts/check-schema.py"] + files)
     }
 
     @Test func everyShippedRuleFileIsValidAgainstTheSchema() throws {

@@ -10,18 +10,7 @@ import Testing
     func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (
         status: Int32, output: String
     ) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        process.currentDirectoryURL = repositoryRoot
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
+        try runCommand(executable, arguments, environment: environment)
     }
 
     /// The toolchain's root (`/opt/swift` here): two levels above the `swift` driver.

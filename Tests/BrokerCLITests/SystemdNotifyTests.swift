@@ -71,16 +71,8 @@ final class NotifySocket: @unchecked Sendable {
     }
 
     @Test func theShippedUnitScoresAtMostTwoPointFive() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["systemd-analyze", "security", "--offline=true", "deploy/broker.service"]
-        process.currentDirectoryURL = repositoryRoot
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let (_, output) = try runCommand(
+            "/usr/bin/env", ["systemd-analyze", "security", "--offline=true", "deploy/broker.service"])
         let line = try #require(output.split(separator: "\n").last { $0.contains("Overall exposure level") })
         let score = try #require(
             line.split(separator: " ").compactMap { Double($0) }.first, "no score in: \(line)")

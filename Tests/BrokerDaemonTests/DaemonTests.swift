@@ -47,30 +47,10 @@ func memoryDaemon(rulesDirectory: URL, queues: InMemoryQueues) throws -> Daemon 
 
 /// Runs Debian's promtool (scripts/promtool.sh finds or unpacks it) on a metrics text.
 func promtool(_ metrics: String) throws -> (status: Int32, output: String) {
-    let locate = Process()
-    locate.executableURL = URL(fileURLWithPath: "/bin/bash")
-    locate.arguments = [root.appendingPathComponent("scripts/promtool.sh").path]
-    let path = Pipe()
-    locate.standardOutput = path
-    try locate.run()
-    let tool = String(decoding: path.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        .trimmingCharacters(in: .whitespacesAndNewlines)
-    locate.waitUntilExit()
-    try #require(locate.terminationStatus == 0, "promtool is not available (scripts/promtool.sh)")
-    let check = Process()
-    check.executableURL = URL(fileURLWithPath: tool)
-    check.arguments = ["check", "metrics"]
-    let input = Pipe()
-    let output = Pipe()
-    check.standardInput = input
-    check.standardOutput = output
-    check.standardError = output
-    try check.run()
-    input.fileHandleForWriting.write(Data(metrics.utf8))
-    try input.fileHandleForWriting.close()
-    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    check.waitUntilExit()
-    return (check.terminationStatus, text)
+    let (found, path) = try runCommand("/bin/bash", [root.appendingPathComponent("scripts/promtool.sh").path])
+    try #require(found == 0, "promtool is not available (scripts/promtool.sh): \(path)")
+    let tool = String(path.split(separator: "\n").last ?? "")
+    return try runCommand(tool, ["check", "metrics"], input: metrics)
 }
 
 func request(_ method: String, _ url: String) async throws -> (Int, String) {

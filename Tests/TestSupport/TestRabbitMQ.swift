@@ -27,17 +27,10 @@ public enum TestRabbitMQ {
 
     /// Runs `rabbitmqctl` against the test node and requires it to succeed.
     public static func ctl(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [repositoryRoot.appendingPathComponent("scripts/rabbitmq.sh").path, "ctl"] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let (status, output) = try runCommand(
+            "/bin/bash", [repositoryRoot.appendingPathComponent("scripts/rabbitmq.sh").path, "ctl"] + arguments)
         try #require(
-            process.terminationStatus == 0, "rabbitmqctl \(arguments.joined(separator: " ")) failed: \(output)",
+            status == 0, "rabbitmqctl \(arguments.joined(separator: " ")) failed: \(output)",
             sourceLocation: sourceLocation)
     }
 
