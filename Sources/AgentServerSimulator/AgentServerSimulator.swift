@@ -247,6 +247,10 @@ public final class AgentServerSimulator: Sendable {
     /// Leave `grpc_port` out of registration replies (a broken server).
     public func omitGRPCPort(_ omit: Bool) { state.values.withLock { $0.omitGRPCPort = omit } }
 
+    /// Send `value` as `grpc_port` in registration replies (a hostile server: `1e300`, `-1`, …);
+    /// `nil` sends the real port again.
+    public func replyGRPCPort(_ value: JSONValue?) { state.values.withLock { $0.grpcPortReply = value } }
+
     /// Sends a text frame to every registered broker.
     public func sendToBrokers(_ text: String) async {
         for writer in state.values.withLock({ Array($0.brokers.values) }) { try? await writer.write(.text(text)) }
@@ -283,8 +287,8 @@ public final class AgentServerSimulator: Sendable {
             }
             switch object[MessageKey.messageType]?.stringValue {
             case "REGISTER_BROKER":
-                let (refuse, omitPort, port, shuttingDown) = state.values.withLock {
-                    ($0.refuseRegistration, $0.omitGRPCPort, $0.grpcPort, $0.shuttingDown)
+                let (refuse, omitPort, port, shuttingDown, portReply) = state.values.withLock {
+                    ($0.refuseRegistration, $0.omitGRPCPort, $0.grpcPort, $0.shuttingDown, $0.grpcPortReply)
                 }
                 if shuttingDown {
                     try await outbound.close(.goingAway, reason: "shutting down")
@@ -303,7 +307,7 @@ public final class AgentServerSimulator: Sendable {
                     ("broker_id", .string(id)), ("broker_name", .string(name)),
                     ("message", .string("Broker registered successfully")), ("grpc_host", .string("127.0.0.1")),
                 ])
-                if !omitPort { reply["grpc_port"] = .string(String(port)) }
+                if !omitPort { reply["grpc_port"] = portReply ?? .string(String(port)) }
                 reply["use_grpc_for_agent_status"] = .bool(true)
                 state.values.withLock { v in
                     v.registrations += 1

@@ -20,6 +20,7 @@ final class SimulatorState: Sendable {
         /// Set while the server stops: registrations are turned away.
         var shuttingDown = false
         var omitGRPCPort = false
+        var grpcPortReply: JSONValue?
         var grpcPort = 0
         var registrations = 0
         var statusCalls = 0

@@ -216,7 +216,9 @@ public final class WebSocketServerLink: ServerLink {
         let port: Int?
         switch message["grpc_port"] {
         case .string(let s)?: port = Int(s)
-        case .number(let n)?: port = n.doubleValue.map { Int($0) }
+        case .number(let n)?:
+            // A peer's number is never trusted to fit: 1e300 or 1.5 is not a port, not a crash.
+            port = n.doubleValue.flatMap { Int(exactly: $0) }
         default: port = nil
         }
         guard let port, (1...65535).contains(port) else {

@@ -124,6 +124,21 @@ struct Harness {
         await h.stop()
     }
 
+    @Test(arguments: ["1e300", "-1", "65536", "1.5", "\"99999999999999999999\"", "null", "true"])
+    func aHostileGRPCPortIsReportedNotACrash(_ value: String) async throws {
+        let simulator = AgentServerSimulator()
+        simulator.replyGRPCPort(try JSONParser.parse(value))
+        simulator.setAgents(agents(1))
+        try await simulator.start()
+        let h = Harness(simulator: simulator)
+        try await eventually("the bad reply is seen") { simulator.registrations >= 2 }
+        if case .disconnected(let reason) = h.link.state { #expect(reason.contains("grpc_port"), "\(reason)") }
+        simulator.replyGRPCPort(nil)
+        let registry = h.agentRegistry
+        try await eventually("the broker recovers") { registry.snapshot.count == 1 }
+        await h.stop()
+    }
+
     @Test func junkFramesAndUnknownTypesAreIgnored() async throws {
         let simulator = AgentServerSimulator()
         simulator.setAgents(agents(1))
