@@ -48,6 +48,7 @@ public final class WebSocketServerLink: ServerLink {
     private let logger: Logger
     private let currentState = Mutex(ServerLinkState.disconnected(reason: "not started"))
     private let pongCount = Atomic(0)
+    private let failures = Mutex((count: 0, last: String?.none))
     private let wakeUp = AsyncSignal()
     private let currentURL: Mutex<String>
 
@@ -59,6 +60,11 @@ public final class WebSocketServerLink: ServerLink {
     }
 
     public var state: ServerLinkState { currentState.withLock { $0 } }
+
+    /// How many connection attempts have failed or ended so far, and why the last one did.
+    public var failedAttempts: (count: Int, lastReason: String?) {
+        failures.withLock { ($0.count, $0.last) }
+    }
 
     /// How many `PONG`s the link has sent.
     public var pongsSent: Int { pongCount.load(ordering: .relaxed) }
@@ -111,6 +117,7 @@ public final class WebSocketServerLink: ServerLink {
                 if case .registered = state { return true }
                 return false
             }
+            failures.withLock { $0 = ($0.count + 1, reason) }
             if wasRegistered { continuation.yield(.lost(reason: reason)) }
             if Task.isCancelled { break }
             if !refused || !reportedRefusal {
