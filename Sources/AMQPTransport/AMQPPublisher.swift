@@ -12,7 +12,9 @@ import Synchronization
 /// One thread owns the connection. Publishes are `mandatory`, so a message no queue takes comes
 /// back as `returned`. A publish to a missing exchange closes the channel: the channel is
 /// reopened, publishes to that exchange are `rejected`, and the others in flight are `unknown`
-/// (the router redelivers them). A lost connection makes every in-flight publish `unknown`;
+/// (the router redelivers them). A message AMQP cannot carry (a name over 255 bytes, headers
+/// that do not fit a frame; see ``PublishLimits``) is `rejected` before anything is sent, and
+/// the connection stays up. A lost connection makes every in-flight publish `unknown`;
 /// the publisher reconnects with exponential backoff and jitter, and new publishes wait.
 public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
     private struct Request {
@@ -136,7 +138,14 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
                 defer { r.removeAll(keepingCapacity: true) }
                 return r
             }
+            let frameMax = Int(amqp_get_frame_max(connection.state))
             for (index, request) in batch.enumerated() {
+                if let violation = PublishLimits.violation(
+                    of: request.message, appID: Self.appID(request.message), frameMax: frameMax)
+                {
+                    request.continuation.resume(returning: .rejected(reason: "cannot be published: \(violation)"))
+                    continue
+                }
                 do {
                     try send(request, on: connection)
                 } catch {
@@ -173,8 +182,7 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
             if !headers.isEmpty { properties._flags |= broker_flag_headers }
             properties.delivery_mode = request.message.persistent ? 2 : 1
             properties.headers = table
-            // The hop count rides in app_id (a basic property), not in the header table.
-            let appID = request.message.hops > 0 ? AMQPConnection.hopsAppID(request.message.hops) : ""
+            let appID = Self.appID(request.message)
             if !appID.isEmpty { properties._flags |= broker_flag_app_id }
             return "application/json".withCString { contentType in
                 properties.content_type = amqp_cstring_bytes(contentType)
@@ -195,9 +203,25 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
             }
         }
         guard status == AMQP_STATUS_OK.rawValue else {
+            // The method frame may be on the wire without its content: the channel is unusable.
             connection.abandon()
-            throw AMQPError.connection("publish failed: \(String(cString: amqp_error_string2(status)))")
+            let error = String(cString: amqp_error_string2(status))
+            if Self.isEncodingFailure(status), let entry = inFlight.removeValue(forKey: sequenceNumber) {
+                // The message itself cannot be encoded (PublishLimits should have caught it).
+                entry.continuation.resume(returning: .rejected(reason: "cannot be published: \(error)"))
+            }
+            throw AMQPError.connection("publish failed: \(error)")
         }
+    }
+
+    /// The hop count rides in `app_id` (a basic property), not in the header table.
+    private static func appID(_ message: OutboundMessage) -> String {
+        message.hops > 0 ? AMQPConnection.hopsAppID(message.hops) : ""
+    }
+
+    /// Whether rabbitmq-c refused to encode the publish (as opposed to failing to send it).
+    private static func isEncodingFailure(_ status: Int32) -> Bool {
+        status == AMQP_STATUS_TABLE_TOO_BIG.rawValue || status == AMQP_STATUS_BAD_AMQP_DATA.rawValue
     }
 
     /// Reads every frame that is available now (with `wait`, waiting a moment for the first).

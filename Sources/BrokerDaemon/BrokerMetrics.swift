@@ -18,6 +18,7 @@ public final class BrokerMetrics: Sendable {
     static let help: [String: String] = [
         "broker_decisions_total": "Messages routed, by route and outcome.",
         "broker_dead_letters_total": "Messages dead-lettered, by reason code.",
+        "broker_dead_letter_failures_total": "Dead letters not confirmed (the input was requeued after a pause).",
         "broker_decision_seconds": "Time to evaluate the rules for one message.",
         "broker_registry_agents": "Agents in the registry.",
         "broker_registry_online_agents": "Online agents in the registry.",

@@ -12,7 +12,8 @@ extension Daemon {
     }
 
     /// Readiness, check by check (`/readyz`): rules loaded, registered with the agent server,
-    /// routing (the registry synced or within its staleness bound), input and output connected.
+    /// routing (the registry synced or within its staleness bound), dead letters going through,
+    /// input and output connected.
     public var readiness: [Check] {
         var checks = [Check(check: "rules", ok: true, detail: String(reloader.status.hash.prefix(12)))]
         if let link = agents.link {
@@ -35,6 +36,15 @@ extension Daemon {
             checks.append(Check(check: "registry", ok: false, detail: "\(state): \(reason); routing paused"))
         case .deadLetter(let code, _):
             checks.append(Check(check: "registry", ok: false, detail: "\(state): dead-lettering as \(code)"))
+        }
+        let deadLetters = router.deadLetters
+        if let failure = deadLetters.currentFailure {
+            checks.append(
+                Check(
+                    check: "dead_letter", ok: false,
+                    detail: "\(failure.reason) (at \(Self.timestamp(failure.at))); inputs are requeued with a pause"))
+        } else {
+            checks.append(Check(check: "dead_letter", ok: true, detail: "\(deadLetters.failures) failed so far"))
         }
         for (name, health) in transports {
             checks.append(Check(check: name, ok: health.isUp, detail: health.description))

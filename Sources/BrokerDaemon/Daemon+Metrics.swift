@@ -9,6 +9,7 @@ import Synchronization
 final class ScrapeGauges: Sendable {
     private let factory: any MetricsFactory
     private let rulesInfo = Mutex<(hash: String, gauge: CoreMetrics.Gauge)?>(nil)
+    private let countedTotals = Mutex<[String: Int]>([:])
 
     init(metrics: BrokerMetrics) {
         factory = metrics.factory
@@ -20,6 +21,15 @@ final class ScrapeGauges: Sendable {
 
     func set(_ label: String, _ value: Double, _ dimensions: [(String, String)] = []) {
         CoreMetrics.Gauge(label: label, dimensions: dimensions, factory: factory).record(value)
+    }
+
+    /// Brings counter `label` up to `total`, a running count kept elsewhere.
+    func count(_ label: String, total: Int) {
+        let delta = countedTotals.withLock { counted -> Int in
+            defer { counted[label] = max(counted[label] ?? 0, total) }
+            return total - (counted[label] ?? 0)
+        }
+        if delta > 0 { CoreMetrics.Counter(label: label, factory: factory).increment(by: delta) }
     }
 
     /// `broker_rules_info{hash}` for the rule set in force (the series of the previous one goes).
@@ -55,6 +65,7 @@ extension Daemon {
         gauges.set("broker_rules_last_reload_success", status.lastAttemptSucceeded ? 1 : 0)
         gauges.set("broker_rules_last_reload_timestamp_seconds", status.loadedAt.timeIntervalSince1970.rounded())
         gauges.setRules(hash: status.hash)
+        gauges.count("broker_dead_letter_failures_total", total: router.deadLetters.failures)
         for (name, up) in connections { gauges.set("broker_connection_up", up ? 1 : 0, [("connection", name)]) }
         return metrics.render()
     }

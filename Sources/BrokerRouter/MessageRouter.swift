@@ -29,15 +29,20 @@ public final class MessageRouter: Sendable {
         public static let reasonCode = "x-broker-reason-code"
         /// Dead letters: the queue the message was taken from.
         public static let originalQueue = "x-original-queue"
+        /// Dead letters: how many of the original's headers were left off because the dead
+        /// letter could not be published with them.
+        public static let droppedHeaders = "x-broker-dropped-headers"
     }
 
     private let rules: RuleSetHolder
     private let registry: AgentRegistry
-    private let output: any OutboundSink
+    let output: any OutboundSink
     private let configuration: RouterConfiguration
     private let sequence = Atomic<UInt64>(0)
     /// Counts of what the router did, for metrics, tests and benchmarks.
     public let statistics = RouterStatistics()
+    /// Whether dead letters go through (for readiness and metrics).
+    public let deadLetters = DeadLetterHealth()
     private let observer: (any RouterObserver)?
     private let gate: RoutingGate
     private let cycles: CycleDetector
@@ -207,26 +212,6 @@ public final class MessageRouter: Sendable {
     /// The hop count of an input: the transport's, or the `x-broker-hops` header.
     static func hops(_ inbound: InboundMessage) -> Int {
         max(inbound.hops, inbound.headers[Header.hops].flatMap(Int.init) ?? 0)
-    }
-
-    private func deadLetter(
-        _ inbound: InboundMessage, code: String, reason: String, route: String?, queue: String, ruleSet: RuleSet
-    ) async -> RoutingOutcome {
-        var headers = inbound.headers
-        headers[Header.reason] = reason
-        headers[Header.reasonCode] = code
-        headers[Header.originalQueue] = inbound.source
-        headers[Header.ruleSet] = ruleSet.hash
-        let hops = Self.hops(inbound)
-        if hops > 0 { headers[Header.hops] = String(hops) }
-        if let route { headers[Header.route] = route }
-        let result = await output.publish(OutboundMessage(body: inbound.body, target: .queue(queue), headers: headers))
-        guard case .confirmed = result else {
-            inbound.settlement.reject(requeue: true)
-            return .requeued(reason: "dead letter not confirmed: \(result)")
-        }
-        inbound.settlement.ack()
-        return .deadLettered(code: code, reason: reason)
     }
 }
 

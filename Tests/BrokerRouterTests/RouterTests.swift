@@ -183,3 +183,16 @@ final class FlakySink: OutboundSink {
         return await inner.publish(message)
     }
 }
+
+@Suite struct DeadLetterReasonTests {
+    @Test func longReasonsAreCutOnACharacterBoundaryAndSayHowLongTheyWere() {
+        let short = "unknown message_type 'FOO'"
+        #expect(MessageRouter.bounded(short, toBytes: 1024) == short)
+        let long = "unknown message_type '" + String(repeating: "é😀", count: 50_000) + "'"
+        let cut = MessageRouter.bounded(long, toBytes: 1024)
+        #expect(cut.utf8.count <= 1024)
+        #expect(cut.hasPrefix("unknown message_type 'é😀"))
+        #expect(cut.hasSuffix("… (\(long.utf8.count) bytes in all)"))
+        #expect(String(validating: Array(cut.utf8), as: UTF8.self) == cut)
+    }
+}

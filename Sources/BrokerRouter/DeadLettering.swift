@@ -1,0 +1,101 @@
+import BrokerTransports
+import Foundation
+import RoutingRules
+import Synchronization
+
+extension MessageRouter {
+    /// The longest `x-broker-reason` the router writes, in UTF-8 bytes: a reason quotes message
+    /// fields (`unknown message_type '…'`), and one that does not fit a frame would make the
+    /// dead letter itself unpublishable.
+    public static let maximumReasonBytes = 1024
+
+    /// Publishes the original message, unchanged, to `queue` with the reason in its headers,
+    /// and settles the input. When the dead letter is not confirmed the input is requeued after
+    /// a pause that grows while dead-lettering keeps failing, so a missing dead-letter queue
+    /// slows the broker down instead of spinning it.
+    func deadLetter(
+        _ inbound: InboundMessage, code: String, reason: String, route: String?, queue: String, ruleSet: RuleSet
+    ) async -> RoutingOutcome {
+        var brokerHeaders = [
+            Header.reason: Self.bounded(reason, toBytes: Self.maximumReasonBytes),
+            Header.reasonCode: code,
+            Header.originalQueue: inbound.source,
+            Header.ruleSet: ruleSet.hash,
+        ]
+        let hops = Self.hops(inbound)
+        if hops > 0 { brokerHeaders[Header.hops] = String(hops) }
+        if let route { brokerHeaders[Header.route] = Self.bounded(route, toBytes: Self.maximumReasonBytes) }
+        let target = PublishTarget.queue(queue)
+        let headers = inbound.headers.merging(brokerHeaders) { _, broker in broker }
+        var result = await output.publish(OutboundMessage(body: inbound.body, target: target, headers: headers))
+        if case .rejected = result, inbound.headers.contains(where: { brokerHeaders[$0.key] == nil }) {
+            // The original's own headers may be what cannot be carried: keep the broker's only.
+            brokerHeaders[Header.droppedHeaders] = String(inbound.headers.count)
+            result = await output.publish(OutboundMessage(body: inbound.body, target: target, headers: brokerHeaders))
+        }
+        guard case .confirmed = result else {
+            let pause = deadLetters.failed("dead letter to \(queue) not confirmed: \(result)")
+            // Cancellation (shutdown) cuts the pause short: the message is requeued either way.
+            try? await Task.sleep(for: pause)
+            inbound.settlement.reject(requeue: true)
+            return .requeued(reason: "dead letter to \(queue) not confirmed: \(result)")
+        }
+        deadLetters.succeeded()
+        inbound.settlement.ack()
+        return .deadLettered(code: code, reason: reason)
+    }
+
+    /// `text` cut to at most `limit` UTF-8 bytes on a character boundary, saying how long it was.
+    public static func bounded(_ text: String, toBytes limit: Int) -> String {
+        let length = text.utf8.count
+        guard length > limit else { return text }
+        let suffix = "… (\(length) bytes in all)"
+        var kept = 0
+        var end = text.startIndex
+        for index in text.indices {
+            let next = kept + text[index].utf8.count
+            if next + suffix.utf8.count > limit { break }
+            kept = next
+            end = text.index(after: index)
+        }
+        return String(text[..<end]) + suffix
+    }
+}
+
+/// How dead-lettering is going: failures so far, the last one, and the pause before the next
+/// requeue (exponential while failures follow each other, 50 ms to 5 s with jitter).
+public final class DeadLetterHealth: Sendable {
+    private struct State {
+        var consecutiveFailures = 0
+        var failures = 0
+        var lastFailure: (reason: String, at: Date)?
+    }
+
+    private let state = Mutex(State())
+    private let base: Duration = .milliseconds(50)
+    private let cap: Duration = .seconds(5)
+
+    /// Dead letters that were not confirmed, in all.
+    public var failures: Int { state.withLock { $0.failures } }
+
+    /// Why the most recent dead letter failed, if the most recent one did.
+    public var currentFailure: (reason: String, at: Date)? {
+        state.withLock { $0.consecutiveFailures > 0 ? $0.lastFailure : nil }
+    }
+
+    /// Records a failure; returns how long to wait before requeueing.
+    func failed(_ reason: String) -> Duration {
+        let attempt = state.withLock { s -> Int in
+            s.failures += 1
+            s.consecutiveFailures += 1
+            s.lastFailure = (reason, Date())
+            return s.consecutiveFailures
+        }
+        let ceiling = min(cap, base * (1 << min(attempt - 1, 20)))
+        return ceiling * Double.random(in: 0.5...1)
+    }
+
+    func succeeded() {
+        state.withLock { $0.consecutiveFailures = 0 }
+    }
+}

@@ -1,0 +1,136 @@
+import AMQPTransport
+import BrokerCore
+import BrokerRouter
+import BrokerTransports
+import Foundation
+import RoutingRules
+import TestSupport
+import Testing
+
+/// One message that can never be published must not stall the broker (issue: "No single
+/// message, peer or event can stall, crash or exhaust the broker").
+extension RabbitMQIntegration {
+    @Suite(.serialized) struct PoisonTests {
+        /// Routes `bodies` with `rules` and returns the router once all are settled (or 60 s passed).
+        func route(
+            _ queues: TestQueues, rules: RuleSet, bodies: [[UInt8]], registry: AgentRegistry, expecting: Int? = nil
+        ) async throws -> (MessageRouter, AMQPPublisher) {
+            let expected = expecting ?? bodies.count
+            if !bodies.isEmpty { try await fill(queues.input, with: bodies) }
+            let consumer = AMQPConsumer(configuration: rabbit, queue: queues.input, prefetch: 64)
+            let publisher = AMQPPublisher(configuration: rabbit, declareQueues: [queues.output, queues.deadLetter])
+            let router = MessageRouter(rules: RuleSetHolder(rules), registry: registry, output: publisher)
+            let task = Task { await router.run(consumer) }
+            try? await eventually("all \(expected) are settled", timeout: .seconds(60)) {
+                router.statistics.settled >= expected
+            }
+            consumer.beginGracefulShutdown()
+            task.cancel()
+            await task.value
+            return (router, publisher)
+        }
+
+        @Test func aReasonTooLargeForAFrameIsBoundedAndTheOriginalDeadLettered() async throws {
+            try requireRabbitMQ()
+            let queues = TestQueues()
+            defer { queues.cleanUp() }
+            let huge = String(repeating: "X", count: 200_000)
+            let poison = #"{"message_type":"\#(huge)","message_id":"poison"}"#
+            let bodies = [Array(poison.utf8)] + (0..<100).map { text("ok\($0)", from: "agent_a") }
+            let (router, publisher) = try await route(
+                queues, rules: try queues.defaultRules(), bodies: bodies, registry: threeAgents())
+            defer { publisher.beginGracefulShutdown() }
+            #expect(router.statistics.settled == 101, "everything settled, nothing stuck")
+            #expect(router.statistics.snapshot.requeued == 0, "no reconnect-and-requeue loop")
+            let dead = await collect(queues.deadLetter)
+            #expect(dead.count == 1)
+            let unchanged = dead.first?.body == Array(poison.utf8)
+            #expect(unchanged, "the original, unchanged")
+            let reason = dead.first?.headers[MessageRouter.Header.reason] ?? ""
+            #expect(reason.utf8.count <= 1024 && reason.contains("unknown message_type"), "\(reason.prefix(100))")
+            #expect(await collect(queues.output).count == 100)
+        }
+
+        @Test func aRoutingKeyLongerThan255BytesIsDeadLetteredAndEveryPublishOfTheBatchSettles() async throws {
+            try requireRabbitMQ()
+            let queues = TestQueues()
+            defer { queues.cleanUp() }
+            let text = try String(
+                contentsOf: repositoryRoot.appendingPathComponent("rules/examples/per-agent-queues.yaml"),
+                encoding: .utf8
+            )
+            let rules = try #require(
+                RuleSetLoader().load([
+                    RuleSource(
+                        name: "per-agent.yaml", text: text + "defaults: { dead_letter: \(queues.deadLetter) }\n")
+                ]).ruleSet)
+            let longID = "agent_" + String(repeating: "l", count: 300)
+            let registry = AgentRegistry()
+            registry.apply(
+                AgentStatusUpdate(agents: [AgentStatusRecord(agentID: longID, isOnline: true)], isFullUpdate: true))
+            registry.sync.markSynced()
+            let bodies = (0..<40).map { i in
+                Array(#"{"message_type":"TEXT","sender_id":"web_1","message_id":"k\#(i)"}"#.utf8)
+            }
+            let (router, publisher) = try await route(queues, rules: rules, bodies: bodies, registry: registry)
+            defer { publisher.beginGracefulShutdown() }
+            #expect(router.statistics.settled == 40, "every publish got an outcome")
+            #expect(router.statistics.snapshot.requeued == 0)
+            let dead = await collect(queues.deadLetter)
+            #expect(dead.count == 40)
+            #expect(dead.allSatisfy { $0.headers[MessageRouter.Header.reasonCode] == "publish_failed" })
+            #expect(
+                dead.first?.headers[MessageRouter.Header.reason]?.contains("longer than the 255 bytes") == true,
+                "\(dead.first?.headers[MessageRouter.Header.reason] ?? "")")
+        }
+
+        @Test func theOriginalsOwnHeadersThatLeaveNoRoomAreLeftOffTheDeadLetter() async throws {
+            try requireRabbitMQ()
+            let queues = TestQueues()
+            defer { queues.cleanUp() }
+            // RabbitMQ takes this (it fits a frame); with the broker's headers added it does not.
+            let bulky = ["x-trace": String(repeating: "t", count: 130_950)]
+            let body = Array(#"{"message_type":"NOPE","message_id":"bulky"}"#.utf8)
+            try await fill(queues.input, with: [body], headers: bulky)
+            let (router, publisher) = try await route(
+                queues, rules: try queues.defaultRules(), bodies: [], registry: threeAgents(), expecting: 1)
+            defer { publisher.beginGracefulShutdown() }
+            #expect(router.statistics.snapshot.deadLettered == 1)
+            #expect(router.statistics.snapshot.requeued == 0)
+            let dead = await collect(queues.deadLetter)
+            #expect(dead.count == 1)
+            #expect(dead.first?.body == body)
+            #expect(dead.first?.headers[MessageRouter.Header.reason] == "unknown message_type 'NOPE'")
+            #expect(dead.first?.headers[MessageRouter.Header.droppedHeaders] == "1")
+            #expect(dead.first?.headers["x-trace"] == nil)
+        }
+
+        @Test func aMissingDeadLetterQueueSlowsRequeuesDownUntilItExists() async throws {
+            try requireRabbitMQ()
+            let queues = TestQueues()
+            defer { queues.cleanUp() }
+            try await fill(queues.input, with: [Array(#"{"message_type":"NOPE","message_id":"m"}"#.utf8)])
+            let consumer = AMQPConsumer(configuration: rabbit, queue: queues.input, prefetch: 8)
+            // The dead-letter queue of the rules is not declared by anyone yet.
+            let publisher = AMQPPublisher(configuration: rabbit, declareQueues: [queues.output])
+            defer { publisher.beginGracefulShutdown() }
+            let router = MessageRouter(
+                rules: RuleSetHolder(try queues.defaultRules()), registry: threeAgents(), output: publisher)
+            let task = Task { await router.run(consumer) }
+            try await Task.sleep(for: .seconds(3))
+            let requeues = router.statistics.snapshot.requeued
+            #expect(requeues >= 1 && requeues <= 30, "\(requeues) requeues in 3 s: paused between attempts")
+            #expect(router.deadLetters.currentFailure?.reason.contains("NO_ROUTE") == true)
+            #expect(router.deadLetters.failures >= requeues)
+            try AMQPAdmin.declareQueues([queues.deadLetter], configuration: rabbit)
+            try await eventually("dead-lettered once the queue exists", timeout: .seconds(15)) {
+                router.statistics.snapshot.deadLettered == 1
+            }
+            #expect(router.deadLetters.currentFailure == nil)
+            consumer.beginGracefulShutdown()
+            task.cancel()
+            await task.value
+            #expect(await collect(queues.deadLetter).count == 1)
+        }
+    }
+}
