@@ -85,7 +85,9 @@ let package = Package(
         // The pipeline and the process.
         .target(
             name: "BrokerRouter",
-            dependencies: ["BrokerCore", "RoutingRules", "BrokerTransports"]
+            dependencies: [
+                "BrokerCore", "RoutingRules", "BrokerTransports", .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(
             name: "BrokerDaemon",

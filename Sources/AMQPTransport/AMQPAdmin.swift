@@ -18,6 +18,23 @@ public enum AMQPAdmin {
         return count
     }
 
+    /// Whether `queue` exists (a passive declare: nothing is created).
+    public static func queueExists(_ queue: String, configuration: AMQPConfiguration) throws(AMQPError) -> Bool {
+        let connection = try AMQPConnection(configuration)
+        queue.withCString { name in
+            _ = amqp_queue_declare(
+                connection.state, AMQPConnection.channel, amqp_cstring_bytes(name), 1, 0, 0, 0, amqp_empty_table)
+        }
+        let reply = amqp_get_rpc_reply(connection.state)
+        guard let problem = AMQPConnection.describe(reply) else { return true }
+        // NOT_FOUND closes the channel, not the connection.
+        if problem.contains("404") {
+            connection.channelClosedByServer()
+            return false
+        }
+        throw AMQPError.connection("declare queue \(queue) passively: \(problem)")
+    }
+
     /// Declares `queues` (durable) over one connection.
     public static func declareQueues(_ queues: [String], configuration: AMQPConfiguration) throws(AMQPError) {
         let connection = try AMQPConnection(configuration)

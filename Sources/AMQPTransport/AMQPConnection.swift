@@ -57,6 +57,15 @@ final class AMQPConnection {
         amqp_destroy_connection(state)
     }
 
+    /// The server closed channel 1 (a channel error): acknowledge it, so the connection can
+    /// still close politely.
+    func channelClosedByServer() {
+        var ok = amqp_channel_close_ok_t()
+        amqp_send_method(state, Self.channel, broker_method_channel_close_ok, &ok)
+        amqp_connection_close(state, Int32(AMQP_REPLY_SUCCESS))
+        open = false
+    }
+
     /// Marks the connection as broken: no polite close on the way out.
     func abandon() { open = false }
 

@@ -30,7 +30,8 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
     }
 
     private let configuration: AMQPConfiguration
-    private let declaredQueues: [String]
+    private let declaredQueues: Mutex<[String]>
+    private let declarations = Mutex<[(queues: [String], done: CheckedContinuation<Void, any Error>)]>([])
     private let logger: Logger
     private let wakeup = Wakeup()
     private let requests = Mutex<[Request]>([])
@@ -49,7 +50,7 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
         logger: Logger = Logger(label: "broker.amqp.publisher")
     ) {
         self.configuration = configuration
-        self.declaredQueues = declareQueues
+        self.declaredQueues = Mutex(declareQueues)
         self.logger = logger
         let thread = Thread { [self] in self.runLoop() }
         thread.name = "amqp-publisher"
@@ -74,6 +75,20 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
         }
     }
 
+    /// Declares `queues` (durable) now when connected, and on every reconnection from now on.
+    public func declare(_ queues: [String]) async throws {
+        let new = declaredQueues.withLock { declared -> [String] in
+            let new = queues.filter { !declared.contains($0) }
+            declared += new
+            return new
+        }
+        guard !new.isEmpty, isConnected else { return }
+        try await withCheckedThrowingContinuation { continuation in
+            declarations.withLock { $0.append((new, continuation)) }
+            wakeup.signal()
+        }
+    }
+
     public var health: TransportHealth { status.health(endpoint: "\(configuration)", queue: nil) }
 
     /// Closes the connection; publishes still unconfirmed end as `unknown`.
@@ -93,7 +108,7 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
             do {
                 let connection = try AMQPConnection(configuration)
                 try openConfirmChannel(connection, reopen: false)
-                for queue in declaredQueues { try connection.declareDurableQueue(queue) }
+                for queue in declaredQueues.withLock({ $0 }) { try connection.declareDurableQueue(queue) }
                 connectedFlag.store(true, ordering: .relaxed)
                 status.connected()
                 logger.info("publisher connected", metadata: ["server": "\(configuration)"])
@@ -103,6 +118,7 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
                 connectedFlag.store(false, ordering: .relaxed)
                 status.lost("\(error)")
                 failAll(.unknown(reason: "\(error)"))
+                failDeclarations(error)
                 if closed.load(ordering: .acquiring) { break }
                 let delay = backoff.next()
                 logger.error(
@@ -118,6 +134,7 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
         }) {
             request.continuation.resume(returning: .unknown(reason: "publisher closed"))
         }
+        failDeclarations(AMQPError.connection("publisher closed"))
         status.closed()
         finished.signal()
     }
@@ -134,6 +151,7 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
 
     private func serve(_ connection: AMQPConnection) throws(AMQPError) {
         while !closed.load(ordering: .acquiring) {
+            try declarePending(on: connection)
             let batch = requests.withLock { r in
                 defer { r.removeAll(keepingCapacity: true) }
                 return r
@@ -166,6 +184,35 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
             if ready.socket || !ready.wakeup {
                 // Data, or a quiet interval: reading also services heartbeats.
                 try readFrames(connection, wait: !ready.socket)
+            }
+        }
+    }
+
+    /// Fails the ``declare(_:)`` calls still waiting (their queues are declared on reconnection).
+    private func failDeclarations(_ error: any Error) {
+        for declaration in declarations.withLock({ d in
+            defer { d.removeAll() }; return d
+        }) {
+            declaration.done.resume(throwing: error)
+        }
+    }
+
+    /// Answers ``declare(_:)`` calls (on the publisher thread, which owns the connection).
+    private func declarePending(on connection: AMQPConnection) throws(AMQPError) {
+        let pending = declarations.withLock { d in
+            defer { d.removeAll() }
+            return d
+        }
+        for (index, declaration) in pending.enumerated() {
+            do {
+                for queue in declaration.queues { try connection.declareDurableQueue(queue) }
+                declaration.done.resume()
+            } catch {
+                // A refused declaration closes the channel: the connection starts over.
+                declaration.done.resume(throwing: error)
+                for later in pending[(index + 1)...] { later.done.resume(throwing: error) }
+                connection.abandon()
+                throw error
             }
         }
     }

@@ -124,7 +124,7 @@ public final class AdminServer: Sendable {
         }
         router.post("-/reload") { request, _ in
             guard authorized(request) else { return Self.json(["error": "unauthorized"], status: .unauthorized) }
-            switch daemon.reloader.reload(reason: "POST /-/reload") {
+            switch await daemon.reloader.reload(reason: "POST /-/reload") {
             case .loaded(let hash), .unchanged(let hash):
                 return Self.json(.object(JSONObject([("hash", .string(hash)), ("status", .string("loaded"))])))
             case .failed(let diagnostics):

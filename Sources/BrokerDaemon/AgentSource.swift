@@ -62,7 +62,9 @@ struct RuleWatchService: Service {
 
     func run() async throws {
         let reloader = self.reloader
-        let watcher = try RuleWatcher(paths: reloader.paths) { reloader.reload(reason: "file change") }
+        let watcher = try RuleWatcher(paths: reloader.paths) {
+            Task { await reloader.reload(reason: "file change") }
+        }
         try? await gracefulShutdown()
         watcher.stop()
     }

@@ -47,9 +47,13 @@ public final class Daemon: Sendable {
         telemetry = Telemetry(metrics: metrics, onUnknownAgent: agents.refresh)
         let transport = configuration.transport
         let ruleSet = reloader.holder.current
-        var outputs: Set<String> = [ruleSet.deadLetterQueue]
-        if case .queue(let name) = ruleSet.defaultOutput { outputs.insert(name) }
-        output = try transport.makeOutbound(declaring: outputs.sorted())
+        output = try transport.makeOutbound(declaring: ruleSet.namedQueues.sorted())
+        let output = self.output
+        reloader.prepare { ruleSet in
+            try await Self.within(.seconds(5), "declaring the queues of the new rules") {
+                try await output.declare(ruleSet.namedQueues.sorted())
+            }
+        }
         input = try transport.makeInbound(
             queue: configuration.inputQueue, prefetch: configuration.prefetch, paused: true)
         let metadata =
@@ -115,7 +119,7 @@ public final class Daemon: Sendable {
             switch signal {
             case .sighup:
                 notifier?.reloading()
-                reloader.reload(reason: "SIGHUP")
+                await reloader.reload(reason: "SIGHUP")
                 notifier?.send("READY=1")
             default:
                 if stopping {
@@ -148,5 +152,33 @@ final class GroupBox: Sendable {
             return state.group
         }
         if let group { Task { await group.triggerGracefulShutdown() } }
+    }
+}
+
+/// A wait that took longer than it may.
+struct TimedOut: Error, CustomStringConvertible {
+    var what: String
+    var limit: Duration
+    var description: String { "\(what) took longer than \(limit)" }
+}
+
+extension Daemon {
+    /// Runs `work`, giving up (and cancelling it) after `limit`.
+    static func within(
+        _ limit: Duration, _ what: String, _ work: @escaping @Sendable () async throws -> Void
+    ) async throws {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await work()
+                return true
+            }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return false
+            }
+            let finished = try await group.next() ?? false
+            group.cancelAll()
+            if !finished { throw TimedOut(what: what, limit: limit) }
+        }
     }
 }

@@ -36,7 +36,9 @@ public final class RuleReloader: Sendable {
     private let registry: AgentRegistry
     private let logger: Logger
     private let state: Mutex<Status>
-    private let serial = Mutex(())
+    /// Serializes reloads; holds the number of the newest one.
+    private let serial = Mutex(0)
+    private let preparation = Mutex<(@Sendable (RuleSet) async throws -> Void)?>(nil)
     private let reloads: CoreMetrics.Counter
     private let failures: CoreMetrics.Counter
 
@@ -72,47 +74,88 @@ public final class RuleReloader: Sendable {
 
     public var status: Status { state.withLock { $0 } }
 
-    /// Re-reads the files; swaps the rule set in when it is valid and different.
+    /// What runs before a new rule set goes live (the daemon declares the queues it names);
+    /// a failure is logged and the rules go live anyway. The caller bounds how long it takes.
+    public func prepare(with preparation: @escaping @Sendable (RuleSet) async throws -> Void) {
+        self.preparation.withLock { $0 = preparation }
+    }
+
+    /// Re-reads the files; swaps the rule set in when it is valid and different, after
+    /// ``prepare`` (the daemon declares the queues the new rules name) has run or timed out.
+    /// When reloads overlap, the one that read the files last wins.
     @discardableResult
-    public func reload(reason: String) -> Result {
-        serial.withLock { _ in
-            let now = Date()
-            let loaded: RuleSetLoadResult
-            do {
-                loaded = try RuleSetLoader().load(paths: paths)
-            } catch {
-                return fail(["\(error)"], now: now, reason: reason)
-            }
-            guard let ruleSet = loaded.ruleSet else {
-                return fail(loaded.diagnostics.map(\.description), now: now, reason: reason)
-            }
-            let current = holder.current
-            if ruleSet.hash == current.hash {
-                state.withLock {
-                    $0.lastAttempt = now
-                    $0.lastAttemptSucceeded = true
-                    $0.lastError = nil
-                }
-                return .unchanged(hash: ruleSet.hash)
-            }
-            registry.indexMetrics(current.indexedMetricKeys.union(ruleSet.indexedMetricKeys))
-            holder.replace(with: ruleSet)
-            registry.indexMetrics(ruleSet.indexedMetricKeys)
-            state.withLock {
-                $0 = Status(
-                    hash: ruleSet.hash, files: ruleSet.files, loadedAt: now, routes: ruleSet.routeNames.count,
-                    lastError: nil,
-                    lastAttempt: now, lastAttemptSucceeded: true, reloads: $0.reloads + 1)
-            }
-            reloads.increment()
-            logger.info(
-                "rules reloaded",
-                metadata: [
-                    "reason": "\(reason)", "hash": "\(ruleSet.hash.prefix(12))",
-                    "routes": "\(ruleSet.routeNames.count)",
-                ])
-            return .loaded(hash: ruleSet.hash)
+    public func reload(reason: String) async -> Result {
+        let (built, generation) = serial.withLock { newest in
+            newest += 1
+            return (build(reason: reason), newest)
         }
+        guard case .success(let ruleSet) = built else {
+            if case .failure(let ended) = built { return ended.result }
+            return .unchanged(hash: holder.current.hash)
+        }
+        if let prepare = preparation.withLock({ $0 }) {
+            do {
+                try await prepare(ruleSet)
+            } catch {
+                logger.warning(
+                    "could not prepare the output for the new rules now; it declares their queues when it reconnects",
+                    metadata: ["error": "\(error)"])
+            }
+        }
+        return serial.withLock { newest in
+            guard generation == newest else { return .unchanged(hash: holder.current.hash) }
+            return swap(in: ruleSet, reason: reason)
+        }
+    }
+
+    /// How a reload ended before anything was swapped in.
+    private struct Ended: Error {
+        var result: Result
+    }
+
+    /// Loads the files: the new rule set, or how the reload ended without one.
+    private func build(reason: String) -> Swift.Result<RuleSet, Ended> {
+        let now = Date()
+        let loaded: RuleSetLoadResult
+        do {
+            loaded = try RuleSetLoader().load(paths: paths)
+        } catch {
+            return .failure(Ended(result: fail(["\(error)"], now: now, reason: reason)))
+        }
+        guard let ruleSet = loaded.ruleSet else {
+            return .failure(Ended(result: fail(loaded.diagnostics.map(\.description), now: now, reason: reason)))
+        }
+        if ruleSet.hash == holder.current.hash {
+            state.withLock {
+                $0.lastAttempt = now
+                $0.lastAttemptSucceeded = true
+                $0.lastError = nil
+            }
+            return .failure(Ended(result: .unchanged(hash: ruleSet.hash)))
+        }
+        return .success(ruleSet)
+    }
+
+    private func swap(in ruleSet: RuleSet, reason: String) -> Result {
+        let now = Date()
+        let current = holder.current
+        registry.indexMetrics(current.indexedMetricKeys.union(ruleSet.indexedMetricKeys))
+        holder.replace(with: ruleSet)
+        registry.indexMetrics(ruleSet.indexedMetricKeys)
+        state.withLock {
+            $0 = Status(
+                hash: ruleSet.hash, files: ruleSet.files, loadedAt: now, routes: ruleSet.routeNames.count,
+                lastError: nil,
+                lastAttempt: now, lastAttemptSucceeded: true, reloads: $0.reloads + 1)
+        }
+        reloads.increment()
+        logger.info(
+            "rules reloaded",
+            metadata: [
+                "reason": "\(reason)", "hash": "\(ruleSet.hash.prefix(12))",
+                "routes": "\(ruleSet.routeNames.count)",
+            ])
+        return .loaded(hash: ruleSet.hash)
     }
 
     private func fail(_ diagnostics: [String], now: Date, reason: String) -> Result {

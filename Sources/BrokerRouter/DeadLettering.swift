@@ -1,5 +1,6 @@
 import BrokerTransports
 import Foundation
+import Logging
 import RoutingRules
 import Synchronization
 
@@ -63,15 +64,19 @@ extension MessageRouter {
 }
 
 /// How dead-lettering is going: failures so far, the last one, and the pause before the next
-/// requeue (exponential while failures follow each other, 50 ms to 5 s with jitter).
+/// requeue (exponential while failures follow each other, 50 ms to 5 s with jitter). It logs
+/// when dead letters stop going through, every 10 s while they keep failing, and when they
+/// go through again.
 public final class DeadLetterHealth: Sendable {
     private struct State {
         var consecutiveFailures = 0
         var failures = 0
         var lastFailure: (reason: String, at: Date)?
+        var lastLogged = ContinuousClock.now
     }
 
     private let state = Mutex(State())
+    private let logger = Logger(label: "broker.dead-letter")
     private let base: Duration = .milliseconds(50)
     private let cap: Duration = .seconds(5)
 
@@ -85,17 +90,32 @@ public final class DeadLetterHealth: Sendable {
 
     /// Records a failure; returns how long to wait before requeueing.
     func failed(_ reason: String) -> Duration {
-        let attempt = state.withLock { s -> Int in
+        let (attempt, log) = state.withLock { s -> (Int, Bool) in
             s.failures += 1
             s.consecutiveFailures += 1
             s.lastFailure = (reason, Date())
-            return s.consecutiveFailures
+            let log = s.consecutiveFailures == 1 || ContinuousClock.now - s.lastLogged >= .seconds(10)
+            if log { s.lastLogged = .now }
+            return (s.consecutiveFailures, log)
+        }
+        if log {
+            logger.error(
+                attempt == 1
+                    ? "dead letters are not going through; inputs are requeued with a pause"
+                    : "dead letters are still not going through",
+                metadata: ["reason": "\(reason)", "consecutive_failures": "\(attempt)"])
         }
         let ceiling = min(cap, base * (1 << min(attempt - 1, 20)))
         return ceiling * Double.random(in: 0.5...1)
     }
 
     func succeeded() {
-        state.withLock { $0.consecutiveFailures = 0 }
+        let recovered = state.withLock { s -> Int in
+            defer { s.consecutiveFailures = 0 }
+            return s.consecutiveFailures
+        }
+        if recovered > 0 {
+            logger.notice("dead letters go through again", metadata: ["failures_before": "\(recovered)"])
+        }
     }
 }

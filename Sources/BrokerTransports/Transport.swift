@@ -62,6 +62,15 @@ public protocol OutboundSink: TransportLifecycle {
     /// once: a sink pipelines them. Every call gets exactly one result, also when the sink shuts
     /// down (then `.unknown`).
     func publish(_ message: OutboundMessage) async -> PublishResult
+    /// Makes sure `queues` exist before messages are published to them (a new rule set names
+    /// them), now if connected and on every reconnection. Throws when they cannot be declared
+    /// now; the sink still declares them when it reconnects.
+    func declare(_ queues: [String]) async throws
+}
+
+extension OutboundSink {
+    /// Sinks without queues to declare accept any name.
+    public func declare(_ queues: [String]) async throws {}
 }
 
 /// A message taken from an input, which must be settled exactly once.

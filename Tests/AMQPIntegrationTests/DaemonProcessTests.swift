@@ -98,6 +98,44 @@ extension RabbitMQIntegration {
             await simulator.stop()
         }
 
+        @Test func aReloadDeclaresTheQueuesTheNewRulesNameBeforeTheyGoLive() async throws {
+            _ = try AMQPAdmin.messageCount("broker_test_probe", configuration: rabbit)
+            let simulator = AgentServerSimulator()
+            simulator.setAgents(agents(["agent_a"]))
+            try await simulator.start()
+            let id = String(UUID().uuidString.prefix(8)).lowercased()
+            let broker = try startBroker(simulator: simulator, id: id)
+            let renamed = broker.queues.dead + "_renamed"
+            defer {
+                cleanUp(broker)
+                try? AMQPAdmin.deleteQueue(renamed, configuration: rabbit)
+            }
+            try await eventually("ready") { await ready(broker) }
+            let rulesURL = "http://127.0.0.1:\(broker.adminPort)/rules"
+            let hash: @Sendable () async -> String? = {
+                let body = await http("GET", rulesURL).body
+                let json = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
+                return json?["hash"] as? String
+            }
+            let before = await hash()
+            // A valid edit that renames the dead-letter queue to one nobody has declared.
+            let text = try String(contentsOf: broker.rulesFile, encoding: .utf8)
+                .replacingOccurrences(of: "dead_letter: \(broker.queues.dead)", with: "dead_letter: \(renamed)")
+            try text.write(to: broker.rulesFile, atomically: true, encoding: .utf8)
+            kill(broker.process.processIdentifier, SIGHUP)
+            try await eventually("the new rules are in force") { await hash() != before }
+            #expect(try AMQPAdmin.queueExists(renamed, configuration: rabbit), "declared before the rules went live")
+            try await fill(broker.queues.input, [Array(#"{"message_type":"NOPE","message_id":"n1"}"#.utf8)])
+            try await eventually("dead-lettered to the renamed queue", timeout: .seconds(15)) {
+                (try? AMQPAdmin.messageCount(renamed, configuration: rabbit)) == 1
+            }
+            let readiness = await http("GET", "http://127.0.0.1:\(broker.adminPort)/readyz")
+            #expect(readiness.status == 200, "\(readiness.body)")
+            kill(broker.process.processIdentifier, SIGTERM)
+            broker.process.waitUntilExit()
+            await simulator.stop()
+        }
+
         @Test func readyzFollowsRabbitMQAndTheStatusStreamAndAgentsGoingOfflineAreRoutedAround() async throws {
             _ = try AMQPAdmin.messageCount("broker_test_probe", configuration: rabbit)
             let simulator = AgentServerSimulator()

@@ -81,19 +81,19 @@ func request(_ method: String, _ url: String) async throws -> (Int, String) {
             switch reload % 4 {
             case 0:  // an invalid edit: the rules in force stay
                 try "version: 1\nroutes:\n  - name: [broken".write(to: file, atomically: true, encoding: .utf8)
-                daemon.reloader.reload(reason: "test")
+                await daemon.reloader.reload(reason: "test")
             case 1:  // an editor's write-new-and-rename
                 let version = "v\(reload)"
                 let temporary = directory.appendingPathComponent(".routes.yaml.swp")
                 try rules(version: version).write(to: temporary, atomically: false, encoding: .utf8)
                 #expect(rename(temporary.path, file.path) == 0)
                 versions.insert(version)
-                daemon.reloader.reload(reason: "SIGHUP")
+                await daemon.reloader.reload(reason: "SIGHUP")
             default:
                 let version = "v\(reload)"
                 try rules(version: version).write(to: file, atomically: true, encoding: .utf8)
                 versions.insert(version)
-                daemon.reloader.reload(reason: "SIGHUP")
+                await daemon.reloader.reload(reason: "SIGHUP")
             }
             try await Task.sleep(for: .milliseconds(2))
         }

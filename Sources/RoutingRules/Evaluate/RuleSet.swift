@@ -38,6 +38,18 @@ public final class RuleSet: Sendable {
         self.indexedMetricKeys = indexedMetricKeys
     }
 
+    /// The queues this rule set publishes to by a fixed name (dead-letter queue, default output,
+    /// route outputs without placeholders): what should exist before it goes live. Queues
+    /// named by a template (`agent_queue_{agent.id}`) are the agent server's to declare.
+    public var namedQueues: Set<String> {
+        var queues: Set<String> = [deadLetterQueue]
+        if case .queue(let name) = defaultOutput { queues.insert(name) }
+        for route in routes + [onNoRoute] {
+            if case .queue(let name)? = route.output, let constant = name.constant { queues.insert(constant) }
+        }
+        return queues
+    }
+
     /// Decides what to do with `message` given the registry `snapshot`.
     ///
     /// - Parameters:
