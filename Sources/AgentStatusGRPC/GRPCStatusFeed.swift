@@ -28,8 +28,19 @@ public final class GRPCStatusFeed: StatusFeed {
         public var refusedRetryDelay: Duration = .milliseconds(200)
         /// At most one `GetAgentStatus` per this interval for unknown agents.
         public var refreshInterval: Duration = .seconds(5)
+        /// The largest status message accepted (grpc-swift's default is 4 MiB; a full list of
+        /// 100,000 agents is about 8.5 MB, so the default here is 128 MiB).
+        public var maximumMessageSize = 128 << 20
 
         public init() {}
+
+        /// Call options with ``maximumMessageSize`` as the limit both ways.
+        var callOptions: CallOptions {
+            var options = CallOptions.defaults
+            options.maxRequestMessageBytes = maximumMessageSize
+            options.maxResponseMessageBytes = maximumMessageSize
+            return options
+        }
     }
 
     private let registry: AgentRegistry
@@ -136,6 +147,7 @@ public final class GRPCStatusFeed: StatusFeed {
         let registry = self.registry
         let counters = self.counters
         let logger = self.logger
+        let configuration = self.configuration
         try await withGRPCClient(
             transport: .http2NIOPosix(
                 target: .dns(host: registration.grpcHost, port: registration.grpcPort),
@@ -143,7 +155,7 @@ public final class GRPCStatusFeed: StatusFeed {
         ) { client in
             let service = AgentStatus_AgentStatusService.Client(wrapping: client)
             let request = AgentStatus_AgentStatusRequest.with { $0.brokerID = registration.brokerID }
-            try await service.subscribeToAgentStatus(request) { response in
+            try await service.subscribeToAgentStatus(request, options: configuration.callOptions) { response in
                 for try await message in response.messages {
                     let update = message.statusUpdate
                     let (applied, skipped) = update.validated
@@ -193,7 +205,8 @@ public final class GRPCStatusFeed: StatusFeed {
                     transportSecurity: .plaintext)
             ) { client in
                 try await AgentStatus_AgentStatusService.Client(wrapping: client).getAgentStatus(
-                    AgentStatus_AgentStatusRequest.with { $0.brokerID = registration.brokerID })
+                    AgentStatus_AgentStatusRequest.with { $0.brokerID = registration.brokerID },
+                    options: configuration.callOptions)
             }
             var update = response.statusUpdate
             update.isFullUpdate = true  // GetAgentStatus always returns the full list

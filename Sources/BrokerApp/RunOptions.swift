@@ -66,6 +66,15 @@ public struct RunOptions: ParsableArguments {
     @Option(help: "Routing hops inside the message system after which a message is dead-lettered as a cycle.")
     public var maxHops = 10
 
+    @Option(help: "Agent records one status message on the input or metadata queue may apply.")
+    public var maxDataPathRecords = 1_000
+
+    @Option(
+        help:
+            "Agents the input and metadata queues may add that the agent server's feed did not report (anyone who can publish there can send status updates)."
+    )
+    public var maxDataPathAgents = 10_000
+
     @Flag(inversion: .prefixedNo, help: "Reload the rules when their files change.")
     public var watchRules = true
 
@@ -87,6 +96,9 @@ public struct RunOptions: ParsableArguments {
     public func validate() throws {
         guard RouterConfiguration.StalePolicy(name: stalePolicy) != nil else {
             throw ValidationError("--stale-policy must be wait, route or dead-letter")
+        }
+        guard maxDataPathRecords >= 1, maxDataPathAgents >= 0 else {
+            throw ValidationError("--max-data-path-records must be 1 or more, --max-data-path-agents 0 or more")
         }
         guard maxRoundTrips >= 0, maxStaleness >= 0 else {
             throw ValidationError("--max-round-trips and --max-staleness must be 0 or more")
@@ -131,6 +143,8 @@ public struct RunOptions: ParsableArguments {
         configuration.router.stalePolicy = RouterConfiguration.StalePolicy(name: stalePolicy) ?? .wait
         configuration.router.maximumStaleness = .seconds(maxStaleness)
         configuration.router.maximumRoundTrips = maxRoundTrips
+        configuration.router.maximumDataPathRecordsPerMessage = maxDataPathRecords
+        configuration.router.maximumDataPathAgents = maxDataPathAgents
         configuration.router.roundTripWindow = .seconds(roundTripWindow)
         configuration.router.maximumHops = maxHops
         configuration.drainTimeout = .seconds(drainTimeout)

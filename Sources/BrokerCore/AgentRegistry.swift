@@ -179,6 +179,11 @@ extension AgentRegistry {
         /// All agents, in id order.
         public var agents: [Agent] { all.map { storage[$0] } }
 
+        /// The agents at `positions` of the id order (a page of ``agents``).
+        public func agents(in positions: Range<Int>) -> [Agent] {
+            all[positions.clamped(to: all.startIndex..<all.endIndex)].map { storage[$0] }
+        }
+
         func reindexed(_ keys: Set<String>) -> Snapshot {
             Snapshot(
                 rebuilding: (0..<Int32(storage.count)).map { storage[$0] }, indexedMetricKeys: keys,

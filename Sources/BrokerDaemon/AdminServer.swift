@@ -87,8 +87,12 @@ public final class AdminServer: Sendable {
                         ("last_error", s.lastError.map { .array($0.map(JSONValue.string)) } ?? .null),
                     ])))
         }
-        router.get("agents") { _, _ in
+        router.get("agents") { request, _ in
             let snapshot = daemon.registry.snapshot
+            let query = request.uri.queryParameters
+            let page = AgentPage(
+                offset: query.get("offset", as: Int.self), limit: query.get("limit", as: Int.self),
+                count: snapshot.count)
             return Self.json(
                 .object(
                     JSONObject([
@@ -96,24 +100,9 @@ public final class AdminServer: Sendable {
                         ("online", .number(JSONNumber(snapshot.online.count))),
                         ("synced", .bool(snapshot.sync.isSynced)),
                         ("state", .string(snapshot.sync.state.rawValue)),
-                        (
-                            "agents",
-                            .array(
-                                snapshot.agents.map { agent in
-                                    .object(
-                                        JSONObject([
-                                            ("agent_id", .string(agent.id)), ("agent_name", .string(agent.name)),
-                                            ("is_online", .bool(agent.isOnline)),
-                                            ("last_seen", .string(agent.lastSeenRaw)),
-                                            (
-                                                "metrics",
-                                                .object(
-                                                    JSONObject(
-                                                        agent.metrics.map { ($0.key, JSONValue.string($0.value)) }))
-                                            ),
-                                        ]))
-                                })
-                        ),
+                        ("offset", .number(JSONNumber(page.offset))), ("limit", .number(JSONNumber(page.limit))),
+                        ("next_offset", page.next.map { .number(JSONNumber($0)) } ?? .null),
+                        ("agents", .array(snapshot.agents(in: page.range).map(Self.describe))),
                     ])))
         }
         router.get("decisions") { request, _ in

@@ -71,7 +71,8 @@ public final class Daemon: Sendable {
             observer: telemetry)
         routing = RoutingService(
             router: router, input: input, output: output, metadata: metadata, advertisements: advertisements,
-            metadataHandler: MetadataHandler(registry: registry), advertisementHandler: advertisementHandler,
+            metadataHandler: MetadataHandler(registry: registry, limit: router.dataPathAgents),
+            advertisementHandler: advertisementHandler,
             drainTimeout: configuration.drainTimeout, logger: logger, notifier: notifier)
         admin = AdminServer(configuration: configuration.admin)
     }

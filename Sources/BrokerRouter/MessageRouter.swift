@@ -41,6 +41,8 @@ public final class MessageRouter: Sendable {
     private let sequence = Atomic<UInt64>(0)
     /// Counts of what the router did, for metrics, tests and benchmarks.
     public let statistics = RouterStatistics()
+    /// What status updates on the input (and the metadata queue) may add to the registry.
+    public let dataPathAgents: DataPathAgents
     /// Whether dead letters go through (for readiness and metrics).
     public let deadLetters = DeadLetterHealth()
     private let observer: (any RouterObserver)?
@@ -56,6 +58,9 @@ public final class MessageRouter: Sendable {
         self.output = output
         self.configuration = configuration
         self.observer = observer
+        dataPathAgents = DataPathAgents(
+            maximumRecordsPerMessage: configuration.maximumDataPathRecordsPerMessage,
+            maximumNewAgents: configuration.maximumDataPathAgents)
         gate = RoutingGate(
             sync: registry.sync, policy: configuration.stalePolicy, maximumStaleness: configuration.maximumStaleness)
         cycles = CycleDetector(
@@ -160,10 +165,10 @@ public final class MessageRouter: Sendable {
             inbound.settlement.ack()
             return .dropped(reason: reason)
         case .statusUpdate:
-            let (update, problems) = AgentStatusUpdate.decode(json: message.body)
-            registry.apply(update)
+            let (decoded, problems) = AgentStatusUpdate.decode(json: message.body)
+            let (applied, refused) = dataPathAgents.apply(decoded, to: registry)
             inbound.settlement.ack()
-            return .statusApplied(agents: update.agents.count, problems: problems.count)
+            return .statusApplied(agents: applied, problems: problems.count + refused)
         }
     }
 

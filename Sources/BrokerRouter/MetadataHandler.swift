@@ -7,10 +7,15 @@ import BrokerTransports
 /// The agent id is read from `agent_id`, else `client_id`, else `sender_id`. Ids the registry
 /// does not know are added only when they look like agents (`agent_…`), so frontend clients do
 /// not enter the registry. Every message is acknowledged: these carry no routing duty.
+/// New agents count against the router's ``DataPathAgents`` bound.
 public struct MetadataHandler: Sendable {
     let registry: AgentRegistry
+    let limit: DataPathAgents
 
-    public init(registry: AgentRegistry) { self.registry = registry }
+    public init(registry: AgentRegistry, limit: DataPathAgents = DataPathAgents()) {
+        self.registry = registry
+        self.limit = limit
+    }
 
     /// Handles every message of `input` until its stream ends.
     public func run(_ input: some InboundSource) async {
@@ -38,7 +43,6 @@ public struct MetadataHandler: Sendable {
         let record = AgentStatusRecord(
             agentID: id, agentName: message[string: "agent_name"] ?? known?.name ?? "", isOnline: online,
             lastSeen: known?.lastSeenRaw ?? "", metrics: known?.metrics.dictionary ?? [:])
-        registry.apply(AgentStatusUpdate(agents: [record], isFullUpdate: false))
-        return true
+        return limit.apply(AgentStatusUpdate(agents: [record], isFullUpdate: false), to: registry).applied == 1
     }
 }

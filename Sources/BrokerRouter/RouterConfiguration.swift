@@ -17,6 +17,10 @@ public struct RouterConfiguration: Sendable {
     /// How long a stale registry (status stream down, registration current) is routed on
     /// before ``stalePolicy`` applies.
     public var maximumStaleness: Duration = .seconds(10)
+    /// At most this many agent records apply from one status message on the data path.
+    public var maximumDataPathRecordsPerMessage = 1_000
+    /// At most this many agents the registry did not know may be added from the data path.
+    public var maximumDataPathAgents = 10_000
 
     /// What the router does while the registry is not synced.
     public enum StalePolicy: String, Sendable, CaseIterable {

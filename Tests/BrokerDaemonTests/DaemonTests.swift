@@ -151,7 +151,9 @@ func request(_ method: String, _ url: String) async throws -> (Int, String) {
         #expect(metrics.contains("broker_rules_last_reload_success 1"))
 
         let (_, agents) = try await request("GET", base + "/agents")
-        #expect(agents.contains(#""count":3"#))
+        #expect(agents.contains(#""count":3"#) && agents.contains(#""next_offset":null"#))
+        let (_, page) = try await request("GET", base + "/agents?offset=1&limit=1")
+        #expect(page.contains(#""next_offset":2"#) && page.components(separatedBy: "\"agent_id\"").count == 2)
         let (_, decisions) = try await request("GET", base + "/decisions?limit=2")
         #expect(decisions.contains("routes tried:") && decisions.contains("stamp-one"))
 

@@ -162,6 +162,33 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
         #expect(registry.snapshot.online.count == 2)
         #expect(queues.contents(of: "server_input_queue").isEmpty)
     }
+
+    @Test func statusUpdatesFromTheDataPathAddBoundedNumbersOfAgents() async throws {
+        let queues = InMemoryQueues()
+        let registry = threeAgents()
+        var configuration = RouterConfiguration()
+        configuration.maximumDataPathAgents = 5_000
+        let router = MessageRouter(
+            rules: RuleSetHolder(defaultRules), registry: registry, output: queues.sink, configuration: configuration)
+        // 20 messages of 2,000 new agents each (the adversarial pass sent 20,000 each and grew
+        // the registry to 400,011 agents).
+        for batch in 0..<20 {
+            let records = (0..<2_000).map { #"{"agent_id":"agent_x\#(batch)_\#($0)","is_online":true}"# }
+            queues.enqueue(
+                Array(
+                    #"{"message_type":"AGENT_STATUS_UPDATE","agents":[\#(records.joined(separator: ","))],"is_full_update":false}"#
+                        .utf8), to: "broker_input_queue")
+        }
+        // Known agents are always updated.
+        queues.enqueue(
+            Array(
+                #"{"message_type":"AGENT_STATUS_UPDATE","agents":[{"agent_id":"agent_a","is_online":false}],"is_full_update":false}"#
+                    .utf8), to: "broker_input_queue")
+        await drain(queues, router, expected: 21)
+        #expect(registry.snapshot.count == 3 + 5_000, "at most 1,000 per message, 5,000 new in all")
+        #expect(router.dataPathAgents.refused == 20 * 2_000 - 5_000)
+        #expect(registry.snapshot.agent(id: "agent_a")?.isOnline == false)
+    }
 }
 
 /// Reports the first `failures` publishes as lost with the connection.
