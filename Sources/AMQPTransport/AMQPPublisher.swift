@@ -299,7 +299,7 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
         case broker_method_basic_nack:
             let nack = method.decoded.assumingMemoryBound(to: amqp_basic_nack_t.self).pointee
             resolve(upTo: nack.delivery_tag, multiple: nack.multiple != 0) { _ in
-                .rejected(reason: "nacked by the broker")
+                .refused(reason: "nacked by the broker (a queue at its length limit with reject-publish?)")
             }
         case broker_method_basic_return:
             let returned = method.decoded.assumingMemoryBound(to: amqp_basic_return_t.self).pointee

@@ -18,6 +18,10 @@ public final class BrokerMetrics: Sendable {
     static let help: [String: String] = [
         "broker_decisions_total": "Messages routed, by route and outcome.",
         "broker_dead_letters_total": "Messages dead-lettered, by reason code.",
+        "broker_publish_retries_total":
+            "Routed copies published again because a full queue refused them or no queue took them yet.",
+        "broker_data_path_agents_refused_total":
+            "Agent records from the input or metadata queue refused by --max-data-path-records/-agents.",
         "broker_dead_letter_failures_total": "Dead letters not confirmed (the input was requeued after a pause).",
         "broker_decision_seconds": "Time to evaluate the rules for one message.",
         "broker_registry_agents": "Agents in the registry.",

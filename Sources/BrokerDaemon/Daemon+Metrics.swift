@@ -66,6 +66,8 @@ extension Daemon {
         gauges.set("broker_rules_last_reload_timestamp_seconds", status.loadedAt.timeIntervalSince1970.rounded())
         gauges.setRules(hash: status.hash)
         gauges.count("broker_dead_letter_failures_total", total: router.deadLetters.failures)
+        gauges.count("broker_publish_retries_total", total: router.statistics.retries)
+        gauges.count("broker_data_path_agents_refused_total", total: router.dataPathAgents.refused)
         for (name, up) in connections { gauges.set("broker_connection_up", up ? 1 : 0, [("connection", name)]) }
         return metrics.render()
     }

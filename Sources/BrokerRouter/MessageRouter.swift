@@ -184,34 +184,64 @@ public final class MessageRouter: Sendable {
             OutboundMessage(
                 body: delivery.message.encoded(), target: delivery.destination.target, headers: headers, hops: hops + 1)
         }
-        let results: [PublishResult]
-        if outbound.count == 1 {
-            results = [await output.publish(outbound[0])]
-        } else {
-            results = await withTaskGroup(of: PublishResult.self) { group in
-                for message in outbound { group.addTask { await self.output.publish(message) } }
-                return await group.reduce(into: []) { $0.append($1) }
+        var pending = Array(outbound.indices)
+        var backoff = Backoff(base: .milliseconds(50), cap: .seconds(5))
+        let started = ContinuousClock.now
+        while true {
+            var retry: [Int] = []
+            var failure: String?
+            for (index, result) in await publish(pending.map { outbound[$0] }).enumerated() {
+                let message = outbound[pending[index]]
+                switch result {
+                case .confirmed: continue
+                case .unknown(let reason):
+                    // The broker may or may not have the copy: redeliver (a duplicate beats a loss).
+                    inbound.settlement.reject(requeue: true)
+                    return .requeued(reason: reason)
+                case .refused:
+                    // Transient (a full queue): wait and publish it again; holding the input
+                    // unacknowledged is what slows the broker down.
+                    retry.append(pending[index])
+                case .returned(let reason):
+                    if ContinuousClock.now - started < configuration.unroutableRetry {
+                        retry.append(pending[index])
+                    } else {
+                        failure = failure ?? "publish to \(message.target) failed: \(reason)"
+                    }
+                case .rejected(let reason):
+                    failure = failure ?? "publish to \(message.target) failed: \(reason)"
+                }
             }
-        }
-        var failure: String?
-        for (message, result) in zip(outbound, results) {
-            switch result {
-            case .confirmed: continue
-            case .unknown(let reason):
-                // The broker may or may not have the copy: redeliver (a duplicate beats a loss).
+            if let failure {
+                return await deadLetter(
+                    inbound, code: "publish_failed", reason: failure, route: decision.route,
+                    queue: ruleSet.deadLetterQueue, ruleSet: ruleSet)
+            }
+            if retry.isEmpty { break }
+            statistics.retried(retry.count)
+            do {
+                try await Task.sleep(for: backoff.next())
+            } catch {
                 inbound.settlement.reject(requeue: true)
-                return .requeued(reason: reason)
-            case .returned(let reason), .rejected(let reason):
-                failure = failure ?? "publish to \(message.target) failed: \(reason)"
+                return .requeued(reason: "stopped while retrying a publish")
             }
-        }
-        if let failure {
-            return await deadLetter(
-                inbound, code: "publish_failed", reason: failure, route: decision.route,
-                queue: ruleSet.deadLetterQueue, ruleSet: ruleSet)
+            pending = retry
         }
         inbound.settlement.ack()
         return .published(count: outbound.count, route: decision.route)
+    }
+
+    /// Publishes `messages` at once; the results in the same order.
+    private func publish(_ messages: [OutboundMessage]) async -> [PublishResult] {
+        if messages.count == 1 { return [await output.publish(messages[0])] }
+        return await withTaskGroup(of: (Int, PublishResult).self) { group in
+            for (index, message) in messages.enumerated() {
+                group.addTask { (index, await self.output.publish(message)) }
+            }
+            var results = [PublishResult](repeating: .unknown(reason: "not published"), count: messages.count)
+            for await (index, result) in group { results[index] = result }
+            return results
+        }
     }
 
     /// The hop count of an input: the transport's, or the `x-broker-hops` header.

@@ -17,6 +17,10 @@ public struct RouterConfiguration: Sendable {
     /// How long a stale registry (status stream down, registration current) is routed on
     /// before ``stalePolicy`` applies.
     public var maximumStaleness: Duration = .seconds(10)
+    /// How long a copy no queue takes (`NO_ROUTE`: its queue is missing, perhaps being
+    /// re-created) is retried, with backoff, before the message is dead-lettered. A copy the
+    /// broker refuses for now (a full queue) is retried until it is taken: that is back-pressure.
+    public var unroutableRetry: Duration = .seconds(30)
     /// At most this many agent records apply from one status message on the data path.
     public var maximumDataPathRecordsPerMessage = 1_000
     /// At most this many agents the registry did not know may be added from the data path.

@@ -8,8 +8,14 @@ public final class RouterStatistics: Sendable {
     private let statusUpdates = Atomic<Int>(0)
     private let requeued = Atomic<Int>(0)
     private let started = Atomic<Int>(0)
+    private let publishRetries = Atomic<Int>(0)
 
     func begin() { started.add(1, ordering: .relaxed) }
+
+    func retried(_ copies: Int) { publishRetries.add(copies, ordering: .relaxed) }
+
+    /// Copies published again after a full queue refused them or no queue took them.
+    public var retries: Int { publishRetries.load(ordering: .relaxed) }
 
     /// Messages taken and not yet settled (or requeued).
     public var inFlight: Int {

@@ -49,8 +49,11 @@ public enum PublishResult: Sendable, Hashable {
     case confirmed
     /// The message could not be routed to any queue (a `mandatory` publish came back).
     case returned(reason: String)
-    /// The broker refused it (`nack`), or the target does not exist: retrying will not help.
+    /// The target does not exist or the message cannot be carried: retrying will not help.
     case rejected(reason: String)
+    /// The broker refused it for now (a negative confirm: a queue at its length limit with
+    /// `reject-publish`, an internal error): the same publish later can succeed.
+    case refused(reason: String)
     /// The connection or channel went away before a confirm: the outcome is unknown, so the
     /// input must be redelivered.
     case unknown(reason: String)

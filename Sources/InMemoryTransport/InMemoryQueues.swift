@@ -191,6 +191,9 @@ public final class InMemoryConsumer: InboundSource {
 
     public func pause() { inFlight.withLock { $0.paused = true } }
 
+    /// Whether deliveries are paused (``pause()``) now.
+    public var isPaused: Bool { inFlight.withLock { $0.paused } }
+
     public func resume() {
         inFlight.withLock { $0.paused = false }
         pump()

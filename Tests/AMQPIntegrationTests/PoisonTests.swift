@@ -132,5 +132,95 @@ extension RabbitMQIntegration {
             await task.value
             #expect(await collect(queues.deadLetter).count == 1)
         }
+
+        /// A queue at its length limit (`reject-publish`) nacks: the broker retries instead of
+        /// dead-lettering, and everything arrives once the queue has room again.
+        @Test func aFullOutputQueueSlowsTheBrokerDownInsteadOfDeadLettering() async throws {
+            try requireRabbitMQ()
+            let queues = TestQueues()
+            defer { queues.cleanUp() }
+            let policy = "test-full-\(queues.id)"
+            try TestRabbitMQ.ctl([
+                "set_policy", policy, "^\(queues.output)$", #"{"max-length":5,"overflow":"reject-publish"}"#,
+                "--apply-to", "queues",
+            ])
+            defer { try? TestRabbitMQ.ctl(["clear_policy", policy]) }
+            try AMQPAdmin.declareQueues([queues.output], configuration: rabbit)
+            let bodies = (0..<20).map { text("full\($0)", from: "agent_a") }
+            try await fill(queues.input, with: bodies)
+            let consumer = AMQPConsumer(configuration: rabbit, queue: queues.input, prefetch: 64)
+            let publisher = AMQPPublisher(configuration: rabbit, declareQueues: [queues.output, queues.deadLetter])
+            defer { publisher.beginGracefulShutdown() }
+            let router = MessageRouter(
+                rules: RuleSetHolder(try queues.defaultRules()), registry: threeAgents(), output: publisher)
+            let task = Task { await router.run(consumer) }
+            try await eventually("the full queue refuses copies") { router.statistics.retries > 0 }
+            var delivered: [InboundMessage] = []
+            try await eventually("all 20 arrive as the queue is emptied", timeout: .seconds(60)) {
+                delivered += await collect(queues.output, quiet: .milliseconds(300))
+                return delivered.count >= 20
+            }
+            consumer.beginGracefulShutdown()
+            task.cancel()
+            await task.value
+            #expect(Set(delivered.compactMap(messageID)).count == 20)
+            #expect(router.statistics.snapshot.deadLettered == 0, "a full queue is not a reason to dead-letter")
+            #expect(await collect(queues.deadLetter).isEmpty)
+        }
+
+        /// A copy no queue takes (its queue is missing) is retried for the unroutable window:
+        /// a queue that appears within it gets the message, one that never does sends it to the
+        /// dead-letter queue.
+        @Test func aMissingQueueIsRetriedForAWhileThenDeadLettered() async throws {
+            try requireRabbitMQ()
+            let queues = TestQueues()
+            let late = "agent_queue_agent_late_\(queues.id)"
+            let never = "agent_queue_agent_never_\(queues.id)"
+            defer {
+                queues.cleanUp()
+                try? AMQPAdmin.deleteQueue(late, configuration: rabbit)
+            }
+            let text = try String(
+                contentsOf: repositoryRoot.appendingPathComponent("rules/examples/per-agent-queues.yaml"),
+                encoding: .utf8
+            )
+            let rules = try #require(
+                RuleSetLoader().load([
+                    RuleSource(name: "per-agent.yaml", text: text + "defaults: { dead_letter: \(queues.deadLetter) }\n")
+                ]).ruleSet)
+            let registry = AgentRegistry()
+            registry.apply(
+                AgentStatusUpdate(
+                    agents: ["agent_late_\(queues.id)", "agent_never_\(queues.id)"].map {
+                        AgentStatusRecord(agentID: $0, isOnline: true)
+                    }, isFullUpdate: true))
+            registry.sync.markSynced()
+            try await fill(
+                queues.input,
+                with: ["late", "never"].map {
+                    Array(
+                        #"{"message_type":"TEXT","sender_id":"web_1","receiver_id":"agent_\#($0)_\#(queues.id)"}"#.utf8)
+                })
+            var configuration = RouterConfiguration()
+            configuration.unroutableRetry = .seconds(3)
+            let consumer = AMQPConsumer(configuration: rabbit, queue: queues.input, prefetch: 8)
+            let publisher = AMQPPublisher(configuration: rabbit, declareQueues: [queues.deadLetter])
+            defer { publisher.beginGracefulShutdown() }
+            let router = MessageRouter(
+                rules: RuleSetHolder(rules), registry: registry, output: publisher, configuration: configuration)
+            let task = Task { await router.run(consumer) }
+            try await eventually("both are retried") { router.statistics.retries >= 2 }
+            try AMQPAdmin.declareQueues([late], configuration: rabbit)
+            try await eventually("both settled", timeout: .seconds(20)) { router.statistics.settled == 2 }
+            consumer.beginGracefulShutdown()
+            task.cancel()
+            await task.value
+            #expect(router.statistics.snapshot.published == 1)
+            #expect(try AMQPAdmin.messageCount(late, configuration: rabbit) == 1)
+            let dead = await collect(queues.deadLetter)
+            #expect(dead.count == 1)
+            #expect(dead.first?.headers[MessageRouter.Header.reason]?.contains("NO_ROUTE") == true)
+            #expect(try !AMQPAdmin.queueExists(never, configuration: rabbit))
+        }
     }
 }

@@ -98,6 +98,39 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
         #expect(dead.first?.headers[MessageRouter.Header.hops] == "10")
     }
 
+    @Test func anUnroutableCopyIsRetriedUntilItsQueueAppearsThenDeadLetteredAfterTheWindow() async throws {
+        let queues = InMemoryQueues()
+        queues.declareExchange("audit", bindings: [:])
+        let rules = try #require(
+            RuleSetLoader().load([
+                RuleSource(
+                    name: "x.yaml",
+                    text: """
+                        version: 1
+                        routes:
+                          - name: to-exchange
+                            deliver: as_is
+                            output: { exchange: audit, routing_key: "{message.key}" }
+                        """)
+            ]).ruleSet)
+        var configuration = RouterConfiguration()
+        configuration.unroutableRetry = .seconds(1)
+        let router = MessageRouter(
+            rules: RuleSetHolder(rules), registry: threeAgents(), output: queues.sink, configuration: configuration)
+        queues.enqueue(Array(#"{"message_type":"A","key":"late"}"#.utf8), to: "broker_input_queue")
+        queues.enqueue(Array(#"{"message_type":"A","key":"never"}"#.utf8), to: "broker_input_queue")
+        let consumer = queues.consumer(of: "broker_input_queue", prefetch: 8)
+        let task = Task { await router.run(consumer) }
+        try await eventually("retried") { router.statistics.retries >= 2 }
+        queues.declareExchange("audit", bindings: ["late": "audit_queue"])  // the binding appears
+        try await eventually("both settled", timeout: .seconds(10)) { router.statistics.settled == 2 }
+        consumer.beginGracefulShutdown()
+        await task.value
+        #expect(queues.drain("audit_queue").count == 1, "delivered once its queue was bound")
+        let dead = queues.drain("broker_dead_letter")
+        #expect(dead.map { $0.headers[MessageRouter.Header.reason] } == ["publish to audit/never failed: NO_ROUTE"])
+    }
+
     @Test func unroutableAndRejectedPublishesAreDeadLettered() async throws {
         let queues = InMemoryQueues()
         queues.declareExchange("audit", bindings: ["known": "audit_queue"])
@@ -117,7 +150,10 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
                             output: { exchange: nowhere, routing_key: x }
                         """)
             ]).ruleSet)
-        let router = MessageRouter(rules: RuleSetHolder(rules), registry: threeAgents(), output: queues.sink)
+        var configuration = RouterConfiguration()
+        configuration.unroutableRetry = .zero
+        let router = MessageRouter(
+            rules: RuleSetHolder(rules), registry: threeAgents(), output: queues.sink, configuration: configuration)
         for body in [
             #"{"message_type":"A","key":"known"}"#, #"{"message_type":"A","key":"unbound"}"#, #"{"message_type":"B"}"#,
         ] {
@@ -167,13 +203,14 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
         let queues = InMemoryQueues()
         let registry = threeAgents()
         var configuration = RouterConfiguration()
-        configuration.maximumDataPathAgents = 5_000
+        configuration.maximumDataPathRecordsPerMessage = 100
+        configuration.maximumDataPathAgents = 500
         let router = MessageRouter(
             rules: RuleSetHolder(defaultRules), registry: registry, output: queues.sink, configuration: configuration)
-        // 20 messages of 2,000 new agents each (the adversarial pass sent 20,000 each and grew
+        // 20 messages of 200 new agents each (the adversarial pass sent 20,000 each and grew
         // the registry to 400,011 agents).
         for batch in 0..<20 {
-            let records = (0..<2_000).map { #"{"agent_id":"agent_x\#(batch)_\#($0)","is_online":true}"# }
+            let records = (0..<200).map { #"{"agent_id":"agent_x\#(batch)_\#($0)","is_online":true}"# }
             queues.enqueue(
                 Array(
                     #"{"message_type":"AGENT_STATUS_UPDATE","agents":[\#(records.joined(separator: ","))],"is_full_update":false}"#
@@ -185,8 +222,8 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
                 #"{"message_type":"AGENT_STATUS_UPDATE","agents":[{"agent_id":"agent_a","is_online":false}],"is_full_update":false}"#
                     .utf8), to: "broker_input_queue")
         await drain(queues, router, expected: 21)
-        #expect(registry.snapshot.count == 3 + 5_000, "at most 1,000 per message, 5,000 new in all")
-        #expect(router.dataPathAgents.refused == 20 * 2_000 - 5_000)
+        #expect(registry.snapshot.count == 3 + 500, "at most 100 per message, 500 new in all")
+        #expect(router.dataPathAgents.refused == 20 * 200 - 500)
         #expect(registry.snapshot.agent(id: "agent_a")?.isOnline == false)
     }
 }

@@ -139,7 +139,7 @@ import Testing
             if case .wait = router.routingGate.verdict { return true }
             return false
         }
-        try await Task.sleep(for: .milliseconds(50))
+        try await eventually("the consumer is paused") { consumer.isPaused }
         enqueue(queues, "late")
         try await Task.sleep(for: .milliseconds(100))
         #expect(queues.contents(of: "broker_input_queue").count == 1, "paused: not taken")
