@@ -66,6 +66,12 @@ public struct RunOptions: ParsableArguments {
     @Option(help: "Routing hops inside the message system after which a message is dead-lettered as a cycle.")
     public var maxHops = 10
 
+    @Option(
+        help:
+            "Seconds a routed copy no queue takes (NO_ROUTE: its queue is missing) is retried before the message is dead-lettered."
+    )
+    public var unroutableRetry = 30
+
     @Option(help: "Agent records one status message on the input or metadata queue may apply.")
     public var maxDataPathRecords = 1_000
 
@@ -97,6 +103,7 @@ public struct RunOptions: ParsableArguments {
         guard RouterConfiguration.StalePolicy(name: stalePolicy) != nil else {
             throw ValidationError("--stale-policy must be wait, route or dead-letter")
         }
+        guard unroutableRetry >= 0 else { throw ValidationError("--unroutable-retry must be 0 or more") }
         guard maxDataPathRecords >= 1, maxDataPathAgents >= 0 else {
             throw ValidationError("--max-data-path-records must be 1 or more, --max-data-path-agents 0 or more")
         }
@@ -143,6 +150,7 @@ public struct RunOptions: ParsableArguments {
         configuration.router.stalePolicy = RouterConfiguration.StalePolicy(name: stalePolicy) ?? .wait
         configuration.router.maximumStaleness = .seconds(maxStaleness)
         configuration.router.maximumRoundTrips = maxRoundTrips
+        configuration.router.unroutableRetry = .seconds(unroutableRetry)
         configuration.router.maximumDataPathRecordsPerMessage = maxDataPathRecords
         configuration.router.maximumDataPathAgents = maxDataPathAgents
         configuration.router.roundTripWindow = .seconds(roundTripWindow)
