@@ -9,7 +9,9 @@ final class AMQPConnection {
     let state: amqp_connection_state_t
     private var open = false
 
-    init(_ configuration: AMQPConfiguration) throws(AMQPError) {
+    /// - Parameter name: how the connection shows in RabbitMQ (`rabbitmqctl list_connections
+    ///   client_properties`, the management UI).
+    init(_ configuration: AMQPConfiguration, name: String = "broker") throws(AMQPError) {
         guard let state = amqp_new_connection() else { throw AMQPError.connection("cannot allocate a connection") }
         self.state = state
         let socket: OpaquePointer?
@@ -42,7 +44,7 @@ final class AMQPConnection {
         try check(
             broker_amqp_login_plain(
                 state, configuration.virtualHost, 0, 131_072, Int32(configuration.heartbeat), configuration.user,
-                configuration.password),
+                configuration.password, name),
             "login to \(configuration)")
         amqp_channel_open(state, Self.channel)
         try check(amqp_get_rpc_reply(state), "channel open")

@@ -25,6 +25,7 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
     private let connectedFlag = Atomic(false)
     private let status = ConnectionStatus()
     private let outstanding = Atomic(0)
+    private let cancellations = Atomic(0)
     private let finished = DispatchSemaphore(value: 0)
     private let drainTimeout: Duration
     private var thread: Thread?
@@ -55,6 +56,9 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
 
     /// Whether the consumer is connected right now.
     public var isConnected: Bool { connectedFlag.load(ordering: .relaxed) }
+
+    /// How many times the server cancelled the consumer (and it consumed again).
+    public var serverCancellations: Int { cancellations.load(ordering: .relaxed) }
 
     public var health: TransportHealth { status.health(endpoint: "\(configuration)", queue: queue) }
 
@@ -92,7 +96,7 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
         var backoff = Backoff(base: .milliseconds(100), cap: .seconds(10))
         while !stopped.load(ordering: .acquiring) {
             do {
-                let connection = try AMQPConnection(configuration)
+                let connection = try AMQPConnection(configuration, name: "broker consumer \(queue)")
                 try connection.declareDurableQueue(queue)
                 amqp_basic_qos(connection.state, AMQPConnection.channel, 0, prefetch, 0)
                 try connection.check(amqp_get_rpc_reply(connection.state), "basic.qos")
@@ -185,8 +189,23 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
                 if ready.wakeup { wakeup.drain() }
                 if !ready.socket && ready.wakeup { continue }
             }
-            try readOne(connection, generation: generation)
+            if try readOne(connection, generation: generation) == .cancelledByServer {
+                // The queue was deleted (or moved): declare it again and consume anew. What was
+                // delivered stays settleable on this channel.
+                cancellations.add(1, ordering: .relaxed)
+                logger.warning(
+                    "the server cancelled the consumer (queue deleted?); declaring it again and consuming",
+                    metadata: ["queue": "\(queue)"])
+                flow.consuming = false
+                try connection.declareDurableQueue(queue)
+            }
         }
+    }
+
+    /// What reading one frame found, besides deliveries.
+    private enum ReadResult {
+        case handled
+        case cancelledByServer
     }
 
     private func drainAfterStop(_ connection: AMQPConnection, generation: UInt64) throws(AMQPError) {
@@ -218,7 +237,7 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
         }
     }
 
-    private func readOne(_ connection: AMQPConnection, generation: UInt64) throws(AMQPError) {
+    private func readOne(_ connection: AMQPConnection, generation: UInt64) throws(AMQPError) -> ReadResult {
         amqp_maybe_release_buffers(connection.state)
         var envelope = amqp_envelope_t()
         var timeout = timeval(tv_sec: 0, tv_usec: 20_000)
@@ -234,10 +253,10 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
                 settlement: AMQPSettlement(consumer: self, generation: generation, tag: tag))
             outstanding.add(1, ordering: .relaxed)
             continuation.yield(message)
-            return
+            return .handled
         }
         if reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION {
-            if reply.library_error == AMQP_STATUS_TIMEOUT.rawValue { return }
+            if reply.library_error == AMQP_STATUS_TIMEOUT.rawValue { return .handled }
             if reply.library_error == AMQP_STATUS_UNEXPECTED_STATE.rawValue {
                 // A frame other than a delivery: read it; a close means the connection is done.
                 var frame = amqp_frame_t()
@@ -250,10 +269,11 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
                     case broker_method_channel_close, broker_method_connection_close:
                         connection.abandon()
                         throw AMQPError.connection("server closed the channel or connection")
-                    default: return
+                    case broker_method_basic_cancel: return .cancelledByServer
+                    default: return .handled
                     }
                 }
-                return
+                return .handled
             }
         }
         connection.abandon()

@@ -106,7 +106,7 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
         var backoff = Backoff(base: .milliseconds(100), cap: .seconds(10))
         while !closed.load(ordering: .acquiring) {
             do {
-                let connection = try AMQPConnection(configuration)
+                let connection = try AMQPConnection(configuration, name: "broker publisher")
                 try openConfirmChannel(connection, reopen: false)
                 for queue in declaredQueues.withLock({ $0 }) { try connection.declareDurableQueue(queue) }
                 connectedFlag.store(true, ordering: .relaxed)
@@ -340,6 +340,14 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
             }
             inFlight.removeAll()
             try openConfirmChannel(connection, reopen: true)
+        case broker_method_connection_blocked:
+            let blocked = method.decoded.assumingMemoryBound(to: amqp_connection_blocked_t.self).pointee
+            let reason = AMQPConnection.string(blocked.reason)
+            status.blocked("RabbitMQ blocks publishing: \(reason.isEmpty ? "resource alarm" : reason)")
+            logger.error("RabbitMQ blocked the connection; publishes wait", metadata: ["reason": "\(reason)"])
+        case broker_method_connection_unblocked:
+            status.unblocked()
+            logger.notice("RabbitMQ unblocked the connection")
         case broker_method_connection_close:
             var ok = amqp_connection_close_ok_t()
             amqp_send_method(connection.state, 0, broker_method_connection_close_ok, &ok)

@@ -1,0 +1,62 @@
+import AMQPTransport
+import BrokerCore
+import BrokerTransports
+import Foundation
+import TestSupport
+import Testing
+
+/// Operational events on the RabbitMQ side that the broker must notice (issue: "No single
+/// message, peer or event can stall, crash or exhaust the broker").
+extension RabbitMQIntegration {
+    @Suite(.serialized) struct RabbitMQEventTests {
+        @Test func aDeletedAndRecreatedInputQueueIsConsumedAgain() async throws {
+            try requireRabbitMQ()
+            let queues = TestQueues()
+            defer { queues.cleanUp() }
+            let consumer = AMQPConsumer(configuration: rabbit, queue: queues.input, prefetch: 16)
+            defer { consumer.beginGracefulShutdown() }
+            try await eventually("consuming") { consumer.isConnected }
+            try await Task.sleep(for: .milliseconds(200))
+            try AMQPAdmin.deleteQueue(queues.input, configuration: rabbit)
+            try await eventually("the server's cancel is noticed") { consumer.serverCancellations == 1 }
+            try await fill(queues.input, with: (0..<10).map { Array(#"{"message_id":"after\#($0)"}"#.utf8) })
+            var received = 0
+            let reader = Task {
+                for await message in consumer.messages {
+                    message.settlement.ack()
+                    received += 1
+                    if received == 10 { break }
+                }
+                return received
+            }
+            try await eventually("the 10 published after the deletion arrive", timeout: .seconds(10)) {
+                (try? AMQPAdmin.messageCount(queues.input, configuration: rabbit)) == 0
+            }
+            consumer.beginGracefulShutdown()
+            #expect(await reader.value == 10)
+        }
+
+        @Test func aMemoryAlarmShowsAsBlockedAndPublishesGoThroughAfterIt() async throws {
+            try requireRabbitMQ()
+            let queues = TestQueues()
+            defer { queues.cleanUp() }
+            let publisher = AMQPPublisher(configuration: rabbit, declareQueues: [queues.output])
+            defer { publisher.beginGracefulShutdown() }
+            try await eventually("connected") { publisher.isConnected }
+            #expect(await publisher.publish(OutboundMessage(body: [1], target: .queue(queues.output))) == .confirmed)
+            try TestRabbitMQ.ctl(["set_vm_memory_high_watermark", "0.0000001"])
+            var restored = false
+            defer { if !restored { try? TestRabbitMQ.ctl(["set_vm_memory_high_watermark", "0.4"]) } }
+            let held = Task { await publisher.publish(OutboundMessage(body: [2], target: .queue(queues.output))) }
+            try await eventually("the output reports the alarm", timeout: .seconds(15)) {
+                publisher.health.state == .blocked
+            }
+            #expect(publisher.health.detail?.contains("RabbitMQ blocks publishing") == true)
+            try TestRabbitMQ.ctl(["set_vm_memory_high_watermark", "0.4"])
+            restored = true
+            #expect(await held.value == .confirmed, "held, not lost, and confirmed once the alarm clears")
+            try await eventually("unblocked") { publisher.health.state == .connected }
+            #expect(try AMQPAdmin.messageCount(queues.output, configuration: rabbit) == 2)
+        }
+    }
+}
