@@ -35,6 +35,11 @@ final class AMQPConnection {
         guard let socket else { throw AMQPError.connection("cannot create a socket") }
         let seconds = configuration.connectTimeout.components.seconds
         var timeout = timeval(tv_sec: Int(seconds), tv_usec: 0)
+        // A server that accepts the connection and never answers must not hold the thread:
+        // the AMQP handshake gets the connect timeout, every later RPC 30 s.
+        _ = amqp_set_handshake_timeout(state, &timeout)
+        var rpcTimeout = timeval(tv_sec: 30, tv_usec: 0)
+        _ = amqp_set_rpc_timeout(state, &rpcTimeout)
         let status = amqp_socket_open_noblock(socket, configuration.host, Int32(configuration.port), &timeout)
         guard status == AMQP_STATUS_OK.rawValue else {
             throw AMQPError.connection(
@@ -173,6 +178,15 @@ final class Wakeup: @unchecked Sendable {
     func drain() {
         var value: UInt64 = 0
         _ = read(fd, &value, 8)
+    }
+}
+
+extension Wakeup {
+    /// Sleeps for `delay` unless signalled first (a reconnect delay that shutdown cuts short).
+    func sleep(_ delay: Duration) {
+        var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
+        let milliseconds = delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000
+        _ = poll(&fds, 1, Int32(clamping: milliseconds))
     }
 }
 

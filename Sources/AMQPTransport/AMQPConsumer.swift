@@ -124,8 +124,7 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
                 logger.error(
                     "connection lost; reconnecting",
                     metadata: ["queue": "\(queue)", "error": "\(error)", "delay": "\(delay)"])
-                Thread.sleep(
-                    forTimeInterval: Double(delay.components.attoseconds) / 1e18 + Double(delay.components.seconds))
+                wakeup.sleep(delay)
             }
         }
         continuation.finish()

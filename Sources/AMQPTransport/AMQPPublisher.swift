@@ -123,8 +123,7 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
                 let delay = backoff.next()
                 logger.error(
                     "publisher connection lost; reconnecting", metadata: ["error": "\(error)", "delay": "\(delay)"])
-                Thread.sleep(
-                    forTimeInterval: Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18)
+                wakeup.sleep(delay)
             }
         }
         connectedFlag.store(false, ordering: .relaxed)

@@ -106,6 +106,26 @@ public final class Daemon: Sendable {
 
     private let groupBox = GroupBox()
 
+    /// How long after the drain deadline the process may take to close its connections before
+    /// it exits anyway.
+    static let exitMargin: Duration = .seconds(5)
+
+    /// Ends the process if the graceful shutdown is not over by the drain deadline plus
+    /// ``exitMargin``: a peer that hangs (RabbitMQ that accepts and never answers, a blocked
+    /// connection) cannot hold it. Unsettled messages go back to their queues with the
+    /// connections. On a dispatch queue, so a stuck task pool cannot delay it.
+    private func armWatchdog() {
+        let limit = configuration.drainTimeout + Self.exitMargin
+        let logger = self.logger
+        let nanoseconds = limit.components.seconds * 1_000_000_000 + limit.components.attoseconds / 1_000_000_000
+        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) {
+            logger.error(
+                "shutdown did not finish within the drain deadline and margin; exiting (unsettled messages are redelivered)",
+                metadata: ["limit": "\(limit)"])
+            exit(1)
+        }
+    }
+
     /// Starts the graceful shutdown: stop consuming, drain, close (at once, or as soon as the
     /// service group runs).
     public func stop() {
@@ -129,6 +149,7 @@ public final class Daemon: Sendable {
                 }
                 stopping = true
                 logger.info("signal: shutting down", metadata: ["signal": "\(signal)"])
+                armWatchdog()
                 await group.triggerGracefulShutdown()
             }
         }
