@@ -26,6 +26,8 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
     private let status = ConnectionStatus()
     private let outstanding = Atomic(0)
     private let cancellations = Atomic(0)
+    private let unsettledBytes = Atomic(0)
+    private let maximumUnsettledBytes: Int
     private let finished = DispatchSemaphore(value: 0)
     private let drainTimeout: Duration
     private var thread: Thread?
@@ -37,10 +39,17 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
 
     /// Starts consuming `queue` (declared durable if missing); with `paused`, it connects and
     /// declares but takes no message until ``resume()``.
+    ///
+    /// - Parameter maximumUnsettledBytes: while the bodies delivered and not yet settled add up
+    ///   to this much, the consumer reads no further delivery (it keeps settling and sending
+    ///   heartbeats; TCP flow control holds the rest in RabbitMQ). One message is always taken
+    ///   when none is unsettled, so a message larger than the budget still flows.
     public init(
-        configuration: AMQPConfiguration, queue: String, prefetch: UInt16 = 256, drainTimeout: Duration = .seconds(10),
+        configuration: AMQPConfiguration, queue: String, prefetch: UInt16 = 256,
+        maximumUnsettledBytes: Int = Int.max, drainTimeout: Duration = .seconds(10),
         paused: Bool = false, logger: Logger = Logger(label: "broker.amqp.consumer")
     ) {
+        self.maximumUnsettledBytes = max(1, maximumUnsettledBytes)
         self.paused = Atomic(paused)
         self.drainTimeout = drainTimeout
         self.configuration = configuration
@@ -82,13 +91,18 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
         wakeup.signal()
     }
 
-    func settle(generation: UInt64, tag: UInt64, ack: Bool, requeue: Bool) {
+    /// Bytes of message bodies delivered and not yet settled.
+    public var bytesUnsettled: Int { unsettledBytes.load(ordering: .relaxed) }
+
+    func settle(generation: UInt64, tag: UInt64, bytes: Int, ack: Bool, requeue: Bool) {
         // Wake the thread only when the list was empty: it applies everything queued.
-        let wasEmpty = pending.withLock { state in
+        let (wasEmpty, current) = pending.withLock { state in
             state.requests.append((generation, tag, ack, requeue))
-            return state.requests.count == 1
+            return (state.requests.count == 1, state.generation == generation)
         }
         outstanding.subtract(1, ordering: .relaxed)
+        // Bytes of a lost connection's deliveries were forgotten with it.
+        if current { unsettledBytes.subtract(bytes, ordering: .relaxed) }
         if wasEmpty { wakeup.signal() }
     }
 
@@ -107,6 +121,7 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
                 }
                 // Deliveries of a lost connection come back redelivered; their settles are void.
                 outstanding.store(0, ordering: .relaxed)
+                unsettledBytes.store(0, ordering: .relaxed)
                 logger.info(
                     "consumer connected",
                     metadata: ["queue": "\(queue)", "server": "\(configuration)", "prefetch": "\(prefetch)"])
@@ -174,7 +189,26 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
         logger.info(wanted ? "consuming" : "paused", metadata: ["queue": "\(queue)"])
     }
 
+    /// Sends a heartbeat every half interval while deliveries are not read (reading is what
+    /// services heartbeats otherwise).
+    private func keepAlive(_ connection: AMQPConnection, heartbeat last: inout ContinuousClock.Instant)
+        throws(AMQPError)
+    {
+        guard configuration.heartbeat > 0, ContinuousClock.now - last >= .seconds(configuration.heartbeat) / 2 else {
+            return
+        }
+        var frame = amqp_frame_t()
+        frame.frame_type = UInt8(AMQP_FRAME_HEARTBEAT)
+        frame.channel = 0
+        guard amqp_send_frame(connection.state, &frame) == AMQP_STATUS_OK.rawValue else {
+            connection.abandon()
+            throw AMQPError.connection("cannot send a heartbeat")
+        }
+        last = .now
+    }
+
     private func consume(_ connection: AMQPConnection, generation: UInt64, flow: inout Flow) throws(AMQPError) {
+        var lastHeartbeat = ContinuousClock.now
         while true {
             try applySettles(connection, generation: generation)
             if !stopped.load(ordering: .acquiring) { try applyFlow(connection, &flow) }
@@ -182,6 +216,14 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
                 // Stop taking messages but keep settling those in flight for a short while.
                 try drainAfterStop(connection, generation: generation)
                 return
+            }
+            let held = unsettledBytes.load(ordering: .relaxed)
+            if held > 0 && held >= maximumUnsettledBytes {
+                // Over the byte budget: read nothing until settles free room, but stay alive.
+                wakeup.sleep(.milliseconds(250))
+                wakeup.drain()
+                try keepAlive(connection, heartbeat: &lastHeartbeat)
+                continue
             }
             if !connection.hasBufferedFrames {
                 let ready = waitForInput(socket: connection.socket, wakeup: wakeup, milliseconds: 250)
@@ -249,8 +291,10 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
                 body: AMQPConnection.data(envelope.message.body), headers: headers,
                 redelivered: envelope.redelivered != 0, source: queue,
                 hops: AMQPConnection.hops(envelope.message.properties, headers: headers),
-                settlement: AMQPSettlement(consumer: self, generation: generation, tag: tag))
+                settlement: AMQPSettlement(
+                    consumer: self, generation: generation, tag: tag, bytes: envelope.message.body.len))
             outstanding.add(1, ordering: .relaxed)
+            unsettledBytes.add(envelope.message.body.len, ordering: .relaxed)
             continuation.yield(message)
             return .handled
         }
@@ -285,21 +329,23 @@ final class AMQPSettlement: Settlement, @unchecked Sendable {
     private let consumer: AMQPConsumer
     private let generation: UInt64
     private let tag: UInt64
+    private let bytes: Int
     private let done = Atomic(false)
 
-    init(consumer: AMQPConsumer, generation: UInt64, tag: UInt64) {
+    init(consumer: AMQPConsumer, generation: UInt64, tag: UInt64, bytes: Int) {
         self.consumer = consumer
         self.generation = generation
         self.tag = tag
+        self.bytes = bytes
     }
 
     func ack() {
         guard !done.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        consumer.settle(generation: generation, tag: tag, ack: true, requeue: false)
+        consumer.settle(generation: generation, tag: tag, bytes: bytes, ack: true, requeue: false)
     }
 
     func reject(requeue: Bool) {
         guard !done.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        consumer.settle(generation: generation, tag: tag, ack: false, requeue: requeue)
+        consumer.settle(generation: generation, tag: tag, bytes: bytes, ack: false, requeue: requeue)
     }
 }

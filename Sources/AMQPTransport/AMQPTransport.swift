@@ -30,6 +30,14 @@ public struct AMQPBroker: Transport {
             drainTimeout: drainTimeout, paused: paused)
     }
 
+    public func makeInbound(queue: String, prefetch: Int, maximumUnsettledBytes: Int, paused: Bool)
+        -> any InboundSource
+    {
+        AMQPConsumer(
+            configuration: configuration, queue: queue, prefetch: UInt16(clamping: prefetch),
+            maximumUnsettledBytes: maximumUnsettledBytes, drainTimeout: drainTimeout, paused: paused)
+    }
+
     public func makeOutbound(declaring queues: [String]) -> any OutboundSink {
         AMQPPublisher(configuration: configuration, declareQueues: queues)
     }

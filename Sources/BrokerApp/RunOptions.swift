@@ -48,6 +48,12 @@ public struct RunOptions: ParsableArguments {
     @Option(help: "Most unacknowledged messages at once (basic.qos prefetch).")
     public var prefetch = 256
 
+    @Option(
+        help:
+            "Most bytes of unacknowledged message bodies at once; deliveries wait while this much is in flight (one message always flows)."
+    )
+    public var maxInflightBytes = 64 << 20
+
     @Option(help: "Largest message body routed, in bytes; larger ones are dead-lettered.")
     public var maxMessageSize: Int = Message.defaultMaximumSize
 
@@ -103,6 +109,7 @@ public struct RunOptions: ParsableArguments {
         guard RouterConfiguration.StalePolicy(name: stalePolicy) != nil else {
             throw ValidationError("--stale-policy must be wait, route or dead-letter")
         }
+        guard maxInflightBytes > 0 else { throw ValidationError("--max-inflight-bytes must be more than 0") }
         guard unroutableRetry >= 0 else { throw ValidationError("--unroutable-retry must be 0 or more") }
         guard maxDataPathRecords >= 1, maxDataPathAgents >= 0 else {
             throw ValidationError("--max-data-path-records must be 1 or more, --max-data-path-agents 0 or more")
@@ -146,6 +153,7 @@ public struct RunOptions: ParsableArguments {
         configuration.advertisementQueue = advertisementQueue
         configuration.followAdvertisedURL = followServerURL
         configuration.prefetch = prefetch
+        configuration.maximumUnsettledBytes = maxInflightBytes
         configuration.router.maximumMessageSize = maxMessageSize
         configuration.router.stalePolicy = RouterConfiguration.StalePolicy(name: stalePolicy) ?? .wait
         configuration.router.maximumStaleness = .seconds(maxStaleness)

@@ -55,7 +55,8 @@ public final class Daemon: Sendable {
             }
         }
         input = try transport.makeInbound(
-            queue: configuration.inputQueue, prefetch: configuration.prefetch, paused: true)
+            queue: configuration.inputQueue, prefetch: configuration.prefetch,
+            maximumUnsettledBytes: configuration.maximumUnsettledBytes, paused: true)
         let metadata =
             configuration.metadataQueue.isEmpty
             ? nil : try transport.makeInbound(queue: configuration.metadataQueue, prefetch: 64, paused: false)

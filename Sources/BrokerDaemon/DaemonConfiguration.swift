@@ -25,6 +25,8 @@ public struct DaemonConfiguration: Sendable {
     /// Follow a `websocket_url` in `SERVER_AVAILABLE` that differs from the configured one.
     public var followAdvertisedURL = false
     public var prefetch = 256
+    /// Bytes of input message bodies held unsettled at most (beside ``prefetch``): 64 MiB.
+    public var maximumUnsettledBytes = 64 << 20
     public var router = RouterConfiguration()
     public var watchRules = true
     /// How long a graceful shutdown may take to finish what is in flight.

@@ -8,6 +8,19 @@ public protocol Transport: Sendable {
     func makeInbound(queue: String, prefetch: Int, paused: Bool) throws -> any InboundSource
     /// A publisher that makes sure `queues` exist whenever it (re)connects.
     func makeOutbound(declaring queues: [String]) throws -> any OutboundSink
+    /// A consumer of `queue` that also holds at most `maximumUnsettledBytes` of unsettled
+    /// message bodies (one message more when nothing is unsettled): prefetch bounds messages,
+    /// this bounds memory. Transports that keep no bytes of their own need not implement it.
+    func makeInbound(queue: String, prefetch: Int, maximumUnsettledBytes: Int, paused: Bool) throws
+        -> any InboundSource
+}
+
+extension Transport {
+    public func makeInbound(queue: String, prefetch: Int, maximumUnsettledBytes: Int, paused: Bool) throws
+        -> any InboundSource
+    {
+        try makeInbound(queue: queue, prefetch: prefetch, paused: paused)
+    }
 }
 
 /// Picks a ``Transport`` by the scheme of a URL. The broker's own transports are registered by

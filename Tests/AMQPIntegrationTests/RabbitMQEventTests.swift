@@ -2,6 +2,7 @@ import AMQPTransport
 import BrokerCore
 import BrokerTransports
 import Foundation
+import Synchronization
 import TestSupport
 import Testing
 
@@ -58,5 +59,40 @@ extension RabbitMQIntegration {
             try await eventually("unblocked") { publisher.health.state == .connected }
             #expect(try AMQPAdmin.messageCount(queues.output, configuration: rabbit) == 2)
         }
+    }
+}
+
+extension RabbitMQIntegration.RabbitMQEventTests {
+    /// Prefetch bounds messages, the byte budget bounds memory: 30 messages of 1 MB with a
+    /// 4 MB budget are never more than 4 unsettled (plus one) at a time, and all arrive.
+    @Test func theByteBudgetBoundsWhatIsHeldUnsettled() async throws {
+        try requireRabbitMQ()
+        let queues = TestQueues()
+        defer { queues.cleanUp() }
+        let megabyte = 1 << 20
+        try await fill(queues.input, with: (0..<30).map { _ in [UInt8](repeating: 0x20, count: megabyte) })
+        let consumer = AMQPConsumer(
+            configuration: rabbit, queue: queues.input, prefetch: 64, maximumUnsettledBytes: 4 * megabyte)
+        defer { consumer.beginGracefulShutdown() }
+        let held = Mutex<[InboundMessage]>([])
+        let reader = Task {
+            for await message in consumer.messages { held.withLock { $0.append(message) } }
+        }
+        try await eventually("the first four arrive") { held.withLock { $0.count } >= 4 }
+        try await Task.sleep(for: .seconds(1))
+        #expect(held.withLock { $0.count } <= 5, "prefetch 64 would have taken all 30")
+        #expect(consumer.bytesUnsettled <= 5 * megabyte)
+        var settled = 0
+        try await eventually("all 30 arrive as they are settled", timeout: .seconds(30)) {
+            for message in held.withLock({ h in
+                defer { h.removeAll() }; return h
+            }) {
+                message.settlement.ack()
+                settled += 1
+            }
+            return settled == 30
+        }
+        consumer.beginGracefulShutdown()
+        await reader.value
     }
 }
