@@ -172,6 +172,12 @@ public final class AdminServer: Sendable {
             ("route", record.decision?.route.map(JSONValue.string) ?? .null),
             ("outcome", .string(Telemetry.labels(record).outcome)),
         ])
+        if record.isTrimmed {
+            object["message_id"] = record.messageID.map(JSONValue.string) ?? .null
+            object["explanation"] = .string(
+                "(a \(record.bodySize)-byte message: kept without its body and trace, over the \(Telemetry.maximumRecordedBodySize)-byte limit)"
+            )
+        }
         if let message = record.message {
             object["message_id"] = message.body[MessageKey.messageID] ?? .null
             if let snapshot = record.snapshot {

@@ -66,10 +66,13 @@ public final class Telemetry: RouterObserver {
                         label: "broker_dead_letters_total", dimensions: [("reason", code)], factory: factory)
                 s.deadLetters[code] = dead
             }
+            // The log holds small messages whole (their trace can be replayed) and large ones
+            // by id only: 100 records of 128 MiB each must not stay in memory.
+            let kept = record.bodySize > Self.maximumRecordedBodySize ? record.trimmed() : record
             if s.recent.count < capacity {
-                s.recent.append(record)
+                s.recent.append(kept)
             } else {
-                s.recent[s.recentStart] = record
+                s.recent[s.recentStart] = kept
                 s.recentStart = (s.recentStart + 1) % capacity
             }
             return (counter, dead)
@@ -85,8 +88,11 @@ public final class Telemetry: RouterObserver {
         }
     }
 
+    /// Messages larger than this are kept in `/decisions` without their body and trace.
+    public static let maximumRecordedBodySize = 64 << 10
+
     static func labels(_ record: RoutingRecord) -> (route: String, outcome: String) {
-        let route = record.decision?.route ?? "none"
+        let route = record.decision?.route ?? record.routeName ?? "none"
         switch record.outcome {
         case .published: return (route, "published")
         case .deadLettered(let code, _): return (route, "dead_letter_" + code)

@@ -85,6 +85,7 @@ public final class MessageRouter: Sendable {
     public func route(_ inbound: InboundMessage) async -> RoutingOutcome {
         statistics.begin()
         var record = RoutingRecord(ruleSet: rules.current)
+        record.bodySize = inbound.body.count
         let outcome = await decide(inbound, &record)
         statistics.count(outcome)
         if let observer {

@@ -20,6 +20,27 @@ public struct RoutingRecord: Sendable {
     /// Time spent evaluating the rules (not publishing).
     public var evaluation: Duration = .zero
     public var outcome: RoutingOutcome = .requeued(reason: "in progress")
+    /// The size of the message as it arrived, in bytes.
+    public var bodySize = 0
+    /// Whether the message, its decision and snapshot were left off to bound what a log of
+    /// records holds (``trimmed()``).
+    public var isTrimmed = false
+    /// The message id and the deciding route, kept when the message is trimmed away.
+    public var messageID: String?
+    public var routeName: String?
+
+    /// The record without the message, decision and snapshot: what a log keeps of a large
+    /// message (the id, route and outcome stay).
+    public func trimmed() -> RoutingRecord {
+        var copy = self
+        copy.messageID = message?.messageID
+        copy.routeName = decision?.route
+        copy.message = nil
+        copy.decision = nil
+        copy.snapshot = nil
+        copy.isTrimmed = true
+        return copy
+    }
 
     public init(ruleSet: RuleSet) { self.ruleSet = ruleSet }
 }

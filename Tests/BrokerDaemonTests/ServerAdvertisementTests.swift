@@ -33,7 +33,10 @@ import Testing
         try await eventually("synced") { daemon.registry.sync.isSynced }
 
         let restart = Task { try await simulator.restart(outage: .seconds(1)) }
-        try await eventually("the link is lost and the registry unsynced") { !daemon.registry.sync.isSynced }
+        try await eventually("the link is lost and the registry unsynced") {
+            let link = daemon.readiness.first { $0.check == "agent_server" }
+            return link?.ok == false && daemon.registry.sync.state == .unsynced
+        }
         try await restart.value
         try await Task.sleep(for: .milliseconds(1500))
         #expect(!daemon.registry.sync.isSynced, "without the announcement the link waits out its retry delay")

@@ -1,0 +1,34 @@
+import BrokerCore
+import BrokerDaemon
+import BrokerRouter
+import Foundation
+import RoutingRules
+import Testing
+
+@Suite struct TelemetryTests {
+    let ruleSet = try! RuleSetLoader().load([
+        RuleSource(name: "r.yaml", text: "version: 1\nroutes:\n  - { name: all, deliver: as_is }\n")
+    ]).ruleSet!
+
+    func record(bodySize: Int) throws -> RoutingRecord {
+        var record = RoutingRecord(ruleSet: ruleSet)
+        let text = #"{"message_id":"m\#(bodySize)","text_payload":"\#(String(repeating: "x", count: bodySize))"}"#
+        record.message = try Message(decoding: Array(text.utf8))
+        record.bodySize = text.utf8.count
+        record.snapshot = AgentRegistry().snapshot
+        record.outcome = .published(count: 1, route: "all")
+        return record
+    }
+
+    /// The ring behind `/decisions` holds 100 records: large messages must not stay in it whole
+    /// (30 messages of 16 MB kept 480 MB alive).
+    @Test func largeMessagesAreKeptInTheDecisionLogByIDOnly() throws {
+        let telemetry = Telemetry(metrics: BrokerMetrics())
+        telemetry.observe(try record(bodySize: 100))
+        telemetry.observe(try record(bodySize: Telemetry.maximumRecordedBodySize + 1))
+        let recent = telemetry.recentDecisions(limit: 2)
+        #expect(recent[0].isTrimmed && recent[0].message == nil && recent[0].snapshot == nil)
+        #expect(recent[0].messageID == "m\(Telemetry.maximumRecordedBodySize + 1)")
+        #expect(!recent[1].isTrimmed && recent[1].message != nil)
+    }
+}
