@@ -16,8 +16,9 @@ final class WholeSystem: @unchecked Sendable {
     var adminPort = 0
     let rulesFile: URL
 
-    /// Starts the simulator with `agents` agents (no churn); the broker is started separately.
-    init(agents: Int = 3, rules: String? = nil) async throws {
+    /// Starts the simulator with `agents` agents (changing at `churn`, e.g. `5/s`); the broker is
+    /// started separately.
+    init(agents: Int = 3, rules: String? = nil, churn: String = "0/s") async throws {
         try TestRabbitMQ.requireReachable()
         vhost = try TestRabbitMQ.makeVirtualHost()
         controlPort = try freePort()
@@ -31,7 +32,7 @@ final class WholeSystem: @unchecked Sendable {
         simulator = try ChildProcess(
             "simulator",
             arguments: [
-                "simulate-server", "--agents", "\(agents)", "--churn", "0/s", "--port", "\(webSocketPort)",
+                "simulate-server", "--agents", "\(agents)", "--churn", churn, "--port", "\(webSocketPort)",
                 "--grpc-port", "\(grpcPort)", "--control-port", "\(controlPort)", "--rabbitmq", vhost.url,
             ])
         let simulator = self.simulator
@@ -133,9 +134,9 @@ extension JSONValue {
 
 /// Runs `body` with a whole system and always stops its processes and deletes its virtual host.
 func withWholeSystem(
-    agents: Int = 3, rules: String? = nil, _ body: (WholeSystem) async throws -> Void
+    agents: Int = 3, rules: String? = nil, churn: String = "0/s", _ body: (WholeSystem) async throws -> Void
 ) async throws {
-    let system = try await WholeSystem(agents: agents, rules: rules)
+    let system = try await WholeSystem(agents: agents, rules: rules, churn: churn)
     do {
         try await body(system)
     } catch {
