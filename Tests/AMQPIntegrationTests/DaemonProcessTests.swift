@@ -21,7 +21,9 @@ extension RabbitMQIntegration {
         }
 
         /// Starts `broker run` against the simulator with queues of its own.
-        func startBroker(simulator: AgentServerSimulator, id: String, rulesFile: URL? = nil) throws -> Broker {
+        func startBroker(
+            simulator: AgentServerSimulator, id: String, rulesFile: URL? = nil, extra: [String] = []
+        ) throws -> Broker {
             let queues = ("run_\(id)_input", "run_\(id)_output", "run_\(id)_dead")
             let file =
                 rulesFile ?? FileManager.default.temporaryDirectory.appendingPathComponent("run-rules-\(id).yaml")
@@ -36,10 +38,11 @@ extension RabbitMQIntegration {
             let port = Int.random(in: 20_000..<32_000)  // below the ephemeral port range
             let process = Process()
             process.executableURL = repositoryRoot.appendingPathComponent(".build/debug/broker")
-            process.arguments = [
-                "run", "--rules", file.path, "--websocket-url", simulator.webSocketURL, "--input-queue", queues.0,
-                "--metadata-queue", "", "--admin-address", "127.0.0.1:\(port)", "--prefetch", "512",
-            ]
+            process.arguments =
+                [
+                    "run", "--rules", file.path, "--websocket-url", simulator.webSocketURL, "--input-queue", queues.0,
+                    "--metadata-queue", "", "--admin-address", "127.0.0.1:\(port)", "--prefetch", "512",
+                ] + extra
             process.environment = ["RABBITMQ_URL": TestRabbitMQ.url]
             process.standardError = FileHandle.nullDevice
             process.standardOutput = FileHandle.nullDevice
@@ -142,7 +145,8 @@ extension RabbitMQIntegration {
             simulator.setAgents(agents(["agent_a", "agent_b", "agent_c"]))
             try await simulator.start()
             let id = String(UUID().uuidString.prefix(8)).lowercased()
-            let broker = try startBroker(simulator: simulator, id: id)
+            // A stale registry is routed on for --max-staleness before readiness fails.
+            let broker = try startBroker(simulator: simulator, id: id, extra: ["--max-staleness", "2"])
             defer {
                 kill(broker.process.processIdentifier, SIGTERM)
                 broker.process.waitUntilExit()
@@ -152,7 +156,9 @@ extension RabbitMQIntegration {
 
             // The status stream goes away (gRPC down): not ready; back: ready.
             await simulator.stopGRPC()
-            try await eventually("not ready without the status stream") { !(await ready(broker)) }
+            try await eventually("not ready without the status stream", timeout: .seconds(20)) {
+                !(await ready(broker))
+            }
             try await simulator.startGRPC()
             await simulator.disconnectBrokers()
             try await eventually("ready again with the status stream") { await ready(broker) }
