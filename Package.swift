@@ -177,7 +177,7 @@ let package = Package(
             name: "AgentServerLinkTests",
             dependencies: [
                 "TestSupport", "BrokerCore", "BrokerTransports", "AgentStatusGRPC", "ServerLinkWebSocket",
-                "AgentServerSimulator",
+                "AgentServerSimulator", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

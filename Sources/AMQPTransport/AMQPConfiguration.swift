@@ -1,3 +1,4 @@
+import BrokerTransports
 import CRabbitMQ
 import Foundation
 
@@ -81,7 +82,7 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
         var buffer = Array(url.utf8CString)
         let status = buffer.withUnsafeMutableBufferPointer { amqp_parse_url($0.baseAddress, &info) }
         guard status == AMQP_STATUS_OK.rawValue else {
-            throw AMQPError.configuration("cannot parse the RabbitMQ URL \(Self.redacted(url))")
+            throw AMQPError.configuration("cannot parse the RabbitMQ URL \(redactingPassword(in: url))")
         }
         self.init()
         host = String(cString: info.host)
@@ -100,13 +101,6 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
         let vhost =
             virtualHost == "/" ? "" : virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
         return "\(scheme)://\(user):***@\(host):\(port)/\(vhost)"
-    }
-
-    static func redacted(_ url: String) -> String {
-        guard let at = url.lastIndex(of: "@"), let scheme = url.range(of: "://") else { return url }
-        let credentials = url[scheme.upperBound..<at]
-        guard let colon = credentials.firstIndex(of: ":") else { return url }
-        return String(url[..<colon]) + ":***" + String(url[at...])
     }
 }
 

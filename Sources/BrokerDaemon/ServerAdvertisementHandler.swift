@@ -36,7 +36,10 @@ struct ServerAdvertisementHandler: Sendable {
             guard follow else {
                 logger.notice(
                     "the agent server advertises another URL; not following it (enable --follow-server-url)",
-                    metadata: ["advertised": "\(advertised)", "in_use": "\(link.url)"])
+                    metadata: [
+                        "advertised": "\(redactingPassword(in: advertised))",
+                        "in_use": "\(redactingPassword(in: link.url))",
+                    ])
                 link.reconnectNow(reason: "SERVER_AVAILABLE")
                 return
             }

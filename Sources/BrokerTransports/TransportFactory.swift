@@ -47,7 +47,7 @@ public struct TransportFactory: Sendable {
     /// The transport for `url`.
     public func transport(for url: String) throws -> any Transport {
         guard let separator = url.range(of: "://") else {
-            throw TransportURLError(message: "'\(Self.redacted(url))' is not a URL (scheme://…)")
+            throw TransportURLError(message: "'\(redactingPassword(in: url))' is not a URL (scheme://…)")
         }
         let scheme = url[..<separator.lowerBound].lowercased()
         guard let maker = makers[scheme] else {
@@ -56,16 +56,6 @@ public struct TransportFactory: Sendable {
                     "no transport for '\(scheme)://' (known: \(schemes.map { $0 + "://" }.joined(separator: ", ")))")
         }
         return try maker(url)
-    }
-
-    /// `url` with a password replaced by `***` (for messages that quote it).
-    public static func redacted(_ url: String) -> String {
-        guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].lastIndex(of: "@") else {
-            return url
-        }
-        let credentials = url[scheme.upperBound..<at]
-        guard let colon = credentials.firstIndex(of: ":") else { return url }
-        return String(url[..<colon]) + ":***" + String(url[at...])
     }
 }
 

@@ -21,12 +21,12 @@ public struct WebSocketEndpoint: Sendable, Hashable, CustomStringConvertible {
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
             scheme == "ws" || scheme == "wss", let host = components.host, !host.isEmpty
         else {
-            throw .invalidURL(Self.redacted(url))
+            throw .invalidURL(redactingPassword(in: url))
         }
         usesTLS = scheme == "wss"
         self.host = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
         port = components.port ?? (usesTLS ? 443 : 80)
-        guard (1...65535).contains(port) else { throw .invalidURL(Self.redacted(url)) }
+        guard (1...65535).contains(port) else { throw .invalidURL(redactingPassword(in: url)) }
         let query = components.percentEncodedQuery.map { "?" + $0 } ?? ""
         path = (components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath) + query
         if let user = components.user {
@@ -42,16 +42,6 @@ public struct WebSocketEndpoint: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether the host is an IP address (TLS then sends no SNI name, as RFC 6066 requires).
     var hostIsIPAddress: Bool { (try? SocketAddress(ipAddress: host, port: 0)) != nil }
-
-    /// `url` with any password replaced by `***`.
-    public static func redacted(_ url: String) -> String {
-        guard let scheme = url.range(of: "://"),
-            let at = url[scheme.upperBound...].firstIndex(of: "@")
-        else { return url }
-        let credentials = url[scheme.upperBound..<at]
-        guard let colon = credentials.firstIndex(of: ":") else { return url }
-        return String(url[..<colon]) + ":***" + String(url[at...])
-    }
 }
 
 /// Why a WebSocket connection could not be used.

@@ -80,8 +80,8 @@ public final class WebSocketServerLink: ServerLink {
             return current != url
         }
         guard changed else { return }
-        logger.notice("agent server URL changed", metadata: ["url": "\(url)"])
-        reconnectNow(reason: "redirected to \(url)")
+        logger.notice("agent server URL changed", metadata: ["url": "\(redactingPassword(in: url))"])
+        reconnectNow(reason: "redirected to \(redactingPassword(in: url))")
     }
 
     public func reconnectNow(reason: String) {
@@ -124,7 +124,7 @@ public final class WebSocketServerLink: ServerLink {
                 // One line while the server is not listening, not one per attempt.
                 logger.warning(
                     refused ? "agent server not listening; retrying" : "agent server link down; reconnecting",
-                    metadata: ["reason": "\(reason)", "delay": "\(delay)", "url": "\(url)"])
+                    metadata: ["reason": "\(reason)", "delay": "\(delay)", "url": "\(redactingPassword(in: url))"])
             }
             reportedRefusal = refused
             if delay > .zero { _ = await wakeUp.wait(timeout: delay) }

@@ -3,7 +3,9 @@ import AgentStatusGRPC
 import BrokerCore
 import BrokerTransports
 import Foundation
+import Logging
 import ServerLinkWebSocket
+import Synchronization
 import TestSupport
 import Testing
 
@@ -294,5 +296,50 @@ struct Harness {
         if case .registered = link.state { Issue.record("a silent server cannot register the broker") }
         running.cancel()
         await running.value
+    }
+}
+
+/// Collects log lines (message and metadata) in memory.
+final class CapturedLogs: @unchecked Sendable {
+    private let lines = Mutex<[String]>([])
+    var all: [String] { lines.withLock { $0 } }
+
+    func handler(label: String) -> some LogHandler { Handler(logs: self) }
+
+    struct Handler: LogHandler {
+        let logs: CapturedLogs
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            let fields = (event.metadata ?? [:]).merging(metadata) { a, _ in a }
+            logs.lines.withLock { $0.append("\(event.message) \(fields)") }
+        }
+    }
+}
+
+@Suite struct SecretsInLogsTests {
+    @Test func aWebSocketURLsPasswordIsNeverLogged() async throws {
+        let refused = try freePort()
+        let logs = CapturedLogs()
+        var configuration = WebSocketServerLink.Configuration()
+        configuration.url = "ws://ops:s3cr%40t@127.0.0.1:\(refused)/ws"
+        configuration.refusedRetryDelay = .milliseconds(50)
+        let link = WebSocketServerLink(
+            configuration: configuration, logger: Logger(label: "test", factory: logs.handler))
+        let running = Task { await link.run() }
+        link.redirect(to: "ws://ops:an0ther@127.0.0.1:\(refused)/ws")
+        try await eventually("a few attempts are logged") { logs.all.count >= 2 }
+        running.cancel()
+        await running.value
+        #expect(logs.all.allSatisfy { !$0.contains("s3cr") && !$0.contains("an0ther") }, "\(logs.all)")
+        #expect(logs.all.contains { $0.contains("ws://ops:***@127.0.0.1") })
+        let endpoint = try WebSocketEndpoint(url: "ws://user:pass@example.com:8765/ws")
+        #expect(endpoint.host == "example.com" && endpoint.port == 8765 && "\(endpoint)" == "ws://example.com:8765/ws")
+        #expect(redactingPassword(in: "amqp://u:p@ss@mq:5672/v") == "amqp://u:***@mq:5672/v")
+        #expect(redactingPassword(in: "ws://host/path@x") == "ws://host/path@x")
     }
 }
