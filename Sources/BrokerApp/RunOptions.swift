@@ -87,6 +87,12 @@ public struct RunOptions: ParsableArguments {
     )
     public var maxDataPathAgents = 10_000
 
+    @Option(
+        help:
+            "Who may take agents offline and replace the agent list: feed (only the agent server's status stream or --registry) or full (also status messages on the input and metadata queues, as the original broker)."
+    )
+    public var dataPathTrust = "feed"
+
     @Flag(inversion: .prefixedNo, help: "Reload the rules when their files change.")
     public var watchRules = true
 
@@ -108,6 +114,9 @@ public struct RunOptions: ParsableArguments {
     public func validate() throws {
         guard RouterConfiguration.StalePolicy(name: stalePolicy) != nil else {
             throw ValidationError("--stale-policy must be wait, route or dead-letter")
+        }
+        guard DataPathAgents.Trust(rawValue: dataPathTrust) != nil else {
+            throw ValidationError("--data-path-trust must be feed or full")
         }
         guard maxInflightBytes > 0 else { throw ValidationError("--max-inflight-bytes must be more than 0") }
         guard unroutableRetry >= 0 else { throw ValidationError("--unroutable-retry must be 0 or more") }
@@ -161,6 +170,7 @@ public struct RunOptions: ParsableArguments {
         configuration.router.unroutableRetry = .seconds(unroutableRetry)
         configuration.router.maximumDataPathRecordsPerMessage = maxDataPathRecords
         configuration.router.maximumDataPathAgents = maxDataPathAgents
+        configuration.router.dataPathTrust = DataPathAgents.Trust(rawValue: dataPathTrust) ?? .feed
         configuration.router.roundTripWindow = .seconds(roundTripWindow)
         configuration.router.maximumHops = maxHops
         configuration.drainTimeout = .seconds(drainTimeout)

@@ -10,13 +10,29 @@ import Synchronization
 /// most ``maximumNewAgents`` agents the registry did not know (agents it added that are gone
 /// from the registry again stop counting). Records for agents the registry knows always apply.
 /// What is refused is counted and logged (at most once every 10 s).
+///
+/// Trust: with ``Trust/feed`` (the default) the agent server's feed is the authority on the
+/// agents it reported: the data path may add agents and update those it added, and report
+/// feed-known agents online or change their metrics, but not take a feed-known agent offline
+/// nor replace the list (`is_full_update` on the data path merges). With ``Trust/full`` the
+/// data path may do what the original broker allowed.
 public final class DataPathAgents: Sendable {
+    /// Who may take agents offline and replace the list.
+    public enum Trust: String, Sendable, CaseIterable {
+        /// Only the feed (gRPC stream or registry file).
+        case feed
+        /// Anyone who can publish to the input or metadata queue, as in the original broker.
+        case full
+    }
+
     public let maximumRecordsPerMessage: Int
     public let maximumNewAgents: Int
+    public let trust: Trust
     private let state = Mutex((added: Set<String>(), refused: 0, lastLogged: ContinuousClock.Instant?.none))
     private let logger = Logger(label: "broker.registry")
 
-    public init(maximumRecordsPerMessage: Int = 1_000, maximumNewAgents: Int = 10_000) {
+    public init(maximumRecordsPerMessage: Int = 1_000, maximumNewAgents: Int = 10_000, trust: Trust = .feed) {
+        self.trust = trust
         self.maximumRecordsPerMessage = max(1, maximumRecordsPerMessage)
         self.maximumNewAgents = max(0, maximumNewAgents)
     }
@@ -35,7 +51,13 @@ public final class DataPathAgents: Sendable {
         let log = state.withLock { s -> Bool in
             let snapshot = registry.snapshot
             for record in update.agents.prefix(maximumRecordsPerMessage) {
-                if snapshot.slot(of: record.agentID) != nil || s.added.contains(record.agentID) {
+                let known = snapshot.slot(of: record.agentID) != nil
+                let addedHere = s.added.contains(record.agentID)
+                if known && !addedHere && trust == .feed && !record.isOnline {
+                    refused += 1  // the feed says whether its agents are offline
+                    continue
+                }
+                if known || addedHere {
                     admitted.append(record)
                     continue
                 }
@@ -50,7 +72,8 @@ public final class DataPathAgents: Sendable {
                     refused += 1
                 }
             }
-            registry.apply(AgentStatusUpdate(agents: admitted, isFullUpdate: update.isFullUpdate))
+            // A full list from the data path replaces nothing unless the data path is trusted.
+            registry.apply(AgentStatusUpdate(agents: admitted, isFullUpdate: update.isFullUpdate && trust == .full))
             s.refused += refused
             guard refused > 0 else { return false }
             let now = ContinuousClock.now

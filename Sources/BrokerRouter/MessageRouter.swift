@@ -60,7 +60,7 @@ public final class MessageRouter: Sendable {
         self.observer = observer
         dataPathAgents = DataPathAgents(
             maximumRecordsPerMessage: configuration.maximumDataPathRecordsPerMessage,
-            maximumNewAgents: configuration.maximumDataPathAgents)
+            maximumNewAgents: configuration.maximumDataPathAgents, trust: configuration.dataPathTrust)
         gate = RoutingGate(
             sync: registry.sync, policy: configuration.stalePolicy, maximumStaleness: configuration.maximumStaleness)
         cycles = CycleDetector(

@@ -25,6 +25,9 @@ public struct RouterConfiguration: Sendable {
     public var maximumDataPathRecordsPerMessage = 1_000
     /// At most this many agents the registry did not know may be added from the data path.
     public var maximumDataPathAgents = 10_000
+    /// Whether status messages on the data path may take feed-known agents offline and
+    /// replace the list (``DataPathAgents/Trust``).
+    public var dataPathTrust = DataPathAgents.Trust.feed
 
     /// What the router does while the registry is not synced.
     public enum StalePolicy: String, Sendable, CaseIterable {

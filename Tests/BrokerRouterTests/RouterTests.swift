@@ -188,7 +188,10 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
     @Test func statusUpdatesOnTheInputQueueUpdateTheRegistry() async throws {
         let queues = InMemoryQueues()
         let registry = threeAgents()
-        let router = MessageRouter(rules: RuleSetHolder(defaultRules), registry: registry, output: queues.sink)
+        var configuration = RouterConfiguration()
+        configuration.dataPathTrust = .full  // as the original broker: the data path may take agents offline
+        let router = MessageRouter(
+            rules: RuleSetHolder(defaultRules), registry: registry, output: queues.sink, configuration: configuration)
         queues.enqueue(
             Array(
                 #"{"message_type":"AGENT_STATUS_UPDATE","agents":[{"agent_id":"agent_b","is_online":false}],"is_full_update":false}"#
@@ -199,11 +202,46 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
         #expect(queues.contents(of: "server_input_queue").isEmpty)
     }
 
+    /// The adversarial pass: one full update with one fake agent on the input queue took every
+    /// real agent offline and the next 20 messages went to `agent_evil`.
+    @Test func theDataPathCannotTakeFeedKnownAgentsOfflineUnlessTrusted() async throws {
+        let hijack = Array(
+            #"{"message_type":"AGENT_STATUS_UPDATE","agents":[{"agent_id":"agent_evil","is_online":true},{"agent_id":"agent_b","is_online":false}],"is_full_update":true}"#
+                .utf8)
+        for trust in DataPathAgents.Trust.allCases {
+            let queues = InMemoryQueues()
+            let registry = threeAgents()
+            var configuration = RouterConfiguration()
+            configuration.dataPathTrust = trust
+            let router = MessageRouter(
+                rules: RuleSetHolder(defaultRules), registry: registry, output: queues.sink,
+                configuration: configuration)
+            queues.enqueue(hijack, to: "broker_input_queue")
+            await drain(queues, router, expected: 1)
+            let online = Set(registry.snapshot.online.map { registry.snapshot.agentID(at: $0) })
+            switch trust {
+            case .feed:
+                #expect(online == ["agent_a", "agent_b", "agent_c", "agent_evil"], "the feed's agents stay online")
+            case .full:
+                #expect(online == ["agent_evil"], "trusted: the original broker's behaviour")
+            }
+        }
+        // REGISTER_AGENT / CLIENT_DISCONNECTED on the metadata queue: the same rule.
+        let registry = threeAgents()
+        let handler = MetadataHandler(registry: registry)
+        #expect(!handler.apply(Array(#"{"message_type":"CLIENT_DISCONNECTED","client_id":"agent_a"}"#.utf8)))
+        #expect(registry.snapshot.agent(id: "agent_a")?.isOnline == true)
+        #expect(handler.apply(Array(#"{"message_type":"REGISTER_AGENT","agent_id":"agent_new"}"#.utf8)))
+        #expect(handler.apply(Array(#"{"message_type":"CLIENT_DISCONNECTED","agent_id":"agent_new"}"#.utf8)))
+        #expect(registry.snapshot.agent(id: "agent_new")?.isOnline == false, "agents the data path added, it may")
+    }
+
     @Test func statusUpdatesFromTheDataPathAddBoundedNumbersOfAgents() async throws {
         let queues = InMemoryQueues()
         let registry = threeAgents()
         var configuration = RouterConfiguration()
         configuration.maximumDataPathRecordsPerMessage = 100
+        configuration.dataPathTrust = .full
         configuration.maximumDataPathAgents = 500
         let router = MessageRouter(
             rules: RuleSetHolder(defaultRules), registry: registry, output: queues.sink, configuration: configuration)
