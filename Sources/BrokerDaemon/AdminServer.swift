@@ -22,6 +22,8 @@ public final class AdminServer: Sendable {
         /// 0 picks a free port (tests).
         public var port = defaultPort
         public var token: String?
+        /// Connections idle this long are closed (3,000 idle connections were held open before).
+        public var idleTimeout: Duration = .seconds(30)
 
         public init() {}
 
@@ -45,6 +47,11 @@ public final class AdminServer: Sendable {
         guard configuration.isLoopback || configuration.token != nil else { throw MissingToken() }
         let router = Router()
         router.add(middleware: MetricsMiddleware())
+        if configuration.token == nil {
+            // Without a token only local pages may ask: a browser page that renames its own
+            // host to 127.0.0.1 (DNS rebinding) still sends its own name in Host.
+            router.add(middleware: LocalHostOnly())
+        }
         let token = configuration.token
         @Sendable func authorized(_ request: Request) -> Bool {
             guard let token else { return true }
@@ -128,11 +135,13 @@ public final class AdminServer: Sendable {
         var logger = Logger(label: "broker.admin")
         logger.logLevel = .warning
         let address = BindAddress(host: configuration.host, port: configuration.port)
+        let idleTimeout = configuration.idleTimeout
         let server: ListeningServer
         do {
             server = try await ListeningServer.start(logger: logger) { onServerRunning in
                 Application(
-                    router: router, configuration: .init(address: .hostname(address.host, port: address.port)),
+                    router: router, server: .http1(configuration: .init(idleTimeout: .init(idleTimeout))),
+                    configuration: .init(address: .hostname(address.host, port: address.port)),
                     onServerRunning: onServerRunning, logger: logger)
             }
         } catch {

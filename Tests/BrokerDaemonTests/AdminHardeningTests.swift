@@ -1,0 +1,79 @@
+import BrokerDaemon
+import Foundation
+import InMemoryTransport
+import TestSupport
+import Testing
+
+/// One HTTP exchange over a plain socket, so the test controls every header (URLSession sets
+/// Host itself); returns what the server sent until it closed or `timeout` passed.
+func rawHTTP(port: Int, _ text: String, timeout: Int = 5) throws -> String {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
+    }
+    try #require(connected == 0, "cannot connect to 127.0.0.1:\(port)")
+    var wait = timeval(tv_sec: timeout, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
+    _ = text.withCString { send(fd, $0, strlen($0), 0) }
+    var received: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let count = recv(fd, &buffer, buffer.count, 0)
+        if count <= 0 { break }
+        received += buffer[..<count]
+    }
+    return String(decoding: received, as: UTF8.self)
+}
+
+@Suite struct AdminHardeningTests {
+    @Test func onlyLoopbackHostNamesAreServedWithoutAToken() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try rules(version: "one").write(
+            to: directory.appendingPathComponent("routes.yaml"), atomically: true, encoding: .utf8)
+        let daemon = try memoryDaemon(rulesDirectory: directory, queues: InMemoryQueues())
+        let running = Task { try await daemon.run() }
+        try await eventually("the admin server listens") { daemon.admin.port != 0 }
+        let port = daemon.admin.port
+        let rebound = try rawHTTP(
+            port: port, "GET /decisions HTTP/1.1\r\nHost: attacker.example:\(port)\r\nConnection: close\r\n\r\n")
+        #expect(rebound.hasPrefix("HTTP/1.1 403"), "\(rebound.prefix(200))")
+        for host in ["127.0.0.1:\(port)", "localhost:\(port)", "[::1]:\(port)"] {
+            let local = try rawHTTP(port: port, "GET /healthz HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n")
+            #expect(local.hasPrefix("HTTP/1.1 200"), "\(host): \(local.prefix(200))")
+        }
+        daemon.stop()
+        try await running.value
+    }
+
+    @Test func idleConnectionsAreClosed() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try rules(version: "one").write(
+            to: directory.appendingPathComponent("routes.yaml"), atomically: true, encoding: .utf8)
+        var configuration = DaemonConfiguration(transport: InMemoryTransport(queues: InMemoryQueues()))
+        configuration.rules = [directory.path]
+        configuration.agents = .file(root.appendingPathComponent("rules/registries/three-agents.yaml").path)
+        configuration.metadataQueue = ""
+        configuration.admin.port = 0
+        configuration.admin.idleTimeout = .seconds(1)
+        let daemon = try Daemon(configuration: configuration)
+        let running = Task { try await daemon.run() }
+        try await eventually("the admin server listens") { daemon.admin.port != 0 }
+        let started = ContinuousClock.now
+        // Sends nothing: the server closes the connection after its idle timeout.
+        let answer = try rawHTTP(port: daemon.admin.port, "", timeout: 10)
+        let held = ContinuousClock.now - started
+        #expect(answer.isEmpty)
+        #expect(held < .seconds(8), "an idle connection was held \(held)")
+        daemon.stop()
+        try await running.value
+    }
+}
