@@ -96,6 +96,11 @@ public struct RunOptions: ParsableArguments {
     @Flag(inversion: .prefixedNo, help: "Reload the rules when their files change.")
     public var watchRules = true
 
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Include explain traces (which quote message fields) in /decisions; without them: route, outcome, id.")
+    public var decisionTraces = true
+
     @Option(help: "Admin HTTP address, host:port (port 0: any free port).")
     public var adminAddress = "127.0.0.1:\(AdminServer.Configuration.defaultPort)"
 
@@ -175,6 +180,7 @@ public struct RunOptions: ParsableArguments {
         configuration.router.maximumHops = maxHops
         configuration.drainTimeout = .seconds(drainTimeout)
         configuration.watchRules = watchRules
+        configuration.admin.showsDecisionTraces = decisionTraces
         let hostPort = adminAddress.split(separator: ":")
         configuration.admin.host = hostPort.dropLast().joined(separator: ":")
         configuration.admin.port = Int(hostPort.last ?? "") ?? AdminServer.Configuration.defaultPort

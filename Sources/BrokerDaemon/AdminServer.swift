@@ -22,6 +22,9 @@ public final class AdminServer: Sendable {
         /// 0 picks a free port (tests).
         public var port = defaultPort
         public var token: String?
+        /// Whether `/decisions` includes explain traces (they quote message fields); without
+        /// them it shows time, route, outcome and message id only.
+        public var showsDecisionTraces = true
         /// Connections idle this long are closed (3,000 idle connections were held open before).
         public var idleTimeout: Duration = .seconds(30)
 
@@ -53,6 +56,7 @@ public final class AdminServer: Sendable {
             router.add(middleware: LocalHostOnly())
         }
         let token = configuration.token
+        let traces = configuration.showsDecisionTraces
         @Sendable func authorized(_ request: Request) -> Bool {
             guard let token else { return true }
             return request.headers[.authorization] == "Bearer \(token)"
@@ -116,7 +120,7 @@ public final class AdminServer: Sendable {
             guard authorized(request) else { return Self.json(["error": "unauthorized"], status: .unauthorized) }
             let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 20
             let records = daemon.telemetry.recentDecisions(limit: max(1, min(limit, 1000)))
-            return Self.json(.array(records.map(Self.describe)))
+            return Self.json(.array(records.map { Self.describe($0, trace: traces) }))
         }
         router.post("-/reload") { request, _ in
             guard authorized(request) else { return Self.json(["error": "unauthorized"], status: .unauthorized) }
@@ -175,7 +179,7 @@ public final class AdminServer: Sendable {
             body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(value) + [0x0A])))
     }
 
-    static func describe(_ record: RoutingRecord) -> JSONValue {
+    static func describe(_ record: RoutingRecord, trace: Bool = true) -> JSONValue {
         var object = JSONObject([
             ("at", .string(ISO8601DateFormatter().string(from: record.at))), ("rule_set", .string(record.ruleSet.hash)),
             ("route", record.decision?.route.map(JSONValue.string) ?? .null),
@@ -189,7 +193,7 @@ public final class AdminServer: Sendable {
         }
         if let message = record.message {
             object["message_id"] = message.body[MessageKey.messageID] ?? .null
-            if let snapshot = record.snapshot {
+            if trace, let snapshot = record.snapshot {
                 // Replaying with the recorded seed reproduces the decision and its trace.
                 var random = FastRandom(seed: record.seed)
                 object["explanation"] = .string(

@@ -76,4 +76,28 @@ func rawHTTP(port: Int, _ text: String, timeout: Int = 5) throws -> String {
         daemon.stop()
         try await running.value
     }
+
+    @Test func decisionTracesCanBeLeftOut() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try rules(version: "one").write(
+            to: directory.appendingPathComponent("routes.yaml"), atomically: true, encoding: .utf8)
+        let queues = InMemoryQueues()
+        var configuration = DaemonConfiguration(transport: InMemoryTransport(queues: queues))
+        configuration.rules = [directory.path]
+        configuration.agents = .file(root.appendingPathComponent("rules/registries/three-agents.yaml").path)
+        configuration.metadataQueue = ""
+        configuration.admin.port = 0
+        configuration.admin.showsDecisionTraces = false
+        let daemon = try Daemon(configuration: configuration)
+        let running = Task { try await daemon.run() }
+        queues.enqueue(
+            Array(#"{"message_type":"TEXT","message_id":"secret-1","text_payload":"s3cret"}"#.utf8),
+            to: "broker_input_queue")
+        try await eventually("routed") { daemon.router.statistics.settled == 1 }
+        let (_, decisions) = try await request("GET", "http://127.0.0.1:\(daemon.admin.port)/decisions")
+        #expect(decisions.contains("secret-1") && !decisions.contains("explanation"), "\(decisions)")
+        daemon.stop()
+        try await running.value
+    }
 }
