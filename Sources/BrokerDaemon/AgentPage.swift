@@ -10,17 +10,16 @@ struct AgentPage {
     var limit: Int
     /// Where the next page starts; `nil` on the last one.
     var next: Int?
+    /// The positions of the page (past the end of the registry it is empty).
+    var range: Range<Int>
 
     init(offset: Int?, limit: Int?, count: Int) {
         self.offset = max(0, offset ?? 0)
         self.limit = min(max(1, limit ?? Self.defaultLimit), Self.maximumLimit)
         let end = self.offset.addingReportingOverflow(self.limit)
-        next = !end.overflow && end.partialValue < count ? end.partialValue : nil
-    }
-
-    var range: Range<Int> {
-        let end = offset.addingReportingOverflow(limit)
-        return offset..<(end.overflow ? Int.max : end.partialValue)
+        let upper = end.overflow ? Int.max : end.partialValue
+        range = self.offset..<upper
+        next = upper < count ? upper : nil
     }
 }
 

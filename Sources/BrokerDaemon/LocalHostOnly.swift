@@ -1,10 +1,12 @@
 import Hummingbird
 
+/// The names a loopback request carries in `Host` (without the port).
+private let loopbackHostNames: Set<String> = ["localhost", "127.0.0.1", "[::1]", "::1"]
+
 /// Answers 403 to a request whose `Host` is not a loopback name (`localhost`, `127.0.0.1`,
 /// `[::1]`, any port): the admin server without a token trusts whoever can reach loopback, and
 /// a web page reaching it through DNS rebinding names its own host.
 struct LocalHostOnly<Context: RequestContext>: RouterMiddleware {
-    static var allowedHosts: Set<String> { ["localhost", "127.0.0.1", "[::1]", "::1"] }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
@@ -12,7 +14,7 @@ struct LocalHostOnly<Context: RequestContext>: RouterMiddleware {
         guard let host = request.head.authority else {
             return try await next(request, context)  // HTTP/1.0 without Host: not a browser
         }
-        guard Self.allowedHosts.contains(Self.hostName(host).lowercased()) else {
+        guard loopbackHostNames.contains(Self.hostName(host).lowercased()) else {
             return Response(
                 status: .forbidden, headers: [.contentType: "text/plain"],
                 body: .init(

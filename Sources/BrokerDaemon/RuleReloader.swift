@@ -89,9 +89,10 @@ public final class RuleReloader: Sendable {
             newest += 1
             return (build(reason: reason), newest)
         }
-        guard case .success(let ruleSet) = built else {
-            if case .failure(let ended) = built { return ended.result }
-            return .unchanged(hash: holder.current.hash)
+        let ruleSet: RuleSet
+        switch built {
+        case .ruleSet(let built): ruleSet = built
+        case .ended(let result): return result
         }
         if let prepare = preparation.withLock({ $0 }) {
             do {
@@ -108,22 +109,22 @@ public final class RuleReloader: Sendable {
         }
     }
 
-    /// How a reload ended before anything was swapped in.
-    private struct Ended: Error {
-        var result: Result
+    /// What loading the files gave: a new rule set, or how the reload ended without one.
+    private enum Built {
+        case ruleSet(RuleSet)
+        case ended(Result)
     }
 
-    /// Loads the files: the new rule set, or how the reload ended without one.
-    private func build(reason: String) -> Swift.Result<RuleSet, Ended> {
+    private func build(reason: String) -> Built {
         let now = Date()
         let loaded: RuleSetLoadResult
         do {
             loaded = try RuleSetLoader().load(paths: paths)
         } catch {
-            return .failure(Ended(result: fail(["\(error)"], now: now, reason: reason)))
+            return .ended(fail(["\(error)"], now: now, reason: reason))
         }
         guard let ruleSet = loaded.ruleSet else {
-            return .failure(Ended(result: fail(loaded.diagnostics.map(\.description), now: now, reason: reason)))
+            return .ended(fail(loaded.diagnostics.map(\.description), now: now, reason: reason))
         }
         if ruleSet.hash == holder.current.hash {
             state.withLock {
@@ -131,9 +132,9 @@ public final class RuleReloader: Sendable {
                 $0.lastAttemptSucceeded = true
                 $0.lastError = nil
             }
-            return .failure(Ended(result: .unchanged(hash: ruleSet.hash)))
+            return .ended(.unchanged(hash: ruleSet.hash))
         }
-        return .success(ruleSet)
+        return .ruleSet(ruleSet)
     }
 
     private func swap(in ruleSet: RuleSet, reason: String) -> Result {

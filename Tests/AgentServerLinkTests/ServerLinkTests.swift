@@ -251,10 +251,7 @@ struct Harness {
     }
 
     @Test func aHundredThousandAgentsInOneFullUpdateAreOverGRPCsDefaultLimit() async throws {
-        let simulator = AgentServerSimulator()
-        simulator.setAgents(agents(100_000))
-        try await simulator.start()
-        let h = Harness(simulator: simulator)
+        let h = try await started { $0.setAgents(agents(100_000)) }
         let registry = h.agentRegistry
         try await eventually("100,000 agents arrive and the registry syncs", timeout: .seconds(60)) {
             registry.snapshot.count == 100_000 && registry.sync.state == .synced

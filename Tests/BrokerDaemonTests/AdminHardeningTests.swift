@@ -58,13 +58,9 @@ func rawHTTP(port: Int, _ text: String, timeout: Int = 5) throws -> String {
         defer { try? FileManager.default.removeItem(at: directory) }
         try rules(version: "one").write(
             to: directory.appendingPathComponent("routes.yaml"), atomically: true, encoding: .utf8)
-        var configuration = DaemonConfiguration(transport: InMemoryTransport(queues: InMemoryQueues()))
-        configuration.rules = [directory.path]
-        configuration.agents = .file(root.appendingPathComponent("rules/registries/three-agents.yaml").path)
-        configuration.metadataQueue = ""
-        configuration.admin.port = 0
-        configuration.admin.idleTimeout = .seconds(1)
-        let daemon = try Daemon(configuration: configuration)
+        let daemon = try memoryDaemon(rulesDirectory: directory, queues: InMemoryQueues()) {
+            $0.admin.idleTimeout = .seconds(1)
+        }
         let running = Task { try await daemon.run() }
         try await eventually("the admin server listens") { daemon.admin.port != 0 }
         let started = ContinuousClock.now
@@ -83,13 +79,9 @@ func rawHTTP(port: Int, _ text: String, timeout: Int = 5) throws -> String {
         try rules(version: "one").write(
             to: directory.appendingPathComponent("routes.yaml"), atomically: true, encoding: .utf8)
         let queues = InMemoryQueues()
-        var configuration = DaemonConfiguration(transport: InMemoryTransport(queues: queues))
-        configuration.rules = [directory.path]
-        configuration.agents = .file(root.appendingPathComponent("rules/registries/three-agents.yaml").path)
-        configuration.metadataQueue = ""
-        configuration.admin.port = 0
-        configuration.admin.showsDecisionTraces = false
-        let daemon = try Daemon(configuration: configuration)
+        let daemon = try memoryDaemon(rulesDirectory: directory, queues: queues) {
+            $0.admin.showsDecisionTraces = false
+        }
         let running = Task { try await daemon.run() }
         queues.enqueue(
             Array(#"{"message_type":"TEXT","message_id":"secret-1","text_payload":"s3cret"}"#.utf8),

@@ -35,13 +35,17 @@ func temporaryDirectory() throws -> URL {
 }
 
 /// A daemon on in-memory queues with a snapshot-file registry and an admin port of its own.
-func memoryDaemon(rulesDirectory: URL, queues: InMemoryQueues) throws -> Daemon {
+/// `adjust` changes the configuration before the daemon is built.
+func memoryDaemon(
+    rulesDirectory: URL, queues: InMemoryQueues, adjust: (inout DaemonConfiguration) -> Void = { _ in }
+) throws -> Daemon {
     var configuration = DaemonConfiguration(transport: InMemoryTransport(queues: queues))
     configuration.rules = [rulesDirectory.path]
     configuration.agents = .file(root.appendingPathComponent("rules/registries/three-agents.yaml").path)
     configuration.metadataQueue = ""
     configuration.admin.port = 0
     configuration.prefetch = 64
+    adjust(&configuration)
     return try Daemon(configuration: configuration)
 }
 

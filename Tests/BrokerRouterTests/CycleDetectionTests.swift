@@ -43,19 +43,15 @@ import Testing
 
     @Test func aPendingErrorForwardedUnchangedIsDeadLetteredAfterTenRoundTrips() async throws {
         // Rules that forward a pending ERROR unchanged (the default rules without error-pending).
-        let rules = try #require(
-            RuleSetLoader().load([
-                RuleSource(
-                    name: "loop.yaml",
-                    text: """
-                        version: 1
-                        routes:
-                          - name: error-to-server
-                            when: { message.message_type: ERROR }
-                            set_if_absent: { routing_status: error }
-                            deliver: as_is
-                        """)
-            ]).ruleSet)
+        let rules = try inlineRules(
+            """
+            version: 1
+            routes:
+              - name: error-to-server
+                when: { message.message_type: ERROR }
+                set_if_absent: { routing_status: error }
+                deliver: as_is
+            """, name: "loop.yaml")
         let queues = InMemoryQueues()
         let router = MessageRouter(rules: RuleSetHolder(rules), registry: threeAgents(), output: queues.sink)
         let consumer = queues.consumer(of: "broker_input_queue", prefetch: 8)

@@ -14,6 +14,11 @@ let defaultRules: RuleSet = {
     return try! RuleSetLoader().load(paths: [root.appendingPathComponent("rules/default.yaml").path]).ruleSet!
 }()
 
+/// The rule set of one inline YAML file (the test fails when it does not load).
+func inlineRules(_ text: String, name: String = "x.yaml") throws -> RuleSet {
+    try #require(RuleSetLoader().load([RuleSource(name: name, text: text)]).ruleSet)
+}
+
 /// A synced registry with three online agents.
 func threeAgents() -> AgentRegistry {
     let registry = AgentRegistry()
@@ -83,12 +88,9 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
 
     @Test func aMessageThatKeepsComingBackIsStoppedAsACycle() async throws {
         let queues = InMemoryQueues()
-        let rules = try #require(
-            RuleSetLoader().load([
-                RuleSource(
-                    name: "loop.yaml",
-                    text: "version: 1\nroutes:\n  - name: loop\n    deliver: as_is\n    output: broker_input_queue\n")
-            ]).ruleSet)
+        let rules = try inlineRules(
+            "version: 1\nroutes:\n  - name: loop\n    deliver: as_is\n    output: broker_input_queue\n",
+            name: "loop.yaml")
         let router = MessageRouter(rules: RuleSetHolder(rules), registry: threeAgents(), output: queues.sink)
         queues.enqueue(Array(#"{"message_type":"TEXT"}"#.utf8), to: "broker_input_queue")
         await drain(queues, router, expected: 11)
@@ -101,18 +103,14 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
     @Test func anUnroutableCopyIsRetriedUntilItsQueueAppearsThenDeadLetteredAfterTheWindow() async throws {
         let queues = InMemoryQueues()
         queues.declareExchange("audit", bindings: [:])
-        let rules = try #require(
-            RuleSetLoader().load([
-                RuleSource(
-                    name: "x.yaml",
-                    text: """
-                        version: 1
-                        routes:
-                          - name: to-exchange
-                            deliver: as_is
-                            output: { exchange: audit, routing_key: "{message.key}" }
-                        """)
-            ]).ruleSet)
+        let rules = try inlineRules(
+            """
+            version: 1
+            routes:
+              - name: to-exchange
+                deliver: as_is
+                output: { exchange: audit, routing_key: "{message.key}" }
+            """, name: "x.yaml")
         var configuration = RouterConfiguration()
         configuration.unroutableRetry = .seconds(1)
         let router = MessageRouter(
@@ -134,22 +132,18 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
     @Test func unroutableAndRejectedPublishesAreDeadLettered() async throws {
         let queues = InMemoryQueues()
         queues.declareExchange("audit", bindings: ["known": "audit_queue"])
-        let rules = try #require(
-            RuleSetLoader().load([
-                RuleSource(
-                    name: "x.yaml",
-                    text: """
-                        version: 1
-                        routes:
-                          - name: to-exchange
-                            when: { message.message_type: A }
-                            deliver: as_is
-                            output: { exchange: audit, routing_key: "{message.key}" }
-                          - name: to-missing-exchange
-                            deliver: as_is
-                            output: { exchange: nowhere, routing_key: x }
-                        """)
-            ]).ruleSet)
+        let rules = try inlineRules(
+            """
+            version: 1
+            routes:
+              - name: to-exchange
+                when: { message.message_type: A }
+                deliver: as_is
+                output: { exchange: audit, routing_key: "{message.key}" }
+              - name: to-missing-exchange
+                deliver: as_is
+                output: { exchange: nowhere, routing_key: x }
+            """, name: "x.yaml")
         var configuration = RouterConfiguration()
         configuration.unroutableRetry = .zero
         let router = MessageRouter(
