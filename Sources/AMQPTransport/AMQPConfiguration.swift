@@ -19,6 +19,9 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
     public var tls: TLS?
     /// How long to wait for a TCP connection.
     public var connectTimeout: Duration = .seconds(5)
+    /// The user has RabbitMQ's `impersonator` tag, so a publish may carry any `user_id`; without
+    /// it the publisher moves a `user_id` other than `user` to a header (see ``AMQPProperties``).
+    public var impersonator = false
 
     /// TLS settings.
     public struct TLS: Sendable {
@@ -33,8 +36,8 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
 
     public init() {}
 
-    /// Reads `RABBITMQ_URL`, or `RABBITMQ_HOST`/`RABBITMQ_PORT`, and the TLS file variables
-    /// `RABBITMQ_CA_CERT`, `RABBITMQ_CLIENT_CERT`, `RABBITMQ_CLIENT_KEY`.
+    /// Reads `RABBITMQ_URL`, or `RABBITMQ_HOST`/`RABBITMQ_PORT`, and the variables of
+    /// ``applyEnvironment(_:)``.
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment)
         throws(AMQPError) -> AMQPConfiguration
     {
@@ -51,13 +54,21 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
                 configuration.port = number
             }
         }
-        configuration.applyTLSFiles(from: environment)
+        try configuration.applyEnvironment(environment)
         return configuration
     }
 
-    /// With TLS, takes the CA and client certificate files from `RABBITMQ_CA_CERT`,
-    /// `RABBITMQ_CLIENT_CERT` and `RABBITMQ_CLIENT_KEY`.
-    public mutating func applyTLSFiles(from environment: [String: String]) {
+    /// Takes the settings a URL cannot say from `environment`: `RABBITMQ_IMPERSONATOR`
+    /// (`true`: the user has the `impersonator` tag, see ``impersonator``) and, with TLS, the CA
+    /// and client certificate files `RABBITMQ_CA_CERT`, `RABBITMQ_CLIENT_CERT`,
+    /// `RABBITMQ_CLIENT_KEY`.
+    public mutating func applyEnvironment(_ environment: [String: String]) throws(AMQPError) {
+        switch environment["RABBITMQ_IMPERSONATOR"]?.lowercased() {
+        case nil, "", "false", "0", "no": impersonator = false
+        case "true", "1", "yes": impersonator = true
+        case let other?:
+            throw AMQPError.configuration("RABBITMQ_IMPERSONATOR '\(other)' is not true or false")
+        }
         guard tls != nil else { return }
         tls?.caCertificate = environment["RABBITMQ_CA_CERT"]
         tls?.clientCertificate = environment["RABBITMQ_CLIENT_CERT"]

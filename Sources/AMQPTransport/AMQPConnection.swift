@@ -124,42 +124,6 @@ final class AMQPConnection {
         guard let pointer = bytes.bytes, bytes.len > 0 else { return [] }
         return Array(UnsafeRawBufferPointer(start: pointer, count: bytes.len))
     }
-
-    /// The `app_id` that carries a hop count (a basic property: RabbitMQ does not decode it the
-    /// way it decodes a header table, which measurably costs it CPU on every publish).
-    static func hopsAppID(_ hops: Int) -> String { "broker-hops:\(hops)" }
-
-    /// The hop count of a delivery: from `app_id`, else the `x-broker-hops` header, else 0.
-    static func hops(_ properties: amqp_basic_properties_t, headers: [String: String]) -> Int {
-        if properties._flags & broker_flag_app_id != 0 {
-            let appID = string(properties.app_id)
-            if appID.hasPrefix("broker-hops:"), let hops = Int(appID.dropFirst("broker-hops:".count)) { return hops }
-        }
-        return headers["x-broker-hops"].flatMap(Int.init) ?? 0
-    }
-
-    /// The string-valued (and integer/boolean, as text) application headers of `properties`.
-    static func headers(_ properties: amqp_basic_properties_t) -> [String: String] {
-        guard properties._flags & broker_flag_headers != 0, properties.headers.num_entries > 0 else { return [:] }
-        var result: [String: String] = [:]
-        for i in 0..<Int(properties.headers.num_entries) {
-            let entry = properties.headers.entries[i]
-            let key = string(entry.key)
-            let value = entry.value
-            switch UInt8(value.kind) {
-            case UInt8(ascii: "S"), UInt8(ascii: "x"): result[key] = string(value.value.bytes)
-            case UInt8(ascii: "I"): result[key] = String(value.value.i32)
-            case UInt8(ascii: "l"): result[key] = String(value.value.i64)
-            case UInt8(ascii: "i"): result[key] = String(value.value.u32)
-            case UInt8(ascii: "L"): result[key] = String(value.value.u64)
-            case UInt8(ascii: "s"): result[key] = String(value.value.i16)
-            case UInt8(ascii: "b"): result[key] = String(value.value.i8)
-            case UInt8(ascii: "t"): result[key] = value.value.boolean != 0 ? "true" : "false"
-            default: continue
-            }
-        }
-        return result
-    }
 }
 
 /// Wakes a thread blocked in `poll` from any other thread (an eventfd).

@@ -286,11 +286,10 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
         if reply.reply_type == AMQP_RESPONSE_NORMAL {
             defer { amqp_destroy_envelope(&envelope) }
             let tag = envelope.delivery_tag
-            let headers = AMQPConnection.headers(envelope.message.properties)
+            let (properties, hops) = AMQPProperties.decode(envelope.message.properties)
             let message = InboundMessage(
-                body: AMQPConnection.data(envelope.message.body), headers: headers,
-                redelivered: envelope.redelivered != 0, source: queue,
-                hops: AMQPConnection.hops(envelope.message.properties, headers: headers),
+                body: AMQPConnection.data(envelope.message.body), properties: properties,
+                redelivered: envelope.redelivered != 0, source: queue, hops: hops,
                 settlement: AMQPSettlement(
                     consumer: self, generation: generation, tag: tag, bytes: envelope.message.body.len))
             outstanding.add(1, ordering: .relaxed)

@@ -43,6 +43,7 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
     // Owned by the publisher thread.
     private var inFlight: [UInt64: InFlight] = [:]
     private var sequence: UInt64 = 0
+    private let encoder = PropertyEncoder()
 
     /// Connects and declares `declareQueues` (durable) on every (re)connection.
     public init(
@@ -157,14 +158,16 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
             }
             let frameMax = Int(amqp_get_frame_max(connection.state))
             for (index, request) in batch.enumerated() {
+                let properties = AMQPProperties.wire(
+                    for: request.message, user: configuration.user, impersonator: configuration.impersonator)
                 if let violation = PublishLimits.violation(
-                    of: request.message, appID: Self.appID(request.message), frameMax: frameMax)
+                    to: request.message.target, properties: properties, frameMax: frameMax)
                 {
                     request.continuation.resume(returning: .rejected(reason: "cannot be published: \(violation)"))
                     continue
                 }
                 do {
-                    try send(request, on: connection)
+                    try send(request, properties: properties, on: connection)
                 } catch {
                     // Every request gets exactly one outcome: the rest of the batch was never sent.
                     for unsent in batch[(index + 1)...] {
@@ -216,35 +219,24 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
         }
     }
 
-    private func send(_ request: Request, on connection: AMQPConnection) throws(AMQPError) {
+    private func send(_ request: Request, properties: MessageProperties, on connection: AMQPConnection)
+        throws(AMQPError)
+    {
         sequence += 1
         let sequenceNumber = sequence
         inFlight[sequenceNumber] = InFlight(
             target: request.message.target, body: request.message.body, continuation: request.continuation)
-        let headers = request.message.headers
-        let status = withHeaderTable(headers) { table -> Int32 in
-            var properties = amqp_basic_properties_t()
-            properties._flags = broker_flag_delivery_mode | broker_flag_content_type
-            if !headers.isEmpty { properties._flags |= broker_flag_headers }
-            properties.delivery_mode = request.message.persistent ? 2 : 1
-            properties.headers = table
-            let appID = Self.appID(request.message)
-            if !appID.isEmpty { properties._flags |= broker_flag_app_id }
-            return "application/json".withCString { contentType in
-                properties.content_type = amqp_cstring_bytes(contentType)
-                return appID.withCString { app in
-                    if !appID.isEmpty { properties.app_id = amqp_cstring_bytes(app) }
-                    return request.message.target.exchange.withCString { exchange in
-                        request.message.target.routingKey.withCString { key in
-                            request.message.body.withUnsafeBytes { body in
-                                let bytes = amqp_bytes_t(
-                                    len: body.count, bytes: UnsafeMutableRawPointer(mutating: body.baseAddress))
-                                return amqp_basic_publish(
-                                    connection.state, AMQPConnection.channel, amqp_cstring_bytes(exchange),
-                                    amqp_cstring_bytes(key), 1, 0, &properties, bytes)
-                            }
-                        }
-                    }
+        defer { encoder.recycle() }
+        var raw = encoder.encode(properties)
+        let target = request.message.target
+        let status = target.exchange.withCString { exchange in
+            target.routingKey.withCString { key in
+                request.message.body.withUnsafeBytes { body in
+                    let bytes = amqp_bytes_t(
+                        len: body.count, bytes: UnsafeMutableRawPointer(mutating: body.baseAddress))
+                    return amqp_basic_publish(
+                        connection.state, AMQPConnection.channel, amqp_cstring_bytes(exchange),
+                        amqp_cstring_bytes(key), 1, 0, &raw, bytes)
                 }
             }
         }
@@ -258,11 +250,6 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
             }
             throw AMQPError.connection("publish failed: \(error)")
         }
-    }
-
-    /// The hop count rides in `app_id` (a basic property), not in the header table.
-    private static func appID(_ message: OutboundMessage) -> String {
-        message.hops > 0 ? AMQPConnection.hopsAppID(message.hops) : ""
     }
 
     /// Whether rabbitmq-c refused to encode the publish (as opposed to failing to send it).
@@ -381,24 +368,4 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
         guard let end = rest.firstIndex(of: "'") else { return nil }
         return String(rest[..<end])
     }
-}
-
-/// Calls `body` with an AMQP table of string headers whose memory lives for the call.
-private func withHeaderTable<T>(_ headers: [String: String], _ body: (amqp_table_t) -> T) -> T {
-    let entries = UnsafeMutablePointer<amqp_table_entry_t>.allocate(capacity: max(headers.count, 1))
-    var strings: [UnsafeMutablePointer<CChar>] = []
-    defer {
-        for string in strings { free(string) }
-        entries.deallocate()
-    }
-    for (i, (key, value)) in headers.enumerated() {
-        guard let k = strdup(key), let v = strdup(value) else { continue }
-        strings.append(k)
-        strings.append(v)
-        var field = amqp_field_value_t()
-        field.kind = UInt8(ascii: "S")
-        field.value.bytes = amqp_cstring_bytes(v)
-        entries[i] = amqp_table_entry_t(key: amqp_cstring_bytes(k), value: field)
-    }
-    return body(amqp_table_t(num_entries: Int32(headers.count), entries: entries))
 }

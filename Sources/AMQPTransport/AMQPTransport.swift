@@ -14,11 +14,11 @@ public struct AMQPBroker: Transport {
         self.drainTimeout = drainTimeout
     }
 
-    /// The broker of an `amqp://` or `amqps://` URL, with the TLS file variables of `environment`
-    /// (`RABBITMQ_CA_CERT`, `RABBITMQ_CLIENT_CERT`, `RABBITMQ_CLIENT_KEY`).
+    /// The broker of an `amqp://` or `amqps://` URL, with the settings of `environment` that a
+    /// URL cannot carry (``AMQPConfiguration/applyEnvironment(_:)``).
     public init(url: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         var configuration = try AMQPConfiguration(url: url)
-        configuration.applyTLSFiles(from: environment)
+        try configuration.applyEnvironment(environment)
         self.init(configuration: configuration)
     }
 

@@ -249,7 +249,7 @@ public struct Bench: AsyncParsableCommand {
         let reading = Task {
             for await message in output.messages {
                 let now = DispatchTime.now().uptimeNanoseconds
-                if let sent = message.headers["x-bench-sent"].flatMap(UInt64.init) {
+                if let sent = message.headers["x-bench-sent"]?.text.flatMap(UInt64.init) {
                     histogram.record(microseconds: (now &- sent) / 1000)
                 }
                 message.settlement.ack()
@@ -263,10 +263,12 @@ public struct Bench: AsyncParsableCommand {
                 let due = start + UInt64(Double(i) * interval * 1e9)
                 let now = DispatchTime.now().uptimeNanoseconds
                 if due > now { try? await Task.sleep(for: .nanoseconds(Int64(due - now))) }
-                let headers = ["x-bench-sent": String(DispatchTime.now().uptimeNanoseconds)]
+                let headers: FieldTable = ["x-bench-sent": FieldValue(String(DispatchTime.now().uptimeNanoseconds))]
                 group.addTask {
                     _ = await producer.publish(
-                        OutboundMessage(body: Self.body(i), target: .queue(queues.input), headers: headers))
+                        OutboundMessage(
+                            body: Self.body(i), target: .queue(queues.input),
+                            properties: MessageProperties(headers: headers)))
                 }
             }
         }

@@ -17,22 +17,26 @@ extension MessageRouter {
     func deadLetter(
         _ inbound: InboundMessage, code: String, reason: String, route: String?, queue: String, ruleSet: RuleSet
     ) async -> RoutingOutcome {
-        var brokerHeaders = [
-            Header.reason: Self.bounded(reason, toBytes: Self.maximumReasonBytes),
-            Header.reasonCode: code,
-            Header.originalQueue: inbound.source,
-            Header.ruleSet: ruleSet.hash,
+        var brokerHeaders: FieldTable = [
+            Header.reason: FieldValue(Self.bounded(reason, toBytes: Self.maximumReasonBytes)),
+            Header.reasonCode: FieldValue(code),
+            Header.originalQueue: FieldValue(inbound.source),
+            Header.ruleSet: FieldValue(ruleSet.hash),
         ]
         let hops = Self.hops(inbound)
-        if hops > 0 { brokerHeaders[Header.hops] = String(hops) }
-        if let route { brokerHeaders[Header.route] = Self.bounded(route, toBytes: Self.maximumReasonBytes) }
+        if hops > 0 { brokerHeaders[Header.hops] = FieldValue(String(hops)) }
+        if let route { brokerHeaders[Header.route] = FieldValue(Self.bounded(route, toBytes: Self.maximumReasonBytes)) }
         let target = PublishTarget.queue(queue)
-        let headers = inbound.headers.merging(brokerHeaders) { _, broker in broker }
-        var result = await output.publish(OutboundMessage(body: inbound.body, target: target, headers: headers))
-        if case .rejected = result, inbound.headers.contains(where: { brokerHeaders[$0.key] == nil }) {
+        // The original's properties and headers, unchanged, with the broker's headers added.
+        var properties = inbound.properties
+        for entry in brokerHeaders.entries { properties.headers[entry.name] = entry.value }
+        var result = await output.publish(OutboundMessage(body: inbound.body, target: target, properties: properties))
+        let ownHeaders = inbound.headers.entries.filter { brokerHeaders[$0.name] == nil }.count
+        if case .rejected = result, ownHeaders > 0 {
             // The original's own headers may be what cannot be carried: keep the broker's only.
-            brokerHeaders[Header.droppedHeaders] = String(inbound.headers.count)
-            result = await output.publish(OutboundMessage(body: inbound.body, target: target, headers: brokerHeaders))
+            brokerHeaders[Header.droppedHeaders] = FieldValue(String(ownHeaders))
+            properties.headers = brokerHeaders
+            result = await output.publish(OutboundMessage(body: inbound.body, target: target, properties: properties))
         }
         guard case .confirmed = result else {
             let pause = deadLetters.failed("dead letter to \(queue) not confirmed: \(result)")

@@ -24,22 +24,26 @@ public struct PublishTarget: Sendable, Hashable, CustomStringConvertible {
 public struct OutboundMessage: Sendable, Hashable {
     public var body: [UInt8]
     public var target: PublishTarget
-    /// Application headers (AMQP table entries, as strings).
-    public var headers: [String: String]
-    /// Survive a broker restart (delivery mode 2).
-    public var persistent: Bool
+    /// The properties and headers to publish with (without a delivery mode: persistent).
+    public var properties: MessageProperties
     /// How many times the broker has routed this message (0: not stamped). Transports carry it
-    /// in the cheapest place they have (AMQP: the `app_id` property, not a header table).
+    /// in the cheapest place that leaves the producer's properties alone (AMQP: the `app_id`
+    /// property when the producer set none, else an `x-broker-hops` header).
     public var hops: Int
 
     public init(
-        body: [UInt8], target: PublishTarget, headers: [String: String] = [:], persistent: Bool = true, hops: Int = 0
+        body: [UInt8], target: PublishTarget, properties: MessageProperties = MessageProperties(), hops: Int = 0
     ) {
         self.body = body
         self.target = target
-        self.headers = headers
-        self.persistent = persistent
+        self.properties = properties
         self.hops = hops
+    }
+
+    /// The application headers (``MessageProperties/headers``).
+    public var headers: FieldTable {
+        get { properties.headers }
+        set { properties.headers = newValue }
     }
 }
 
@@ -79,7 +83,8 @@ extension OutboundSink {
 /// A message taken from an input, which must be settled exactly once.
 public struct InboundMessage: Sendable {
     public var body: [UInt8]
-    public var headers: [String: String]
+    /// What the producer set besides the body (the broker's own stamps removed: see ``hops``).
+    public var properties: MessageProperties
     /// The input delivered it before (and it was not acknowledged then).
     public var redelivered: Bool
     /// The queue (or other input) it came from.
@@ -90,15 +95,21 @@ public struct InboundMessage: Sendable {
     public let settlement: any Settlement
 
     public init(
-        body: [UInt8], headers: [String: String] = [:], redelivered: Bool = false, source: String, hops: Int = 0,
-        settlement: any Settlement
+        body: [UInt8], properties: MessageProperties = MessageProperties(), redelivered: Bool = false,
+        source: String, hops: Int = 0, settlement: any Settlement
     ) {
         self.body = body
-        self.headers = headers
+        self.properties = properties
         self.redelivered = redelivered
         self.source = source
         self.hops = hops
         self.settlement = settlement
+    }
+
+    /// The application headers (``MessageProperties/headers``).
+    public var headers: FieldTable {
+        get { properties.headers }
+        set { properties.headers = newValue }
     }
 }
 

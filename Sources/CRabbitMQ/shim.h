@@ -1,5 +1,5 @@
 // The parts of rabbitmq-c (Debian's librabbitmq-dev 0.11) that Swift cannot import directly:
-// the variadic amqp_login, and method/flag macros defined with casts.
+// the variadic amqp_login, and method macros defined with casts.
 #ifndef BROKER_CRABBITMQ_SHIM_H
 #define BROKER_CRABBITMQ_SHIM_H
 
@@ -49,10 +49,5 @@ static const amqp_method_number_t broker_method_connection_close = AMQP_CONNECTI
 static const amqp_method_number_t broker_method_connection_close_ok = AMQP_CONNECTION_CLOSE_OK_METHOD;
 static const amqp_method_number_t broker_method_connection_blocked = AMQP_CONNECTION_BLOCKED_METHOD;
 static const amqp_method_number_t broker_method_connection_unblocked = AMQP_CONNECTION_UNBLOCKED_METHOD;
-
-static const amqp_flags_t broker_flag_headers = AMQP_BASIC_HEADERS_FLAG;
-static const amqp_flags_t broker_flag_delivery_mode = AMQP_BASIC_DELIVERY_MODE_FLAG;
-static const amqp_flags_t broker_flag_content_type = AMQP_BASIC_CONTENT_TYPE_FLAG;
-static const amqp_flags_t broker_flag_app_id = AMQP_BASIC_APP_ID_FLAG;
 
 #endif

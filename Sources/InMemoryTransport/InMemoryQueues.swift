@@ -8,9 +8,12 @@ public final class InMemoryQueues: Sendable {
     /// A message held in a queue.
     public struct Stored: Sendable, Hashable {
         public var body: [UInt8]
-        public var headers: [String: String]
+        public var properties: MessageProperties
         public var redelivered: Bool
         public var hops: Int = 0
+
+        /// The application headers (``MessageProperties/headers``).
+        public var headers: FieldTable { properties.headers }
     }
 
     private struct State {
@@ -41,8 +44,8 @@ public final class InMemoryQueues: Sendable {
     }
 
     /// Adds a message to `queue` (as a producer would).
-    public func enqueue(_ body: [UInt8], headers: [String: String] = [:], to queue: String) {
-        enqueue(Stored(body: body, headers: headers, redelivered: false), to: queue)
+    public func enqueue(_ body: [UInt8], properties: MessageProperties = MessageProperties(), to queue: String) {
+        enqueue(Stored(body: body, properties: properties, redelivered: false), to: queue)
     }
 
     func enqueue(_ message: Stored, to queue: String) {
@@ -175,7 +178,7 @@ public final class InMemoryConsumer: InboundSource {
             let settlement = InMemorySettlement(consumer: self, stored: stored)
             continuation.yield(
                 InboundMessage(
-                    body: stored.body, headers: stored.headers, redelivered: stored.redelivered, source: queue,
+                    body: stored.body, properties: stored.properties, redelivered: stored.redelivered, source: queue,
                     hops: stored.hops, settlement: settlement))
         }
     }
@@ -257,7 +260,8 @@ public struct InMemorySink: OutboundSink {
             return .returned(reason: "NO_ROUTE")
         }
         queues.enqueue(
-            InMemoryQueues.Stored(body: message.body, headers: message.headers, redelivered: false, hops: message.hops),
+            InMemoryQueues.Stored(
+                body: message.body, properties: message.properties, redelivered: false, hops: message.hops),
             to: queue)
         return .confirmed
     }

@@ -31,6 +31,9 @@ import Testing
         #expect(tls.tls?.caCertificate == "/etc/ca.pem")
         #expect(tls.tls?.verifyPeer == true && tls.tls?.verifyHostname == true)
         #expect(throws: AMQPError.self) { try AMQPConfiguration(url: "http://nope") }
+        #expect(try AMQPConfiguration.fromEnvironment(["RABBITMQ_IMPERSONATOR": "true"]).impersonator)
+        #expect(try !AMQPConfiguration.fromEnvironment([:]).impersonator)
+        #expect(throws: AMQPError.self) { try AMQPConfiguration.fromEnvironment(["RABBITMQ_IMPERSONATOR": "maybe"]) }
     }
 
     @Test func passwordsNeverAppearInDescriptionsOrErrors() throws {

@@ -50,7 +50,7 @@ extension RabbitMQIntegration {
             #expect(output.count == 9_980)
             #expect(Set(ids).count == 9_980)
             #expect(dead.count == 20)
-            #expect(dead.allSatisfy { $0.headers[MessageRouter.Header.reasonCode] == "invalid_json" })
+            #expect(dead.allSatisfy { $0.headers[MessageRouter.Header.reasonCode]?.text == "invalid_json" })
             #expect(try AMQPAdmin.messageCount(queues.input, configuration: rabbit) == 0)
             #expect(output.allSatisfy { $0.hops == 1 && $0.headers.isEmpty })
         }
@@ -105,7 +105,7 @@ extension RabbitMQIntegration {
             let expected =
                 cases.map { ($0.1, $0.0) } + [("routing_cycle", #"{"message_type":"TEXT","message_id":"loop"}"#)]
             let actual = dead.map {
-                ($0.headers[MessageRouter.Header.reasonCode] ?? "?", String(decoding: $0.body, as: UTF8.self))
+                ($0.headers[MessageRouter.Header.reasonCode]?.text ?? "?", String(decoding: $0.body, as: UTF8.self))
             }
             #expect(actual.count == expected.count)
             for (code, body) in expected {
@@ -113,8 +113,8 @@ extension RabbitMQIntegration {
                     actual.contains { $0.0 == code && $0.1 == body },
                     "missing dead letter \(code) for \(body.prefix(60))")
             }
-            #expect(dead.allSatisfy { $0.headers[MessageRouter.Header.originalQueue] == queues.input })
-            let reasons = dead.compactMap { $0.headers[MessageRouter.Header.reason] }
+            #expect(dead.allSatisfy { $0.headers[MessageRouter.Header.originalQueue]?.text == queues.input })
+            let reasons = dead.compactMap { $0.headers[MessageRouter.Header.reason]?.text }
             #expect(reasons.contains { $0.contains("NO_ROUTE") })
             #expect(reasons.contains { $0.contains("no exchange 'no_such_exchange_\(queues.id)'") })
             #expect(await collect(queues.output).isEmpty)

@@ -44,8 +44,9 @@ func threeAgents() -> AgentRegistry {
 }
 
 /// Publishes bodies to `queue` with confirms; returns when all are confirmed.
-func fill(_ queue: String, with bodies: [[UInt8]], headers: [String: String] = [:]) async throws {
-    try await TestRabbitMQ.publish(bodies, to: queue, headers: headers, configuration: rabbit)
+func fill(_ queue: String, with bodies: [[UInt8]], headers: FieldTable = [:]) async throws {
+    try await TestRabbitMQ.publish(
+        bodies, to: queue, properties: MessageProperties(headers: headers), configuration: rabbit)
 }
 
 /// Reads every message of `queue` until it stays empty for `quiet`.

@@ -138,7 +138,7 @@ extension RabbitMQIntegration {
                     try system.vhost.count("broker_dead_letter") == 1
                 }
                 let dead = await system.vhost.drain("broker_dead_letter")
-                #expect(dead.first?.headers[MessageRouter.Header.reasonCode] == "routing_cycle")
+                #expect(dead.first?.headers[MessageRouter.Header.reasonCode]?.text == "routing_cycle")
                 #expect(dead.first?.message?.messageID == "loop")
                 let republished = try await system.status().messages["republished"] ?? 0
                 #expect(republished == 10, "round trips before the cycle was broken: \(republished)")

@@ -79,10 +79,10 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
         for (body, _) in poison { queues.enqueue(Array(body.utf8), to: "broker_input_queue") }
         await drain(queues, router, expected: poison.count, prefetch: 1)
         let dead = queues.drain("broker_dead_letter")
-        #expect(dead.map { $0.headers[MessageRouter.Header.reasonCode] } == poison.map(\.1))
+        #expect(dead.map { $0.headers[MessageRouter.Header.reasonCode]?.text } == poison.map(\.1))
         #expect(dead.map { String(decoding: $0.body, as: UTF8.self) } == poison.map(\.0))
-        #expect(dead.allSatisfy { $0.headers[MessageRouter.Header.originalQueue] == "broker_input_queue" })
-        #expect(dead[3].headers[MessageRouter.Header.reason] == "unknown message_type 'FOO'")
+        #expect(dead.allSatisfy { $0.headers[MessageRouter.Header.originalQueue]?.text == "broker_input_queue" })
+        #expect(dead[3].headers[MessageRouter.Header.reason]?.text == "unknown message_type 'FOO'")
         #expect(queues.contents(of: "server_input_queue").isEmpty)
     }
 
@@ -96,8 +96,8 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
         await drain(queues, router, expected: 11)
         let dead = queues.drain("broker_dead_letter")
         #expect(dead.count == 1)
-        #expect(dead.first?.headers[MessageRouter.Header.reasonCode] == "routing_cycle")
-        #expect(dead.first?.headers[MessageRouter.Header.hops] == "10")
+        #expect(dead.first?.headers[MessageRouter.Header.reasonCode]?.text == "routing_cycle")
+        #expect(dead.first?.headers[MessageRouter.Header.hops]?.text == "10")
     }
 
     @Test func anUnroutableCopyIsRetriedUntilItsQueueAppearsThenDeadLetteredAfterTheWindow() async throws {
@@ -126,7 +126,8 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
         await task.value
         #expect(queues.drain("audit_queue").count == 1, "delivered once its queue was bound")
         let dead = queues.drain("broker_dead_letter")
-        #expect(dead.map { $0.headers[MessageRouter.Header.reason] } == ["publish to audit/never failed: NO_ROUTE"])
+        #expect(
+            dead.map { $0.headers[MessageRouter.Header.reason]?.text } == ["publish to audit/never failed: NO_ROUTE"])
     }
 
     @Test func unroutableAndRejectedPublishesAreDeadLettered() async throws {
@@ -157,7 +158,7 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
         #expect(queues.drain("audit_queue").count == 1)
         let dead = queues.drain("broker_dead_letter")
         #expect(
-            dead.map { $0.headers[MessageRouter.Header.reason] ?? "" } == [
+            dead.map { $0.headers[MessageRouter.Header.reason]?.text ?? "" } == [
                 "publish to audit/unbound failed: NO_ROUTE",
                 "publish to nowhere/x failed: NOT_FOUND - no exchange 'nowhere'",
             ])
@@ -176,7 +177,41 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
         #expect(router.statistics.snapshot.requeued == 1)
         let output = queues.drain("server_input_queue")
         #expect(output.count == 1)
-        #expect(output.first?.headers[MessageRouter.Header.redelivered] == "true")
+        #expect(output.first?.headers[MessageRouter.Header.redelivered]?.text == "true")
+    }
+
+    @Test func propertiesAndTypedHeadersTravelOnRoutedAndDeadLetteredCopies() async throws {
+        let queues = InMemoryQueues()
+        let router = MessageRouter(rules: RuleSetHolder(defaultRules), registry: threeAgents(), output: queues.sink)
+        let headers: FieldTable = [
+            "x-count": .int64(42), "x-nested": .table(["a": .array([.boolean(true), .bytes([0, 255])])]),
+            "x-broker-reason": "stale stamp from an earlier trip",
+        ]
+        let properties = MessageProperties(
+            contentType: "application/vnd.chat+json", headers: headers, deliveryMode: 1, priority: 3,
+            correlationID: "c-1", replyTo: "replies", messageID: "m-1", timestamp: 1_700_000_000, type: "chat")
+        queues.enqueue(
+            Array(#"{"message_type":"TEXT","sender_id":"agent_a","message_id":"t"}"#.utf8), properties: properties,
+            to: "broker_input_queue")
+        queues.enqueue(Array(#"{"message_type":"NOPE"}"#.utf8), properties: properties, to: "broker_input_queue")
+        await drain(queues, router, expected: 2)
+        var expected = properties
+        expected.headers["x-broker-reason"] = nil
+        #expect(queues.drain("server_input_queue").map(\.properties) == [expected], "the broker's namespace is its own")
+        let dead = try #require(queues.drain("broker_dead_letter").first)
+        #expect(dead.properties.correlationID == "c-1" && dead.properties.deliveryMode == 1)
+        #expect(dead.headers["x-count"] == .int64(42) && dead.headers["x-nested"] == headers["x-nested"])
+        #expect(dead.headers["x-broker-reason"]?.text?.contains("NOPE") == true)
+    }
+
+    @Test func aRoutedCopyOfAMessageWithoutPropertiesSaysItIsJSON() async throws {
+        let queues = InMemoryQueues()
+        let router = MessageRouter(rules: RuleSetHolder(defaultRules), registry: threeAgents(), output: queues.sink)
+        queues.enqueue(Array(#"{"message_type":"TEXT","sender_id":"agent_a"}"#.utf8), to: "broker_input_queue")
+        await drain(queues, router, expected: 1)
+        #expect(
+            queues.drain("server_input_queue").map(\.properties) == [MessageProperties(contentType: "application/json")]
+        )
     }
 
     @Test func statusUpdatesOnTheInputQueueUpdateTheRegistry() async throws {

@@ -91,13 +91,16 @@ import Testing
         enqueue(queues, "u")
         await drain(queues, router(.deadLetter, registry: registry, queues: queues), expected: 1)
         #expect(
-            queues.drain("broker_dead_letter").first?.headers[MessageRouter.Header.reasonCode] == "registry_unsynced")
+            queues.drain("broker_dead_letter").first?.headers[MessageRouter.Header.reasonCode]?.text
+                == "registry_unsynced")
 
         registry.sync.markSynced()
         registry.sync.markStale(reason: "status stream down")
         enqueue(queues, "s")
         await drain(queues, router(.deadLetter, registry: registry, queues: queues), expected: 1)
-        #expect(queues.drain("broker_dead_letter").first?.headers[MessageRouter.Header.reasonCode] == "registry_stale")
+        #expect(
+            queues.drain("broker_dead_letter").first?.headers[MessageRouter.Header.reasonCode]?.text == "registry_stale"
+        )
     }
 
     @Test func routePolicyRoutesOnTheLastListOnceSynced() async throws {

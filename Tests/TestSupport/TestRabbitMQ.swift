@@ -79,9 +79,10 @@ public enum TestRabbitMQ {
         public func delete() { try? TestRabbitMQ.ctl(["-q", "delete_vhost", name]) }
     }
 
-    /// Publishes `bodies` (with `headers`) to `queue` with confirms, at most 512 in flight.
+    /// Publishes `bodies` (with `properties`) to `queue` with confirms, at most 512 in flight.
     public static func publish(
-        _ bodies: [[UInt8]], to queue: String, headers: [String: String] = [:], configuration: AMQPConfiguration
+        _ bodies: [[UInt8]], to queue: String, properties: MessageProperties = MessageProperties(),
+        configuration: AMQPConfiguration
     ) async throws {
         let publisher = AMQPPublisher(configuration: configuration, declareQueues: [queue])
         defer { publisher.beginGracefulShutdown() }
@@ -92,7 +93,8 @@ public enum TestRabbitMQ {
                 while running < 512 && next < bodies.count {
                     let body = bodies[next]
                     group.addTask {
-                        await publisher.publish(OutboundMessage(body: body, target: .queue(queue), headers: headers))
+                        await publisher.publish(
+                            OutboundMessage(body: body, target: .queue(queue), properties: properties))
                     }
                     next += 1
                     running += 1
