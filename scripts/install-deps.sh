@@ -3,7 +3,8 @@
 #   scripts/install-deps.sh          what `swift build` needs: librabbitmq-dev, pkg-config
 #   scripts/install-deps.sh test     also what the tests need: rabbitmq-server, Python's
 #                                    jsonschema and PyYAML (for the schema test), and promtool
-#                                    (unpacked from Debian's prometheus package, not installed)
+#                                    (unpacked from Debian's prometheus package, not installed),
+#                                    openssl (the TLS tests make their own CA)
 set -euo pipefail
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -14,6 +15,7 @@ if [ "${1:-build}" = test ]; then
   command -v python3 >/dev/null || need+=(python3)
   python3 -c 'import jsonschema, yaml' 2>/dev/null || need+=(python3-jsonschema python3-yaml)
   command -v systemd-analyze >/dev/null || need+=(systemd)
+  command -v openssl >/dev/null || need+=(openssl)
 fi
 if [ "${1:-build}" = test ] && ! bash "$(dirname "$0")/promtool.sh" >/dev/null 2>&1; then
   refresh=1

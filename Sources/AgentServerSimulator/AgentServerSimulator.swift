@@ -6,9 +6,12 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import HTTPServing
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import NIOSSL
 import ServiceLifecycle
 import Synchronization
 
@@ -43,9 +46,28 @@ public final class AgentServerSimulator: Sendable {
         var grpcPort = 0
     }
 
-    /// A simulator; with `rabbitmq`, it also runs the server's message path on that RabbitMQ.
-    public init(rabbitmq: AMQPConfiguration? = nil, logger: Logger = Logger(label: "simulator")) {
+    /// The certificate (PEM chain) and private key (PEM) a simulator serves `wss://` and gRPC
+    /// over TLS with.
+    public struct TLSIdentity: Sendable, Hashable {
+        public var certificateChainPath: String
+        public var privateKeyPath: String
+
+        public init(certificateChainPath: String, privateKeyPath: String) {
+            self.certificateChainPath = certificateChainPath
+            self.privateKeyPath = privateKeyPath
+        }
+    }
+
+    /// With an identity, WebSocket and gRPC are served over TLS only.
+    public let tls: TLSIdentity?
+
+    /// A simulator; with `rabbitmq`, it also runs the server's message path on that RabbitMQ;
+    /// with `tls`, it serves `wss://` and gRPC over TLS with that identity.
+    public init(
+        rabbitmq: AMQPConfiguration? = nil, tls: TLSIdentity? = nil, logger: Logger = Logger(label: "simulator")
+    ) {
         self.logger = logger
+        self.tls = tls
         let state = self.state
         messagePath = rabbitmq.map { amqp in
             SimulatedMessagePath(amqp: amqp) { id in state.values.withLock { $0.agents[id] } }
@@ -56,7 +78,7 @@ public final class AgentServerSimulator: Sendable {
     public var status: Lifecycle { lifecycle.withLock { $0 } }
 
     /// The WebSocket URL brokers register at.
-    public var webSocketURL: String { "ws://127.0.0.1:\(webSocketPort)/ws" }
+    public var webSocketURL: String { "\(tls == nil ? "ws" : "wss")://127.0.0.1:\(webSocketPort)/ws" }
     /// The bound WebSocket port.
     public var webSocketPort: Int { boundWebSocketPort.withLock { $0 } }
     /// The gRPC port given to brokers (0 while gRPC is stopped).
@@ -73,11 +95,18 @@ public final class AgentServerSimulator: Sendable {
             try await self.serveBroker(inbound: inbound, outbound: outbound)
         }
         let logger = self.logger
+        var builder: HTTPServerBuilder = .http1WebSocketUpgrade(webSocketRouter: router)
+        if let tls {
+            let configuration = TLSConfiguration.makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMFile(tls.certificateChainPath).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(file: tls.privateKeyPath, format: .pem)))
+            builder = try .tls(builder, tlsConfiguration: configuration)
+        }
         let server = try await ListeningServer.start(retryingFor: retryingFor, logger: logger) {
             onServerRunning in
             Application(
                 router: Router(),
-                server: .http1WebSocketUpgrade(webSocketRouter: router),
+                server: builder,
                 configuration: .init(address: .hostname("127.0.0.1", port: webSocketPort)),
                 onServerRunning: onServerRunning, logger: logger)
         }
@@ -149,8 +178,14 @@ public final class AgentServerSimulator: Sendable {
     public func startGRPC(port: Int = 0, retryingFor: Duration = .zero) async throws {
         let deadline = ContinuousClock.now + retryingFor
         while true {
+            let security: HTTP2ServerTransport.Posix.TransportSecurity =
+                tls.map {
+                    .tls(
+                        certificateChain: [.file(path: $0.certificateChainPath, format: .pem)],
+                        privateKey: .file(path: $0.privateKeyPath, format: .pem))
+                } ?? .plaintext
             let transport = HTTP2ServerTransport.Posix(
-                address: .ipv4(host: "127.0.0.1", port: port), transportSecurity: .plaintext)
+                address: .ipv4(host: "127.0.0.1", port: port), transportSecurity: security)
             let server = GRPCServer(transport: transport, services: [SimulatedStatusService(state: state)])
             let task = Task { try await server.serve() }
             do {

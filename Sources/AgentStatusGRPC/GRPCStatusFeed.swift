@@ -31,8 +31,47 @@ public final class GRPCStatusFeed: StatusFeed {
         /// The largest status message accepted (grpc-swift's default is 4 MiB; a full list of
         /// 100,000 agents is about 8.5 MB, so the default here is 128 MiB).
         public var maximumMessageSize = 128 << 20
+        /// How the status stream is secured.
+        public var security: Security = .plaintext
+
+        /// How the status stream is secured.
+        public enum Security: Sendable, Hashable {
+            case plaintext
+            /// TLS, with the server's certificate verified for the `grpc_host` the server names
+            /// (its DNS name, or its IP address) against the CA certificates in the PEM file
+            /// `trustRoots`, or the system's trust roots without one.
+            case tls(trustRoots: String?)
+        }
 
         public init() {}
+
+        /// The client transport to `registration`'s gRPC endpoint.
+        func transport(to registration: ServerRegistration) throws -> HTTP2ClientTransport.Posix {
+            let host = registration.grpcHost
+            let port = registration.grpcPort
+            // An IP address is a target of its own: TLS then sends no SNI name (RFC 6066) and
+            // verifies the certificate's IP address entry.
+            var address = in6_addr()
+            let bare = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            let target: any ResolvableTarget =
+                if inet_pton(AF_INET, bare, &address) == 1 {
+                    .ipv4(address: bare, port: port)
+                } else if inet_pton(AF_INET6, bare, &address) == 1 {
+                    .ipv6(address: bare, port: port)
+                } else {
+                    .dns(host: host, port: port)
+                }
+            let transportSecurity: HTTP2ClientTransport.Posix.TransportSecurity =
+                switch security {
+                case .plaintext: .plaintext
+                case .tls(let roots):
+                    .tls { tls in
+                        tls.serverCertificateVerification = .fullVerification
+                        tls.trustRoots = roots.map { .certificates([.file(path: $0, format: .pem)]) } ?? .systemDefault
+                    }
+                }
+            return try HTTP2ClientTransport.Posix(target: target, transportSecurity: transportSecurity)
+        }
 
         /// Call options with ``maximumMessageSize`` as the limit both ways.
         var callOptions: CallOptions {
@@ -121,7 +160,10 @@ public final class GRPCStatusFeed: StatusFeed {
                 if !refused || attempt == 1 {
                     logger.error(
                         "status stream failed",
-                        metadata: ["error": "\(error)", "server": "\(registration.grpcHost):\(registration.grpcPort)"])
+                        metadata: [
+                            "error": "\(NetworkFailure.describe(error))",
+                            "server": "\(registration.grpcHost):\(registration.grpcPort)",
+                        ])
                 }
             }
             registry.sync.markStale(reason: "status stream down")
@@ -148,11 +190,7 @@ public final class GRPCStatusFeed: StatusFeed {
         let counters = self.counters
         let logger = self.logger
         let configuration = self.configuration
-        try await withGRPCClient(
-            transport: .http2NIOPosix(
-                target: .dns(host: registration.grpcHost, port: registration.grpcPort),
-                transportSecurity: .plaintext)
-        ) { client in
+        try await withGRPCClient(transport: try configuration.transport(to: registration)) { client in
             let service = AgentStatus_AgentStatusService.Client(wrapping: client)
             let request = AgentStatus_AgentStatusRequest.with { $0.brokerID = registration.brokerID }
             try await service.subscribeToAgentStatus(request, options: configuration.callOptions) { response in
@@ -199,11 +237,8 @@ public final class GRPCStatusFeed: StatusFeed {
         guard allowed else { return false }
         counters.refreshes.add(1, ordering: .relaxed)
         do {
-            let response = try await withGRPCClient(
-                transport: .http2NIOPosix(
-                    target: .dns(host: registration.grpcHost, port: registration.grpcPort),
-                    transportSecurity: .plaintext)
-            ) { client in
+            let response = try await withGRPCClient(transport: try configuration.transport(to: registration)) {
+                client in
                 try await AgentStatus_AgentStatusService.Client(wrapping: client).getAgentStatus(
                     AgentStatus_AgentStatusRequest.with { $0.brokerID = registration.brokerID },
                     options: configuration.callOptions)
@@ -220,7 +255,7 @@ public final class GRPCStatusFeed: StatusFeed {
             logger.info(
                 "refreshed agent status", metadata: ["unknown_agent": "\(agentID)", "agents": "\(update.agents.count)"])
         } catch {
-            logger.error("GetAgentStatus failed", metadata: ["error": "\(error)"])
+            logger.error("GetAgentStatus failed", metadata: ["error": "\(NetworkFailure.describe(error))"])
         }
         return true
     }

@@ -45,6 +45,19 @@ public struct RunOptions: ParsableArguments {
     @Flag(help: "Follow a websocket_url in SERVER_AVAILABLE that differs from --websocket-url.")
     public var followServerURL = false
 
+    @Option(
+        help: """
+            PEM file of the CA certificates that sign the agent server's TLS certificates, for wss:// and gRPC \
+            (env AGENT_SERVER_CA; default: the system's trust roots).
+            """)
+    public var serverCA: String? = ProcessInfo.processInfo.environment["AGENT_SERVER_CA"]
+
+    @Option(
+        help:
+            "TLS on the gRPC status stream: auto (when --websocket-url is wss://), on or off. Certificates are verified."
+    )
+    public var grpcTLS = "auto"
+
     @Option(help: "Most unacknowledged messages at once (basic.qos prefetch).")
     public var prefetch = 256
 
@@ -143,6 +156,12 @@ public struct RunOptions: ParsableArguments {
         guard adminAddress.split(separator: ":").last.flatMap({ Int($0) }) != nil else {
             throw ValidationError("--admin-address must be host:port")
         }
+        guard DaemonConfiguration.ServerTLS.GRPCMode(rawValue: grpcTLS) != nil else {
+            throw ValidationError("--grpc-tls must be auto, on or off, not '\(grpcTLS)'")
+        }
+        if let serverCA, !serverCA.isEmpty, !FileManager.default.isReadableFile(atPath: serverCA) {
+            throw ValidationError("--server-ca: cannot read '\(serverCA)'")
+        }
     }
 
     /// The transport URL: `--transport`, `BROKER_TRANSPORT`, `RABBITMQ_URL`, or one made from
@@ -166,6 +185,8 @@ public struct RunOptions: ParsableArguments {
         configuration.metadataQueue = metadataQueue
         configuration.advertisementQueue = advertisementQueue
         configuration.followAdvertisedURL = followServerURL
+        configuration.serverTLS.caCertificate = serverCA.flatMap { $0.isEmpty ? nil : $0 }
+        configuration.serverTLS.grpc = DaemonConfiguration.ServerTLS.GRPCMode(rawValue: grpcTLS) ?? .auto
         configuration.prefetch = prefetch
         configuration.maximumUnsettledBytes = maxInflightBytes
         configuration.router.maximumMessageSize = maxMessageSize

@@ -2,6 +2,7 @@ import AgentStatusGRPC
 import BrokerCore
 import BrokerRouter
 import BrokerTransports
+import NIOSSL
 import ServerLinkWebSocket
 import ServiceLifecycle
 
@@ -24,8 +25,12 @@ struct AgentSource: Service {
             var settings = configuration.serverLink
             settings.url = url
             settings.brokerName = name
+            let tls = configuration.serverTLS
+            if let ca = tls.caCertificate { settings.tls.trustRoots = .file(ca) }
+            var feedSettings = configuration.statusFeed
+            if tls.grpcUsesTLS(webSocketURL: url) { feedSettings.security = .tls(trustRoots: tls.caCertificate) }
             let link = WebSocketServerLink(configuration: settings)
-            let feed = GRPCStatusFeed(registry: registry, events: link.events, configuration: configuration.statusFeed)
+            let feed = GRPCStatusFeed(registry: registry, events: link.events, configuration: feedSettings)
             self.link = link
             self.feed = feed
             refresh = { id in Task { await feed.refresh(forUnknownAgent: id) } }

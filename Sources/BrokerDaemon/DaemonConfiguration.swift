@@ -35,6 +35,35 @@ public struct DaemonConfiguration: Sendable {
     public var statusFeed = GRPCStatusFeed.Configuration()
     /// Timeouts and retry delays of the agent-server link (its URL and name come from ``agents``).
     public var serverLink = WebSocketServerLink.Configuration()
+    /// TLS toward the agent server (WebSocket and gRPC).
+    public var serverTLS = ServerTLS()
+
+    /// TLS toward the agent server. Certificates are always verified (peer and name).
+    public struct ServerTLS: Sendable, Hashable {
+        /// Whether the gRPC status stream uses TLS.
+        public enum GRPCMode: String, Sendable, Hashable, CaseIterable {
+            /// When the configured WebSocket URL is `wss://`.
+            case auto
+            case on
+            case off
+        }
+
+        /// A PEM file of the CA certificates that sign the agent server's certificates, for
+        /// `wss://` and gRPC; without one, the system's trust roots.
+        public var caCertificate: String?
+        public var grpc = GRPCMode.auto
+
+        public init() {}
+
+        /// Whether the status stream of a server at `webSocketURL` uses TLS.
+        public func grpcUsesTLS(webSocketURL: String) -> Bool {
+            switch grpc {
+            case .on: true
+            case .off: false
+            case .auto: webSocketURL.lowercased().hasPrefix("wss://")
+            }
+        }
+    }
 
     public init(transport: any Transport) { self.transport = transport }
 }

@@ -19,4 +19,15 @@ public enum NetworkFailure {
         }
         return (error as? IOError)?.errnoCode == ECONNREFUSED
     }
+
+    /// `error` as a user can act on it: a TLS certificate that failed verification says so and
+    /// what to check first, with the library's text after it.
+    public static func describe(_ error: any Error) -> String {
+        let text = "\(error)"
+        guard text.contains("CERTIFICATE_VERIFY_FAILED") || text.contains("unableToValidateCertificate") else {
+            return text
+        }
+        return
+            "the server's TLS certificate is not trusted: not signed by the CA given (--server-ca, else the system's roots), or not issued for this host name or address (\(text))"
+    }
 }

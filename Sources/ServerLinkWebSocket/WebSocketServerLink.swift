@@ -73,16 +73,27 @@ public final class WebSocketServerLink: ServerLink {
     public var url: String { currentURL.withLock { $0 } }
 
     /// Connects to `url` from the next connection on (a registered link stays with its server
-    /// until that connection ends), and reconnects now if not registered.
+    /// until that connection ends), and reconnects now if not registered. A link on `wss://`
+    /// never moves to `ws://`: the URL comes from the data path (`SERVER_AVAILABLE`), and
+    /// anyone who can publish there could otherwise turn TLS off.
     public func redirect(to url: String) {
-        let changed = currentURL.withLock { current -> Bool in
+        let outcome = currentURL.withLock { current -> (changed: Bool, downgrade: Bool) in
+            if Self.isTLS(current) && !Self.isTLS(url) { return (false, true) }
             defer { current = url }
-            return current != url
+            return (current != url, false)
         }
-        guard changed else { return }
+        if outcome.downgrade {
+            logger.error(
+                "not following an agent server URL without TLS from one with TLS",
+                metadata: ["url": "\(redactingPassword(in: url))"])
+            return
+        }
+        guard outcome.changed else { return }
         logger.notice("agent server URL changed", metadata: ["url": "\(redactingPassword(in: url))"])
         reconnectNow(reason: "redirected to \(redactingPassword(in: url))")
     }
+
+    private static func isTLS(_ url: String) -> Bool { url.lowercased().hasPrefix("wss://") }
 
     public func reconnectNow(reason: String) {
         if case .registered = state { return }
@@ -108,7 +119,7 @@ public final class WebSocketServerLink: ServerLink {
             } catch is CancellationError {
                 break
             } catch {
-                reason = "\(error)"
+                reason = NetworkFailure.describe(error)
                 refused = NetworkFailure.isConnectionRefused(error)
                 delay = refused ? configuration.refusedRetryDelay : backoff.next()
             }

@@ -25,17 +25,21 @@ struct Harness {
     let feed: GRPCStatusFeed
     let tasks: [Task<Void, Never>]
 
-    init(simulator: AgentServerSimulator, registry: AgentRegistry = AgentRegistry()) {
+    init(
+        simulator: AgentServerSimulator, registry: AgentRegistry = AgentRegistry(),
+        adjust: (inout WebSocketServerLink.Configuration, inout GRPCStatusFeed.Configuration) -> Void = { _, _ in }
+    ) {
         var linkConfiguration = WebSocketServerLink.Configuration()
         linkConfiguration.url = simulator.webSocketURL
         linkConfiguration.brokerName = "test-broker"
         linkConfiguration.backoffBase = .milliseconds(50)
         linkConfiguration.backoffCap = .milliseconds(300)
-        let link = WebSocketServerLink(configuration: linkConfiguration)
         var feedConfiguration = GRPCStatusFeed.Configuration()
         feedConfiguration.backoffBase = .milliseconds(50)
         feedConfiguration.backoffCap = .milliseconds(300)
         feedConfiguration.refreshInterval = .seconds(5)
+        adjust(&linkConfiguration, &feedConfiguration)
+        let link = WebSocketServerLink(configuration: linkConfiguration)
         let feed = GRPCStatusFeed(registry: registry, events: link.events, configuration: feedConfiguration)
         self.link = link
         self.feed = feed
