@@ -8,10 +8,10 @@ import Foundation
 ///
 /// The memory lives in one rabbitmq-c pool that ``recycle()`` reuses, so publishing does not
 /// allocate per message once the pool has grown. Not thread-safe: one per publisher thread.
-final class PropertyEncoder {
+public final class PropertyEncoder {
     private let pool: UnsafeMutablePointer<amqp_pool_t>
 
-    init() {
+    public init() {
         pool = .allocate(capacity: 1)
         init_amqp_pool(pool, 4096)
     }
@@ -23,6 +23,16 @@ final class PropertyEncoder {
 
     /// Makes the memory of every earlier ``encode(_:)`` reusable.
     func recycle() { recycle_amqp_pool(pool) }
+
+    /// What a consumer decodes from a publish of `message` by a connection logged in as `user`:
+    /// the publisher's placement (``AMQPProperties/wire(for:user:impersonator:)``), encoding and
+    /// the consumer's decoding back to back, without a server (for tests and `broker bench`).
+    public func roundTrip(_ message: OutboundMessage, user: String, impersonator: Bool = false)
+        -> (properties: MessageProperties, hops: Int)
+    {
+        defer { recycle() }
+        return AMQPProperties.decode(encode(AMQPProperties.wire(for: message, user: user, impersonator: impersonator)))
+    }
 
     /// The basic properties of `properties`, valid until ``recycle()``.
     func encode(_ properties: MessageProperties) -> amqp_basic_properties_t {

@@ -35,4 +35,14 @@ import Testing
         let impersonated = AMQPProperties.wire(for: message, user: "broker", impersonator: true)
         #expect(impersonated.userID == "alice" && impersonated.headers.isEmpty)
     }
+
+    @Test func everyPropertyAndHeaderTypeSurvivesEncodingAndDecoding() {
+        let everything = RabbitMQIntegration.DaemonProcessTests.everything(userID: "broker")
+        let decoded = PropertyEncoder().roundTrip(
+            OutboundMessage(body: [], target: .queue("q"), properties: everything, hops: 2), user: "broker")
+        var expected = everything
+        expected.headers[AMQPProperties.hopsHeader] = "2"
+        #expect(decoded.hops == 2)
+        #expect(RabbitMQIntegration.DaemonProcessTests.differences(decoded.properties, expected) == [])
+    }
 }
