@@ -31,12 +31,17 @@ let package = Package(
         .target(name: "BrokerCore"),
         .target(
             name: "RoutingRules",
-            dependencies: ["BrokerCore", .product(name: "Yams", package: "Yams")]
+            dependencies: ["BrokerCore", "CLibYAML"]
         ),
 
         // The seams and their adapters.
         .target(name: "BrokerTransports", dependencies: ["BrokerCore"]),
         .target(name: "InMemoryTransport", dependencies: ["BrokerTransports"]),
+        .systemLibrary(
+            name: "CLibYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"])]
+        ),
         .systemLibrary(
             name: "CRabbitMQ",
             pkgConfig: "librabbitmq",
@@ -166,6 +171,8 @@ let package = Package(
             dependencies: [
                 "BrokerCore", "RoutingRules",
                 .product(name: "PropertyBased", package: "swift-property-based"),
+                // The reference the libyaml event loader is compared with (YAMLLoaderDifferentialTests).
+                .product(name: "Yams", package: "Yams"),
             ],
             resources: [.copy("Corpus")]
         ),

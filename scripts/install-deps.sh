@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build needs when they are missing (with sudo when not root).
-#   scripts/install-deps.sh          what `swift build` needs: librabbitmq-dev, pkg-config
+#   scripts/install-deps.sh          what `swift build` needs: librabbitmq-dev, libyaml-dev, pkg-config
 #   scripts/install-deps.sh test     also what the tests need: rabbitmq-server, Python's
 #                                    jsonschema and PyYAML (for the schema test), and promtool
 #                                    (unpacked from Debian's prometheus package, not installed),
@@ -10,6 +10,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 need=()
 pkg-config --exists librabbitmq 2>/dev/null || need+=(librabbitmq-dev pkg-config)
+pkg-config --exists yaml-0.1 2>/dev/null || need+=(libyaml-dev pkg-config)
 if [ "${1:-build}" = test ]; then
   [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need+=(rabbitmq-server)
   command -v python3 >/dev/null || need+=(python3)

@@ -5,10 +5,13 @@ import Foundation
 public struct RuleSource: Sendable, Hashable {
     public var name: String
     public var bytes: [UInt8]
+    /// The file's size on disk, when only its first bytes were read (it is over the limit).
+    public var size: Int?
 
-    public init(name: String, bytes: [UInt8]) {
+    public init(name: String, bytes: [UInt8], size: Int? = nil) {
         self.name = name
         self.bytes = bytes
+        self.size = size
     }
 
     public init(name: String, text: String) { self.init(name: name, bytes: Array(text.utf8)) }
@@ -89,9 +92,11 @@ public struct RuleSetLoader: Sendable {
                 throw RuleSourceError(path: file, message: "cannot open file")
             }
             defer { try? handle.close() }
-            // Read one byte past the limit: enough to report an oversized file without loading it all.
+            // Read one byte past the limit: enough to know the file is oversized without loading
+            // it all; its true size comes from the file system.
             let data = (try? handle.read(upToCount: limits.maximumFileSize + 1)) ?? Data()
-            sources.append(RuleSource(name: file, bytes: [UInt8](data)))
+            let size = data.count > limits.maximumFileSize ? (try? handle.seekToEnd()).map { Int($0) } : nil
+            sources.append(RuleSource(name: file, bytes: [UInt8](data), size: size))
         }
         return sources
     }
@@ -107,7 +112,10 @@ public struct RuleSetLoader: Sendable {
         var files: [RuleFileSyntax] = []
         for source in sources {
             var sink = DiagnosticSink()
-            guard let root = YAMLLoader.load(source.bytes, file: source.name, limits: limits, into: &sink) else {
+            guard
+                let root = YAMLLoader.load(
+                    source.bytes, file: source.name, limits: limits, size: source.size, into: &sink)
+            else {
                 diagnostics.append(contentsOf: sink.diagnostics)
                 continue
             }

@@ -26,12 +26,45 @@ import Testing
         #expect(!result.diagnostics.isEmpty)
     }
 
-    @Test func oversizedFileIsRejectedWithItsSize() {
-        let text = "version: 1\n# " + String(repeating: "x", count: 1 << 20) + "\nroutes: []\n"
+    @Test func anOversizedFileOnDiskIsReportedWithItsTrueSize() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("big-\(UUID().uuidString).yaml")
+        defer { try? FileManager.default.removeItem(at: url) }
+        let text = "version: 1\n# " + String(repeating: "x", count: 1_426_000) + "\nroutes: []\n"
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        var limits = RuleFileLimits()
+        limits.maximumFileSize = 1 << 20
+        let result = try RuleSetLoader(limits: limits).load(paths: [url.path])
         #expect(
-            diagnostics(text, file: "big.yaml") == [
-                "big.yaml:1:1: error: file is \(text.utf8.count) bytes, over the limit of 1048576 bytes"
+            result.diagnostics.map(\.description) == [
+                "\(url.path):1:1: error: file is \(text.utf8.count) bytes, over the limit of 1048576 bytes (BROKER_MAX_RULE_FILE_SIZE raises it)"
             ])
+    }
+
+    @Test func tenThousandGeneratedRoutesInBlockStyleLoadUnderTheDefaultLimit() throws {
+        var text = "version: 1\nroutes:\n"
+        for i in 0..<10_000 {
+            text += """
+                  - name: route-\(i)
+                    when:
+                      message.message_type: T\(i)
+                      message.sender_id:
+                        in: [s\(i), t\(i)]
+                    set: { routing_status: routed, route_number: "\(i)" }
+                    deliver: as_is
+
+                """
+        }
+        #expect(text.utf8.count > 1_400_000, "as large as the file the issue could not load")
+        let result = RuleSetLoader().load([RuleSource(name: "generated.yaml", text: text)])
+        #expect(result.errors.isEmpty, "\(result.errors.prefix(3))")
+        #expect(result.ruleSet?.routeNames.count == 10_000)
+    }
+
+    @Test func sizesTakeUnits() {
+        #expect(RuleFileLimits.parseSize("64M") == 64 << 20)
+        #expect(RuleFileLimits.parseSize("512k") == 512 << 10)
+        #expect(RuleFileLimits.parseSize("1048576") == 1 << 20)
+        #expect(RuleFileLimits.parseSize("lots") == nil && RuleFileLimits.parseSize("-1") == nil)
     }
 
     @Test func aliasBombIsRejectedQuickly() throws {

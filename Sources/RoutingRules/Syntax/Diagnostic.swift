@@ -27,18 +27,38 @@ public struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
         public static func < (lhs: Severity, rhs: Severity) -> Bool { lhs == .warning && rhs == .error }
     }
 
+    /// A second place that explains a diagnostic (where a duplicated key was first set, where
+    /// an unclosed bracket opened).
+    public struct Note: Sendable, Hashable, CustomStringConvertible {
+        public var location: SourceLocation
+        public var message: String
+
+        public init(location: SourceLocation, message: String) {
+            self.location = location
+            self.message = message
+        }
+
+        /// `file:line:column: note: message`.
+        public var description: String { "\(location): note: \(message)" }
+    }
+
     public var severity: Severity
     public var location: SourceLocation
     public var message: String
+    public var notes: [Note]
 
-    public init(_ severity: Severity, _ location: SourceLocation, _ message: String) {
+    public init(_ severity: Severity, _ location: SourceLocation, _ message: String, notes: [Note] = []) {
         self.severity = severity
         self.location = location
         self.message = message
+        self.notes = notes
     }
 
-    /// `file:line:column: error: message`, the form compilers use and editors understand.
-    public var description: String { "\(location): \(severity.rawValue): \(message)" }
+    /// `file:line:column: error: message`, the form compilers use and editors understand, with
+    /// each note on a line of its own after it.
+    public var description: String {
+        (["\(location): \(severity.rawValue): \(message)"] + notes.map(\.description)).joined(separator: "\n")
+    }
 }
 
 /// Collects diagnostics while a rule set is loaded and checked.
@@ -47,8 +67,8 @@ struct DiagnosticSink {
 
     var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
 
-    mutating func error(_ location: SourceLocation, _ message: String) {
-        diagnostics.append(Diagnostic(.error, location, message))
+    mutating func error(_ location: SourceLocation, _ message: String, notes: [Diagnostic.Note] = []) {
+        diagnostics.append(Diagnostic(.error, location, message, notes: notes))
     }
 
     mutating func warning(_ location: SourceLocation, _ message: String) {

@@ -1,177 +1,71 @@
-import Yams
+import Foundation
 
-/// Bounds on what a rule file may contain. Rule files are data written by people; anything
-/// past these limits is far more likely an accident or an attack than a real rule set.
+/// Bounds on what a rule file may contain. Rule files are data written by people and by tools;
+/// anything past these limits is far more likely an accident or an attack than a real rule set.
 public struct RuleFileLimits: Sendable, Hashable {
-    /// The largest rule file accepted, in bytes.
-    public var maximumFileSize = 1 << 20
-    /// The most YAML nodes a file may expand to (aliases count once per use).
-    public var maximumNodes = 200_000
+    /// The largest rule file accepted, in bytes: 64 MiB, or `BROKER_MAX_RULE_FILE_SIZE` (bytes,
+    /// or with a `K`, `M` or `G` suffix) when set. 10,000 routes in block style are about 1.5 MB.
+    public var maximumFileSize = RuleFileLimits.environmentFileSize ?? 64 << 20
+    /// The most YAML nodes a file may expand to (aliases count once per node they stand for).
+    public var maximumNodes = 4_000_000
     /// The most alias uses (`*name`) in one file.
     public var maximumAliases = 256
     /// The deepest nesting of mappings and sequences.
     public var maximumDepth = 64
 
     public init() {}
+
+    /// `BROKER_MAX_RULE_FILE_SIZE` as a number of bytes, if it is set and valid.
+    static var environmentFileSize: Int? {
+        ProcessInfo.processInfo.environment["BROKER_MAX_RULE_FILE_SIZE"].flatMap(parseSize)
+    }
+
+    /// `1048576`, `512K`, `64M`, `1G` as bytes.
+    public static func parseSize(_ text: String) -> Int? {
+        let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
+        guard let last = text.uppercased().last else { return nil }
+        if let unit = units[last] { return Int(text.dropLast()).map { $0 * unit }.flatMap { $0 > 0 ? $0 : nil } }
+        return Int(text).flatMap { $0 > 0 ? $0 : nil }
+    }
 }
 
 /// Turns the bytes of one rule file into a located YAML tree, or diagnostics.
 enum YAMLLoader {
-    static func load(_ bytes: [UInt8], file: String, limits: RuleFileLimits, into sink: inout DiagnosticSink)
-        -> YAMLNode?
-    {
+    /// The tree of `bytes`; `size` is the file's size on disk when only part of it was read.
+    static func load(
+        _ bytes: [UInt8], file: String, limits: RuleFileLimits, size: Int? = nil, into sink: inout DiagnosticSink
+    ) -> YAMLNode? {
         let start = SourceLocation(file: file, line: 1, column: 1)
-        guard bytes.count <= limits.maximumFileSize else {
-            sink.error(start, "file is \(bytes.count) bytes, over the limit of \(limits.maximumFileSize) bytes")
+        let size = max(size ?? bytes.count, bytes.count)
+        guard size <= limits.maximumFileSize else {
+            sink.error(
+                start,
+                "file is \(size) bytes, over the limit of \(limits.maximumFileSize) bytes (BROKER_MAX_RULE_FILE_SIZE raises it)"
+            )
             return nil
         }
-        guard let text = String(validating: bytes, as: UTF8.self) else {
+        guard String(validating: bytes, as: UTF8.self) != nil else {
             let offset = firstInvalidUTF8Offset(bytes)
             sink.error(location(ofByte: offset, in: bytes, file: file), "file is not valid UTF-8 (byte \(offset))")
             return nil
         }
-        if text.unicodeScalars.contains("\u{0}") {
+        if bytes.contains(0) {
             sink.error(start, "file contains a NUL character")
             return nil
         }
-        guard checkAliases(text, file: file, limits: limits, into: &sink) else { return nil }
-        let root: Node?
+        var reader = YAMLEventReader(file: file, limits: limits)
+        let root: YAMLNode?
         do {
-            // The basic resolver: scalar types are resolved by `YAMLScalar` (YAML 1.2 core), and
-            // skipping Yams' regular-expression resolver more than halves the load time.
-            root = try Yams.compose(yaml: text, Resolver.basic)
-        } catch let error as YamlError {
-            report(error, file: file, bytes: bytes, into: &sink)
-            return nil
+            root = try reader.read(bytes)
         } catch {
-            sink.error(start, "cannot read YAML: \(error)")
+            sink.error(error.location, error.message, notes: error.note.map { [$0] } ?? [])
             return nil
         }
         guard let root else {
             sink.error(start, "file is empty: expected a mapping with 'version' and 'routes'")
             return nil
         }
-        var budget = limits.maximumNodes
-        do {
-            return try convert(root, file: file, depth: 0, limits: limits, budget: &budget)
-        } catch {
-            sink.error(error.location, error.message)
-            return nil
-        }
-    }
-
-    private struct ConversionError: Error {
-        var location: SourceLocation
-        var message: String
-    }
-
-    private static func convert(
-        _ node: Node, file: String, depth: Int, limits: RuleFileLimits, budget: inout Int
-    ) throws(ConversionError) -> YAMLNode {
-        let mark = node.mark
-        let location = SourceLocation(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
-        budget -= 1
-        guard budget >= 0 else {
-            throw ConversionError(
-                location: location,
-                message: "document expands to more than \(limits.maximumNodes) nodes (an alias bomb?)")
-        }
-        guard depth <= limits.maximumDepth else {
-            throw ConversionError(location: location, message: "nesting deeper than \(limits.maximumDepth) levels")
-        }
-        switch node {
-        case .scalar(let scalar):
-            let quoted = scalar.style != .plain && scalar.style != .any
-            return YAMLNode(kind: .scalar(YAMLScalar(text: scalar.string, quoted: quoted)), location: location)
-        case .sequence(let sequence):
-            var items: [YAMLNode] = []
-            for item in sequence {
-                items.append(try convert(item, file: file, depth: depth + 1, limits: limits, budget: &budget))
-            }
-            return YAMLNode(kind: .sequence(items), location: location)
-        case .mapping(let mapping):
-            var pairs: [(key: YAMLNode, value: YAMLNode)] = []
-            for (key, value) in mapping {
-                let k = try convert(key, file: file, depth: depth + 1, limits: limits, budget: &budget)
-                let v = try convert(value, file: file, depth: depth + 1, limits: limits, budget: &budget)
-                pairs.append((k, v))
-            }
-            return YAMLNode(kind: .mapping(pairs), location: location)
-        case .alias:
-            throw ConversionError(location: location, message: "unresolved alias")
-        }
-    }
-
-    /// Counts alias uses before libyaml expands anything, and refuses aliases used as keys
-    /// (hashing an expanded key is where expansion would cost exponential time).
-    private static func checkAliases(
-        _ text: String, file: String, limits: RuleFileLimits, into sink: inout DiagnosticSink
-    ) -> Bool {
-        guard text.utf8.contains(UInt8(ascii: "*")) else { return true }
-        var count = 0
-        var line = 1
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            defer { line += 1 }
-            let scalars = Array(rawLine.unicodeScalars)
-            var quote: Unicode.Scalar? = nil
-            var i = 0
-            while i < scalars.count {
-                let c = scalars[i]
-                if let q = quote {
-                    if c == q { quote = nil }
-                } else if c == "\"" || c == "'" {
-                    if i == 0 || " [{,:-?".unicodeScalars.contains(scalars[i - 1]) { quote = c }
-                } else if c == "#", i == 0 || scalars[i - 1] == " " || scalars[i - 1] == "\t" {
-                    break
-                } else if c == "*", i + 1 < scalars.count, isAnchorCharacter(scalars[i + 1]),
-                    i == 0 || " \t[{,".unicodeScalars.contains(scalars[i - 1])
-                {
-                    count += 1
-                    let location = SourceLocation(file: file, line: line, column: i + 1)
-                    if count > limits.maximumAliases {
-                        sink.error(location, "more than \(limits.maximumAliases) aliases in one file")
-                        return false
-                    }
-                    var end = i + 1
-                    while end < scalars.count, isAnchorCharacter(scalars[end]) { end += 1 }
-                    var after = end
-                    while after < scalars.count, scalars[after] == " " { after += 1 }
-                    let precededByQuestion = scalars[..<i].last { $0 != " " } == "?"
-                    if (after < scalars.count && scalars[after] == ":") || precededByQuestion {
-                        sink.error(location, "an alias cannot be used as a mapping key in a rule file")
-                        return false
-                    }
-                    i = end
-                    continue
-                }
-                i += 1
-            }
-        }
-        return true
-    }
-
-    private static func isAnchorCharacter(_ scalar: Unicode.Scalar) -> Bool {
-        !" \t\r\n,[]{}".unicodeScalars.contains(scalar)
-    }
-
-    private static func report(_ error: YamlError, file: String, bytes: [UInt8], into sink: inout DiagnosticSink) {
-        func at(_ mark: Mark) -> SourceLocation {
-            SourceLocation(file: file, line: max(mark.line, 1), column: max(mark.column, 1))
-        }
-        switch error {
-        case .scanner(let context, let problem, let mark, _),
-            .parser(let context, let problem, let mark, _),
-            .composer(let context, let problem, let mark, _):
-            let contextText = context.map { " (\($0.text))" } ?? ""
-            sink.error(at(mark), "invalid YAML: \(problem)\(contextText)")
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            let names = duplicates.map { "'\($0)'" }.joined(separator: ", ")
-            sink.error(at(context.mark), "duplicate key \(names) in mapping")
-        case .reader(let problem, let offset, _, _):
-            sink.error(location(ofByte: offset ?? 0, in: bytes, file: file), "cannot read file: \(problem)")
-        default:
-            sink.error(SourceLocation(file: file, line: 1, column: 1), "invalid YAML: \(error)")
-        }
+        return root
     }
 
     static func firstInvalidUTF8Offset(_ bytes: [UInt8]) -> Int {

@@ -15,20 +15,37 @@ public enum DiagnosticFormat: String, Sendable, CaseIterable {
         case .text:
             return diagnostics.map(\.description).joined(separator: "\n")
         case .github:
-            return diagnostics.map { d in
+            return diagnostics.flatMap { d in
                 let level = d.severity == .error ? "error" : "warning"
                 let message = d.message.replacingPercentAndNewlines
-                return "::\(level) file=\(d.location.file),line=\(d.location.line),col=\(d.location.column)::\(message)"
+                let line =
+                    "::\(level) file=\(d.location.file),line=\(d.location.line),col=\(d.location.column)::\(message)"
+                return [line]
+                    + d.notes.map { note in
+                        "::notice file=\(note.location.file),line=\(note.location.line),col=\(note.location.column)::\(note.message.replacingPercentAndNewlines)"
+                    }
             }.joined(separator: "\n")
         case .json:
             let items: [JSONValue] = diagnostics.map { d in
-                .object(
-                    JSONObject([
-                        ("severity", .string(d.severity.rawValue)), ("file", .string(d.location.file)),
-                        ("line", .number(JSONNumber(d.location.line))),
-                        ("column", .number(JSONNumber(d.location.column))),
-                        ("message", .string(d.message)),
-                    ]))
+                var fields: [(String, JSONValue)] = [
+                    ("severity", .string(d.severity.rawValue)), ("file", .string(d.location.file)),
+                    ("line", .number(JSONNumber(d.location.line))),
+                    ("column", .number(JSONNumber(d.location.column))),
+                    ("message", .string(d.message)),
+                ]
+                if !d.notes.isEmpty {
+                    let notes: [JSONValue] = d.notes.map { note in
+                        .object(
+                            JSONObject([
+                                ("file", .string(note.location.file)),
+                                ("line", .number(JSONNumber(note.location.line))),
+                                ("column", .number(JSONNumber(note.location.column))),
+                                ("message", .string(note.message)),
+                            ]))
+                    }
+                    fields.append(("notes", .array(notes)))
+                }
+                return .object(JSONObject(fields))
             }
             let errors = diagnostics.filter { $0.severity == .error }.count
             return JSONWriter.string(
