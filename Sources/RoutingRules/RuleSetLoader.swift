@@ -29,6 +29,22 @@ public struct RuleSourceError: Error, Sendable, CustomStringConvertible {
     }
 }
 
+/// How long each stage of loading took (`validate-rules --timings`).
+public struct LoadTimings: Sendable, Hashable {
+    /// libyaml's events to the located YAML tree, with the loader's checks.
+    public var yamlTree: Duration = .zero
+    /// The YAML tree to the rule syntax tree, with its checks.
+    public var syntax: Duration = .zero
+    /// Merging files, cross-file and type checks, lowering and indexing.
+    public var compile: Duration = .zero
+    /// The bytes loaded.
+    public var bytes = 0
+
+    public init() {}
+
+    public var total: Duration { yamlTree + syntax + compile }
+}
+
 /// The result of loading a rule set: the rule set when there is no error, and every
 /// diagnostic (errors and warnings) in file order.
 public struct RuleSetLoadResult: Sendable {
@@ -108,24 +124,39 @@ public struct RuleSetLoader: Sendable {
 
     /// Loads rule files given in memory.
     public func load(_ sources: [RuleSource]) -> RuleSetLoadResult {
+        var timings = LoadTimings()
+        return load(sources, timings: &timings)
+    }
+
+    /// Loads rule files given in memory, adding the time each stage took to `timings`.
+    public func load(_ sources: [RuleSource], timings: inout LoadTimings) -> RuleSetLoadResult {
+        let clock = ContinuousClock()
         var diagnostics: [Diagnostic] = []
         var files: [RuleFileSyntax] = []
         for source in sources {
             var sink = DiagnosticSink()
+            let started = clock.now
+            defer { timings.bytes += source.bytes.count }
             guard
                 let root = YAMLLoader.load(
                     source.bytes, file: source.name, limits: limits, size: source.size, into: &sink)
             else {
+                timings.yamlTree += clock.now - started
                 diagnostics.append(contentsOf: sink.diagnostics)
                 continue
             }
+            let parsing = clock.now
+            timings.yamlTree += parsing - started
             var parser = RuleParser()
             files.append(parser.parseFile(root, file: source.name))
             diagnostics.append(contentsOf: parser.sink.diagnostics)
+            timings.syntax += clock.now - parsing
         }
+        let compiling = clock.now
         var compiler = RuleSetCompiler()
         let ruleSet = compiler.compile(files, hash: Self.hash(sources))
         diagnostics.append(contentsOf: compiler.sink.diagnostics)
+        timings.compile += clock.now - compiling
         diagnostics.sort { ($0.location, $0.severity == .error ? 0 : 1) < ($1.location, $1.severity == .error ? 0 : 1) }
         let failed = diagnostics.contains { $0.severity == .error }
         return RuleSetLoadResult(ruleSet: failed ? nil : ruleSet, diagnostics: diagnostics)

@@ -11,18 +11,20 @@ struct YAMLEventReader {
         var note: Diagnostic.Note?
     }
 
-    private enum Frame {
-        case sequence(Collection, items: [YAMLNode])
-        case mapping(
-            Collection, pairs: [(key: YAMLNode, value: YAMLNode)], key: YAMLNode?, seen: [String: SourceLocation])
-    }
-
-    /// What a collection being read knows about itself.
-    private struct Collection {
+    /// A collection being read. Frames are changed in place on the stack (never copied out
+    /// and back), so adding a node to a long sequence does not copy it.
+    private struct Frame {
+        var isMapping: Bool
         var location: SourceLocation
         var anchor: String?
         /// Nodes inside it so far (an alias counts its anchor's nodes).
         var nodes = 0
+        var items: [YAMLNode] = []
+        var pairs: [(key: YAMLNode, value: YAMLNode)] = []
+        /// A mapping's key waiting for its value.
+        var key: YAMLNode?
+        /// A mapping's scalar keys so far, where each is.
+        var seen: [String: SourceLocation] = [:]
     }
 
     let file: String
@@ -65,6 +67,26 @@ struct YAMLEventReader {
         }
     }
 
+    /// How many events libyaml produces for `bytes`, doing nothing with them (0 on a syntax
+    /// error): the floor the loader's time is measured against.
+    static func countEvents(_ bytes: [UInt8]) -> Int {
+        var parser = yaml_parser_t()
+        guard yaml_parser_initialize(&parser) == 1 else { return 0 }
+        defer { yaml_parser_delete(&parser) }
+        return bytes.withUnsafeBufferPointer { buffer in
+            yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
+            var event = yaml_event_t()
+            var count = 0
+            while yaml_parser_parse(&parser, &event) == 1 {
+                count += 1
+                let done = event.type == YAML_STREAM_END_EVENT
+                yaml_event_delete(&event)
+                if done { return count }
+            }
+            return 0
+        }
+    }
+
     private mutating func handle(_ event: yaml_event_t) throws(Failure) {
         let at = location(event.start_mark)
         switch event.type {
@@ -81,31 +103,23 @@ struct YAMLEventReader {
             try add(node, nodes: 1, anchor: Self.string(scalar.anchor))
         case YAML_SEQUENCE_START_EVENT:
             try open(at)
-            stack.append(
-                .sequence(Collection(location: at, anchor: Self.string(event.data.sequence_start.anchor)), items: []))
+            stack.append(Frame(isMapping: false, location: at, anchor: Self.string(event.data.sequence_start.anchor)))
         case YAML_MAPPING_START_EVENT:
             try open(at)
-            let collection = Collection(location: at, anchor: Self.string(event.data.mapping_start.anchor))
-            stack.append(.mapping(collection, pairs: [], key: nil, seen: [:]))
+            stack.append(Frame(isMapping: true, location: at, anchor: Self.string(event.data.mapping_start.anchor)))
         case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
             guard let frame = stack.popLast() else { return }
-            switch frame {
-            case .sequence(let collection, let items):
-                try add(
-                    YAMLNode(kind: .sequence(items), location: collection.location), nodes: 1 + collection.nodes,
-                    anchor: collection.anchor, counted: true)
-            case .mapping(let collection, let pairs, _, _):
-                try add(
-                    YAMLNode(kind: .mapping(pairs), location: collection.location), nodes: 1 + collection.nodes,
-                    anchor: collection.anchor, counted: true)
-            }
+            let kind: YAMLNode.Kind = frame.isMapping ? .mapping(frame.pairs) : .sequence(frame.items)
+            try add(
+                YAMLNode(kind: kind, location: frame.location), nodes: 1 + frame.nodes, anchor: frame.anchor,
+                counted: true)
         case YAML_ALIAS_EVENT:
             let name = Self.string(event.data.alias.anchor) ?? ""
             aliases += 1
             guard aliases <= limits.maximumAliases else {
                 throw Failure(location: at, message: "more than \(limits.maximumAliases) aliases in one file")
             }
-            if case .mapping(_, _, nil, _) = stack.last {
+            if let top = stack.last, top.isMapping, top.key == nil {
                 throw Failure(location: at, message: "an alias cannot be used as a mapping key in a rule file")
             }
             guard let anchored = anchors[name] else {
@@ -146,32 +160,30 @@ struct YAMLEventReader {
             try count(added, at: node.location)
         }
         if let anchor { anchors[anchor] = (node, added) }
-        guard let top = stack.popLast() else {
+        let top = stack.count - 1
+        guard top >= 0 else {
             root = node
             return
         }
-        switch top {
-        case .sequence(var collection, var items):
-            collection.nodes += added
-            items.append(node)
-            stack.append(.sequence(collection, items: items))
-        case .mapping(var collection, var pairs, let key, var seen):
-            collection.nodes += added
-            if let key {
-                pairs.append((key, node))
-                stack.append(.mapping(collection, pairs: pairs, key: nil, seen: seen))
-                return
-            }
-            if let name = node.text {
-                if let first = seen[name] {
-                    throw Failure(
-                        location: node.location, message: "duplicate key '\(name)' in mapping",
-                        note: Diagnostic.Note(location: first, message: "'\(name)' is first set here"))
-                }
-                seen[name] = node.location
-            }
-            stack.append(.mapping(collection, pairs: pairs, key: node, seen: seen))
+        stack[top].nodes += added
+        guard stack[top].isMapping else {
+            stack[top].items.append(node)
+            return
         }
+        if let key = stack[top].key {
+            stack[top].pairs.append((key, node))
+            stack[top].key = nil
+            return
+        }
+        if let name = node.text {
+            if let first = stack[top].seen[name] {
+                throw Failure(
+                    location: node.location, message: "duplicate key '\(name)' in mapping",
+                    note: Diagnostic.Note(location: first, message: "'\(name)' is first set here"))
+            }
+            stack[top].seen[name] = node.location
+        }
+        stack[top].key = node
     }
 
     /// libyaml's error, at its problem position, with the construct it was reading as a note.

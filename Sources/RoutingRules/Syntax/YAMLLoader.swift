@@ -29,6 +29,14 @@ public struct RuleFileLimits: Sendable, Hashable {
     }
 }
 
+/// libyaml on its own: the floor for loading a rule file, measured in the same run as the
+/// loader by `validate-rules --timings` and the benchmarks.
+public enum YAMLBaseline {
+    /// Parses `bytes` into libyaml's events and discards them; returns how many there were (0
+    /// on a syntax error).
+    public static func eventCount(_ bytes: [UInt8]) -> Int { YAMLEventReader.countEvents(bytes) }
+}
+
 /// Turns the bytes of one rule file into a located YAML tree, or diagnostics.
 enum YAMLLoader {
     /// The tree of `bytes`; `size` is the file's size on disk when only part of it was read.
