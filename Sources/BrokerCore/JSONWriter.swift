@@ -56,6 +56,8 @@ public enum JSONWriter {
             case 0x0A: output.append(contentsOf: [0x5C, UInt8(ascii: "n")])
             case 0x0D: output.append(contentsOf: [0x5C, UInt8(ascii: "r")])
             case 0x09: output.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+            case 0x08: output.append(contentsOf: [0x5C, UInt8(ascii: "b")])
+            case 0x0C: output.append(contentsOf: [0x5C, UInt8(ascii: "f")])
             case 0..<0x20:
                 output.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30])
                 output.append(hexDigits[Int(byte >> 4)])
