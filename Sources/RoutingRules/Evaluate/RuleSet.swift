@@ -20,6 +20,8 @@ public final class RuleSet: Sendable {
     public let deadLetterQueue: String
 
     let routes: [CompiledRoute]
+    /// The top-level routes, in evaluation order (what the index narrows down).
+    let topLevel: [Int32]
     let index: RouteIndex
     let onNoRoute: CompiledRoute
 
@@ -31,6 +33,7 @@ public final class RuleSet: Sendable {
         self.files = files
         self.routes = routes
         self.routeNames = topLevel.map { routes[$0].name }
+        self.topLevel = topLevel.map { Int32($0) }
         self.index = index
         self.onNoRoute = onNoRoute
         self.defaultOutput = defaultOutput
@@ -66,8 +69,25 @@ public final class RuleSet: Sendable {
         _ message: Message, in snapshot: AgentRegistry.Snapshot, random: inout FastRandom, now: Date?,
         observer: inout Observer
     ) -> Decision {
+        evaluate(
+            message, in: snapshot, random: &random, now: now, observer: &observer,
+            candidates: index.routes(for: message.body))
+    }
+
+    /// The decision with every top-level route tried in order, without the index: the reference
+    /// the indexed evaluation must agree with (differential tests).
+    func evaluateWithoutIndex(
+        _ message: Message, in snapshot: AgentRegistry.Snapshot, random: inout FastRandom, now: Date? = nil
+    ) -> Decision {
+        var observer = SilentObserver()
+        return evaluate(message, in: snapshot, random: &random, now: now, observer: &observer, candidates: topLevel)
+    }
+
+    private func evaluate<Observer: EvaluationObserver>(
+        _ message: Message, in snapshot: AgentRegistry.Snapshot, random: inout FastRandom, now: Date?,
+        observer: inout Observer, candidates: [Int32]
+    ) -> Decision {
         var context = EvaluationContext(message: message.body, snapshot: snapshot, now: now)
-        let candidates = index.routes(for: message.body)
         for routeIndex in candidates {
             let route = routes[Int(routeIndex)]
             context.routeName = route.name
