@@ -14,6 +14,10 @@ import Testing
         #expect(try m(#"\d+-\w+\s"#, "12-ab "))
         #expect(try m(#"\bcat\b"#, "a cat sat"))
         #expect(try !m(#"\bcat\b"#, "concatenate"))
+        // Digits are word characters, as in every engine but Swift's own \b (see RegexDifferentialTests).
+        #expect(try m(#"\b"#, "1"))
+        #expect(try m(#"b\B1"#, "cb1"))
+        #expect(try !m(#"a\b1"#, "a1"))
         #expect(try m("colou?r", "color"))
         #expect(try m("(?:ab)+$", "xabab"))
         #expect(try m("[^0-9]", "12a"))
