@@ -50,7 +50,7 @@ public struct RunOptions: ParsableArguments {
             PEM file of the CA certificates that sign the agent server's TLS certificates, for wss:// and gRPC \
             (env AGENT_SERVER_CA; default: the system's trust roots).
             """)
-    public var serverCA: String? = ProcessInfo.processInfo.environment["AGENT_SERVER_CA"]
+    public var serverCA: String = ProcessInfo.processInfo.environment["AGENT_SERVER_CA"] ?? ""
 
     @Option(
         help:
@@ -159,7 +159,7 @@ public struct RunOptions: ParsableArguments {
         guard DaemonConfiguration.ServerTLS.GRPCMode(rawValue: grpcTLS) != nil else {
             throw ValidationError("--grpc-tls must be auto, on or off, not '\(grpcTLS)'")
         }
-        if let serverCA, !serverCA.isEmpty, !FileManager.default.isReadableFile(atPath: serverCA) {
+        if !serverCA.isEmpty, !FileManager.default.isReadableFile(atPath: serverCA) {
             throw ValidationError("--server-ca: cannot read '\(serverCA)'")
         }
     }
@@ -185,7 +185,7 @@ public struct RunOptions: ParsableArguments {
         configuration.metadataQueue = metadataQueue
         configuration.advertisementQueue = advertisementQueue
         configuration.followAdvertisedURL = followServerURL
-        configuration.serverTLS.caCertificate = serverCA.flatMap { $0.isEmpty ? nil : $0 }
+        configuration.serverTLS.caCertificate = serverCA.isEmpty ? nil : serverCA
         configuration.serverTLS.grpc = DaemonConfiguration.ServerTLS.GRPCMode(rawValue: grpcTLS) ?? .auto
         configuration.prefetch = prefetch
         configuration.maximumUnsettledBytes = maxInflightBytes
