@@ -99,20 +99,20 @@ struct YAMLEventReader {
             let scalar = event.data.scalar
             let text = Self.string(scalar.value, count: scalar.length)
             let quoted = scalar.style != YAML_PLAIN_SCALAR_STYLE || Self.string(scalar.tag) == "tag:yaml.org,2002:str"
+            try enter(at)
             let node = YAMLNode(kind: .scalar(YAMLScalar(text: text, quoted: quoted)), location: at)
             try add(node, nodes: 1, anchor: Self.string(scalar.anchor))
         case YAML_SEQUENCE_START_EVENT:
-            try open(at)
+            try enter(at)
             stack.append(Frame(isMapping: false, location: at, anchor: Self.string(event.data.sequence_start.anchor)))
         case YAML_MAPPING_START_EVENT:
-            try open(at)
+            try enter(at)
             stack.append(Frame(isMapping: true, location: at, anchor: Self.string(event.data.mapping_start.anchor)))
         case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
             guard let frame = stack.popLast() else { return }
             let kind: YAMLNode.Kind = frame.isMapping ? .mapping(frame.pairs) : .sequence(frame.items)
             try add(
-                YAMLNode(kind: kind, location: frame.location), nodes: 1 + frame.nodes, anchor: frame.anchor,
-                counted: true)
+                YAMLNode(kind: kind, location: frame.location), nodes: 1 + frame.nodes, anchor: frame.anchor)
         case YAML_ALIAS_EVENT:
             let name = Self.string(event.data.alias.anchor) ?? ""
             aliases += 1
@@ -127,14 +127,14 @@ struct YAMLEventReader {
             }
             try count(anchored.nodes, at: at)
             // The anchored node keeps its own position: that is where its text is written.
-            try add(anchored.node, nodes: anchored.nodes, anchor: nil, counted: true)
+            try add(anchored.node, nodes: anchored.nodes, anchor: nil)
         default:
             break
         }
     }
 
-    /// Checks the depth and budget for a collection that starts at `at`.
-    private mutating func open(_ at: SourceLocation) throws(Failure) {
+    /// Checks the depth and budget for a scalar or collection that starts at `at`.
+    private mutating func enter(_ at: SourceLocation) throws(Failure) {
         guard stack.count <= limits.maximumDepth else {
             throw Failure(location: at, message: "nesting deeper than \(limits.maximumDepth) levels")
         }
@@ -149,16 +149,9 @@ struct YAMLEventReader {
         }
     }
 
-    /// Puts a finished node into the collection being read (or makes it the root).
-    private mutating func add(_ node: YAMLNode, nodes added: Int, anchor: String?, counted: Bool = false)
-        throws(Failure)
-    {
-        if !counted {
-            guard stack.count <= limits.maximumDepth else {
-                throw Failure(location: node.location, message: "nesting deeper than \(limits.maximumDepth) levels")
-            }
-            try count(added, at: node.location)
-        }
+    /// Puts a finished node, already counted, into the collection being read (or makes it the
+    /// root).
+    private mutating func add(_ node: YAMLNode, nodes added: Int, anchor: String?) throws(Failure) {
         if let anchor { anchors[anchor] = (node, added) }
         let top = stack.count - 1
         guard top >= 0 else {
