@@ -35,8 +35,10 @@ public struct LoadTimings: Sendable, Hashable {
     public var yamlTree: Duration = .zero
     /// The YAML tree to the rule syntax tree, with its checks.
     public var syntax: Duration = .zero
-    /// Merging files, cross-file and type checks, lowering and indexing.
-    public var compile: Duration = .zero
+    /// Merging files, cross-file and type checks, lowering and indexing: the sum of `passes`.
+    public var compile: Duration { passes.reduce(.zero) { $0 + $1.duration } }
+    /// The compiler's passes in the order they ran, each with its time.
+    public var passes: [PassTiming] = []
     /// The bytes loaded.
     public var bytes = 0
 
@@ -152,11 +154,10 @@ public struct RuleSetLoader: Sendable {
             diagnostics.append(contentsOf: parser.sink.diagnostics)
             timings.syntax += clock.now - parsing
         }
-        let compiling = clock.now
         var compiler = RuleSetCompiler()
         let ruleSet = compiler.compile(files, hash: Self.hash(sources))
         diagnostics.append(contentsOf: compiler.sink.diagnostics)
-        timings.compile += clock.now - compiling
+        timings.passes.append(contentsOf: compiler.timings)
         diagnostics.sort { ($0.location, $0.severity == .error ? 0 : 1) < ($1.location, $1.severity == .error ? 0 : 1) }
         let failed = diagnostics.contains { $0.severity == .error }
         return RuleSetLoadResult(ruleSet: failed ? nil : ruleSet, diagnostics: diagnostics)

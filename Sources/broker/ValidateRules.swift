@@ -77,13 +77,16 @@ struct ValidateRules: ParsableCommand {
             return String(format: "%8.1f ms", value)
         }
         let ratio = baseline > .zero ? String(format: "%.1f", stages.total / baseline) : "-"
+        let passes = stages.passes.map {
+            "\n    \($0.name.padding(toLength: 19, withPad: " ", startingAt: 0))\(ms($0.duration))"
+        }
         printError(
             """
             timings (\(sources.count) file(s), \(stages.bytes) bytes):
               read files           \(ms(read))
               YAML tree            \(ms(stages.yamlTree))
               rule syntax          \(ms(stages.syntax))
-              compile              \(ms(stages.compile))
+              compile              \(ms(stages.compile))\(passes.joined())
               load in all          \(ms(stages.total))  (\(ratio)× libyaml alone)
               libyaml alone        \(ms(baseline))  (\(events) events, the same bytes, this run)
             """)

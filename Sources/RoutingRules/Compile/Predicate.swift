@@ -43,6 +43,12 @@ indirect enum Predicate: Sendable {
     case not(Predicate)
     case test(Check)
 
+    /// The leaf, when this predicate is a single test.
+    var check: Check? {
+        if case .test(let check) = self { return check }
+        return nil
+    }
+
     /// The conjuncts at the top of this predicate.
     var conjuncts: [Predicate] {
         switch self {

@@ -19,6 +19,7 @@ enum ConditionText {
         switch literal {
         case .scalar(let s, _): s.resolved == .string ? s.text.debugDescription : s.text
         case .list(let items, _): "[" + items.map(Self.literal).joined(separator: ", ") + "]"
+        case .subject(let subject, _): subject.description
         case .other(let kind, _): kind
         }
     }

@@ -25,14 +25,14 @@ extension RuleParser {
             default:
                 guard let subject = parseSubject(name, at: key.location, agentContext: agentContext) else { continue }
                 let located = Located(value: subject, location: key.location)
-                parts.append(.test(located, parseTests(value)))
+                parts.append(.test(located, parseTests(value, agentContext: agentContext)))
             }
         }
         if parts.count == 1 { return parts[0] }
         return .all(parts, node.location)
     }
 
-    mutating func parseTests(_ node: YAMLNode) -> [TestSyntax] {
+    mutating func parseTests(_ node: YAMLNode, agentContext: Bool) -> [TestSyntax] {
         switch node.kind {
         case .scalar(let scalar):
             return [TestSyntax(op: .eq, value: .scalar(scalar, node.location), location: node.location)]
@@ -50,11 +50,26 @@ extension RuleParser {
                     )
                     continue
                 }
-                tests.append(TestSyntax(op: op, value: literal(value), location: key.location))
+                if op == .sameAs {
+                    guard let other = parseSubjectOperand(value, agentContext: agentContext) else { continue }
+                    tests.append(TestSyntax(op: op, value: other, location: key.location))
+                } else {
+                    tests.append(TestSyntax(op: op, value: literal(value), location: key.location))
+                }
             }
             if pairs.isEmpty { sink.error(node.location, "empty operator mapping") }
             return tests
         }
+    }
+
+    /// The subject `same_as` compares with, parsed here so that the compiler sees a subject.
+    mutating func parseSubjectOperand(_ node: YAMLNode, agentContext: Bool) -> LiteralSyntax? {
+        guard let text = node.scalar?.text else {
+            sink.error(
+                node.location, "'same_as' takes a subject such as message.sender_id, not \(node.kindDescription)")
+            return nil
+        }
+        return parseSubject(text, at: node.location, agentContext: agentContext).map { .subject($0, node.location) }
     }
 
     func literal(_ node: YAMLNode) -> LiteralSyntax {

@@ -133,15 +133,17 @@ enum Operator: String, Sendable, Hashable, CaseIterable {
     case sameAs = "same_as"
 }
 
-/// A literal operand: a scalar or a list of scalars, with its location.
+/// An operand: a scalar or a list of scalars, or (for `same_as`) another subject, with its
+/// location.
 indirect enum LiteralSyntax: Sendable, Hashable {
     case scalar(YAMLScalar, SourceLocation)
     case list([LiteralSyntax], SourceLocation)
+    case subject(Subject, SourceLocation)
     case other(String, SourceLocation)  // a mapping where a value was expected
 
     var location: SourceLocation {
         switch self {
-        case .scalar(_, let l), .list(_, let l), .other(_, let l): l
+        case .scalar(_, let l), .list(_, let l), .subject(_, let l), .other(_, let l): l
         }
     }
 }
