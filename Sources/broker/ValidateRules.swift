@@ -87,6 +87,7 @@ struct ValidateRules: ParsableCommand {
               YAML tree            \(ms(stages.yamlTree))
               rule syntax          \(ms(stages.syntax))
               compile              \(ms(stages.compile))\(passes.joined())
+              hash, sort, free     \(ms(stages.other))
               load in all          \(ms(stages.total))  (\(ratio)× libyaml alone)
               libyaml alone        \(ms(baseline))  (\(events) events, the same bytes, this run)
             """)

@@ -15,7 +15,7 @@ import Testing
         #expect(result.ruleSet != nil)
         #expect(timings.passes.map(\.name) == Self.passes)
         #expect(timings.compile == timings.passes.reduce(.zero) { $0 + $1.duration })
-        #expect(timings.total == timings.yamlTree + timings.syntax + timings.compile)
+        #expect(timings.total == timings.yamlTree + timings.syntax + timings.compile + timings.other)
         #expect(timings.bytes == text.utf8.count)
     }
 

@@ -18,6 +18,19 @@ import Testing
         #expect(diagnostics(yaml) == [])
     }
 
+    /// Small mappings search their keys, large ones switch to a table part-way: a duplicate is
+    /// found at the same place either way, with a note at the first.
+    @Test(arguments: [3, 15, 16, 17, 40]) func aDuplicateKeyIsReportedAtTheDuplicate(keys: Int) {
+        let set = (0..<keys).map { "k\($0): v" }.joined(separator: ", ")
+        let yaml = "version: 1\nroutes:\n  - name: a\n    set: { \(set), k\(keys - 1): again }\n    deliver: as_is\n"
+        let column = 12 + set.utf8.count + 2
+        let firstColumn = 12 + set.utf8.count - "k\(keys - 1): v".utf8.count
+        let found = RuleSetLoader().load([RuleSource(name: "test.yaml", text: yaml)]).diagnostics
+        #expect(found.map(\.message) == ["duplicate key 'k\(keys - 1)' in mapping"])
+        #expect(found.map(\.location.description) == ["test.yaml:4:\(column)"])
+        #expect(found.first?.notes.map(\.location.column) == [firstColumn])
+    }
+
     @Test func anAliasAsAKeyIsRefusedWhereItIsUsed() {
         let yaml = """
             version: 1

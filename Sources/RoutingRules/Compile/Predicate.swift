@@ -64,13 +64,18 @@ indirect enum Predicate: Sendable {
 final class Check: Sendable {
     let subject: Subject
     let test: Test
-    let description: String
+    /// The operator and operand as written, for ``description``.
+    private let written: (op: Operator, operand: LiteralSyntax)
 
-    init(_ subject: Subject, _ test: Test, description: String) {
+    init(_ subject: Subject, _ test: Test, written: TestSyntax) {
         self.subject = subject
         self.test = test
-        self.description = description
+        self.written = (written.op, written.value)
     }
+
+    /// The test as text (`message.message_type == "TEXT"`), for explanations; made only when
+    /// asked, so compiling does not pay for it.
+    var description: String { ConditionText.of(subject, written.op, written.operand) }
 }
 
 /// The literals an `eq`/`in` test accepts, matched without hashing for short lists.

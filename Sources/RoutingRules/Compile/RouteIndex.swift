@@ -30,64 +30,115 @@ indirect enum RouteIndex: Sendable {
             }
         }
     }
+}
 
-    /// Equality constraints of each route: field path → accepted keys.
-    typealias Constraints = [[String]: Set<ScalarKey>]
-
-    static func build(routes: [Int32], constraints: [Int32: Constraints], used: Set<[String]> = []) -> RouteIndex {
-        guard routes.count > leafSize else { return .list(routes) }
-        var counts: [[String]: Int] = [:]
-        for route in routes {
-            for path in constraints[route, default: [:]].keys where !used.contains(path) {
-                counts[path, default: 0] += 1
-            }
-        }
-        guard
-            let (path, constrained) = counts.max(by: {
-                $0.value != $1.value ? $0.value < $1.value : $0.key.lexicographicallyPrecedes($1.key)
-            }),
-            constrained >= 2
-        else { return .list(routes) }
-        // One pass in rule order: a constrained route joins the buckets of its keys, a route that
-        // does not test the field joins every bucket (and the fallback).
-        var keys: [ScalarKey] = []
-        var buckets: [ScalarKey: [Int32]] = [:]
-        var wildcards: [Int32] = []
-        for route in routes {
-            if let accepted = constraints[route]?[path] {
-                for key in accepted {
-                    if buckets[key] == nil {
-                        keys.append(key)
-                        buckets[key] = wildcards
-                    }
-                    buckets[key]!.append(route)
-                }
-            } else {
-                wildcards.append(route)
-                // Splitting copies wildcard routes into every bucket; stop when that costs more than it saves.
-                if wildcards.count * max(keys.count, 1) > 4 * routes.count + 64 { return .list(routes) }
-                for key in keys { buckets[key]!.append(route) }
-            }
-        }
-        var table: [ScalarKey: RouteIndex] = [:]
-        table.reserveCapacity(keys.count)
-        let nextUsed = used.union([path])
-        for key in keys {
-            table[key] = build(routes: buckets[key]!, constraints: constraints, used: nextUsed)
-        }
-        return .dispatch(
-            path: path, table: table, other: build(routes: wildcards, constraints: constraints, used: nextUsed))
+extension RouteIndex {
+    /// The index over `routes` (slots in rule order, with their conditions).
+    static func build(_ routes: [(slot: Int32, when: Predicate)]) -> RouteIndex {
+        let builder = Builder(routes)
+        return builder.build(Array(0..<Int32(routes.count)), used: [])
     }
 
-    /// The equality constraints a predicate imposes on message fields (top-level conjuncts only).
-    static func constraints(of predicate: Predicate) -> Constraints {
-        var result: Constraints = [:]
-        for conjunct in predicate.conjuncts {
-            guard case .test(let check) = conjunct, case .message(let path) = check.subject,
-                case .equals(let matcher) = check.test
-            else { continue }
-            result[path] = result[path].map { $0.intersection(matcher.keys) } ?? matcher.keys
+    /// Splits routes on the message fields they test for equality. Field paths are interned
+    /// to small integers and routes are numbered densely, so that splitting counts and looks up
+    /// in arrays instead of hashing paths.
+    private struct Builder {
+        /// One route's equality constraint: an interned path and the keys it accepts.
+        typealias Constraint = (path: Int, keys: Set<ScalarKey>)
+
+        let slots: [Int32]
+        private(set) var paths: [[String]] = []
+        /// Per route (by position), sorted by path.
+        private(set) var constraints: [[Constraint]] = []
+
+        init(_ routes: [(slot: Int32, when: Predicate)]) {
+            slots = routes.map(\.slot)
+            var ids: [[String]: Int] = [:]
+            constraints.reserveCapacity(routes.count)
+            for route in routes {
+                var own: [Constraint] = []
+                for conjunct in route.when.conjuncts {
+                    guard let check = conjunct.check, case .message(let path) = check.subject,
+                        case .equals(let matcher) = check.test
+                    else { continue }
+                    let id: Int
+                    if let known = ids[path] {
+                        id = known
+                    } else {
+                        id = paths.count
+                        ids[path] = id
+                        paths.append(path)
+                    }
+                    if let at = own.firstIndex(where: { $0.path == id }) {
+                        own[at].keys.formIntersection(matcher.keys)
+                    } else {
+                        own.append((id, matcher.keys))
+                    }
+                }
+                constraints.append(own)
+            }
         }
-        return result
+
+        private func keys(of route: Int32, on path: Int) -> Set<ScalarKey>? {
+            for constraint in constraints[Int(route)] where constraint.path == path { return constraint.keys }
+            return nil
+        }
+
+        /// The index over `routes` (positions, in rule order), not splitting on `used` paths.
+        func build(_ routes: [Int32], used: Set<Int>) -> RouteIndex {
+            guard routes.count > leafSize else { return .list(routes.map { slots[Int($0)] }) }
+            var counts = [Int](repeating: 0, count: paths.count)
+            for route in routes {
+                for constraint in constraints[Int(route)] where !used.contains(constraint.path) {
+                    counts[constraint.path] += 1
+                }
+            }
+            // The field most routes test; ties go to the greatest path, so the index is the same
+            // on every run.
+            var best: Int?
+            for path in counts.indices where counts[path] >= 2 {
+                guard let current = best else {
+                    best = path
+                    continue
+                }
+                if counts[path] > counts[current]
+                    || (counts[path] == counts[current] && paths[current].lexicographicallyPrecedes(paths[path]))
+                {
+                    best = path
+                }
+            }
+            guard let path = best else { return .list(routes.map { slots[Int($0)] }) }
+            // One pass in rule order: a constrained route joins the buckets of its keys, a route
+            // that does not test the field joins every bucket (and the fallback).
+            var keys: [ScalarKey] = []
+            var buckets: [ScalarKey: [Int32]] = [:]
+            var wildcards: [Int32] = []
+            for route in routes {
+                if let accepted = self.keys(of: route, on: path) {
+                    for key in accepted {
+                        if buckets[key] == nil {
+                            keys.append(key)
+                            buckets[key] = wildcards
+                        }
+                        buckets[key]?.append(route)
+                    }
+                } else {
+                    wildcards.append(route)
+                    // Splitting copies wildcard routes into every bucket; stop when that costs more
+                    // than it saves.
+                    if wildcards.count * max(keys.count, 1) > 4 * routes.count + 64 {
+                        return .list(routes.map { slots[Int($0)] })
+                    }
+                    for key in keys { buckets[key]?.append(route) }
+                }
+            }
+            var table: [ScalarKey: RouteIndex] = [:]
+            table.reserveCapacity(keys.count)
+            let nextUsed = used.union([path])
+            for key in keys {
+                table[key] = build(buckets[key] ?? [], used: nextUsed)
+            }
+            return .dispatch(path: paths[path], table: table, other: build(wildcards, used: nextUsed))
+        }
     }
 }

@@ -31,11 +31,7 @@ struct RuleSetCompiler {
         let lowered = pass("lowering") { RouteLowering.lower(table, defaults: defaults, sink: &$0) }
         guard !sink.hasErrors else { return nil }
         let index = pass("index") { _ in
-            var constraints: [Int32: RouteIndex.Constraints] = [:]
-            for slot in table.topLevel {
-                constraints[Int32(slot)] = RouteIndex.constraints(of: lowered.routes[slot].when)
-            }
-            return RouteIndex.build(routes: table.topLevel.map(Int32.init), constraints: constraints)
+            RouteIndex.build(table.topLevel.map { (Int32($0), lowered.routes[$0].when) })
         }
         return RuleSet(
             hash: hash, files: files.map(\.file), routes: lowered.routes, topLevel: table.topLevel, index: index,

@@ -6,13 +6,14 @@ enum ConditionText {
         case .all(let items, _): return items.map(of).joined(separator: ", ")
         case .any(let items, _): return "any(" + items.map(of).joined(separator: " | ") + ")"
         case .not(let inner, _): return "not(" + of(inner) + ")"
-        case .test(let subject, let tests): return tests.map { of(subject.value, $0) }.joined(separator: ", ")
+        case .test(let subject, let tests):
+            return tests.map { of(subject.value, $0.op, $0.value) }.joined(separator: ", ")
         }
     }
 
-    static func of(_ subject: Subject, _ test: TestSyntax) -> String {
-        let value = literal(test.value)
-        return test.op == .eq ? "\(subject) == \(value)" : "\(subject) \(test.op.rawValue) \(value)"
+    static func of(_ subject: Subject, _ op: Operator, _ operand: LiteralSyntax) -> String {
+        let value = literal(operand)
+        return op == .eq ? "\(subject) == \(value)" : "\(subject) \(op.rawValue) \(value)"
     }
 
     static func literal(_ literal: LiteralSyntax) -> String {

@@ -11,25 +11,26 @@ struct YAMLEventReader {
         var note: Diagnostic.Note?
     }
 
-    /// A collection being read. Frames are changed in place on the stack (never copied out
-    /// and back), so adding a node to a long sequence does not copy it.
+    /// A collection being read. Its children wait in the reader's `children` stack and are
+    /// moved into one exactly sized array when it ends (one allocation per collection).
     private struct Frame {
         var isMapping: Bool
         var location: SourceLocation
         var anchor: String?
         /// Nodes inside it so far (an alias counts its anchor's nodes).
         var nodes = 0
-        var items: [YAMLNode] = []
-        var pairs: [(key: YAMLNode, value: YAMLNode)] = []
-        /// A mapping's key waiting for its value.
-        var key: YAMLNode?
-        /// A mapping's scalar keys so far, where each is.
-        var seen: [String: SourceLocation] = [:]
+        /// Where its children start in `children`; a mapping's alternate key, value, key, ….
+        var start: Int
+        /// A large mapping's scalar keys so far, where each is (a small one is searched).
+        var seen: [String: SourceLocation]?
     }
 
     let file: String
     let limits: RuleFileLimits
+    /// Mappings with more keys than this look keys up in a table instead of searching them.
+    fileprivate static let searchedKeys = 16
     private var stack: [Frame] = []
+    private var children: [YAMLNode] = []
     private var anchors: [String: (node: YAMLNode, nodes: Int)] = [:]
     private var aliases = 0
     private var nodes = 0
@@ -104,13 +105,30 @@ struct YAMLEventReader {
             try add(node, nodes: 1, anchor: Self.string(scalar.anchor))
         case YAML_SEQUENCE_START_EVENT:
             try enter(at)
-            stack.append(Frame(isMapping: false, location: at, anchor: Self.string(event.data.sequence_start.anchor)))
+            stack.append(
+                Frame(
+                    isMapping: false, location: at, anchor: Self.string(event.data.sequence_start.anchor),
+                    start: children.count))
         case YAML_MAPPING_START_EVENT:
             try enter(at)
-            stack.append(Frame(isMapping: true, location: at, anchor: Self.string(event.data.mapping_start.anchor)))
+            stack.append(
+                Frame(
+                    isMapping: true, location: at, anchor: Self.string(event.data.mapping_start.anchor),
+                    start: children.count))
         case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
             guard let frame = stack.popLast() else { return }
-            let kind: YAMLNode.Kind = frame.isMapping ? .mapping(frame.pairs) : .sequence(frame.items)
+            let kind: YAMLNode.Kind
+            if frame.isMapping {
+                var pairs: [(key: YAMLNode, value: YAMLNode)] = []
+                pairs.reserveCapacity((children.count - frame.start) / 2)
+                for key in stride(from: frame.start, to: children.count - 1, by: 2) {
+                    pairs.append((children[key], children[key + 1]))
+                }
+                kind = .mapping(pairs)
+            } else {
+                kind = .sequence(Array(children[frame.start...]))
+            }
+            children.removeSubrange(frame.start...)
             try add(
                 YAMLNode(kind: kind, location: frame.location), nodes: 1 + frame.nodes, anchor: frame.anchor)
         case YAML_ALIAS_EVENT:
@@ -119,7 +137,7 @@ struct YAMLEventReader {
             guard aliases <= limits.maximumAliases else {
                 throw Failure(location: at, message: "more than \(limits.maximumAliases) aliases in one file")
             }
-            if let top = stack.last, top.isMapping, top.key == nil {
+            if let top = stack.last, top.isMapping, (children.count - top.start) % 2 == 0 {
                 throw Failure(location: at, message: "an alias cannot be used as a mapping key in a rule file")
             }
             guard let anchored = anchors[name] else {
@@ -159,24 +177,31 @@ struct YAMLEventReader {
             return
         }
         stack[top].nodes += added
-        guard stack[top].isMapping else {
-            stack[top].items.append(node)
-            return
+        if stack[top].isMapping, (children.count - stack[top].start) % 2 == 0, let name = node.text,
+            let first = firstKey(name, at: node.location, in: top)
+        {
+            throw Failure(
+                location: node.location, message: "duplicate key '\(name)' in mapping",
+                note: Diagnostic.Note(location: first, message: "'\(name)' is first set here"))
         }
-        if let key = stack[top].key {
-            stack[top].pairs.append((key, node))
-            stack[top].key = nil
-            return
+        children.append(node)
+    }
+
+    /// Where the scalar key `name` was first set in the mapping of frame `top`, if it was;
+    /// otherwise records it as set at `location`.
+    private mutating func firstKey(_ name: String, at location: SourceLocation, in top: Int) -> SourceLocation? {
+        let keys = stride(from: stack[top].start, to: children.count, by: 2)
+        if stack[top].seen == nil, (children.count - stack[top].start) / 2 >= Self.searchedKeys {
+            var table: [String: SourceLocation] = [:]
+            for key in keys { if let text = children[key].text { table[text] = children[key].location } }
+            stack[top].seen = table
         }
-        if let name = node.text {
-            if let first = stack[top].seen[name] {
-                throw Failure(
-                    location: node.location, message: "duplicate key '\(name)' in mapping",
-                    note: Diagnostic.Note(location: first, message: "'\(name)' is first set here"))
-            }
-            stack[top].seen[name] = node.location
+        guard stack[top].seen != nil else {
+            return keys.first(where: { children[$0].text == name }).map { children[$0].location }
         }
-        stack[top].key = node
+        if let first = stack[top].seen?[name] { return first }
+        stack[top].seen?[name] = location
+        return nil
     }
 
     /// libyaml's error, at its problem position, with the construct it was reading as a note.

@@ -66,6 +66,20 @@ struct YAMLScalar: Sendable, Hashable {
     }
 
     static func resolve(_ text: String) -> Resolved {
+        // Most scalars are names: only these first characters can start a null, a boolean or a
+        // number.
+        guard let first = text.utf8.first else { return .null }
+        switch first {
+        case UInt8(ascii: "~"), UInt8(ascii: "n"), UInt8(ascii: "N"), UInt8(ascii: "t"), UInt8(ascii: "T"),
+            UInt8(ascii: "f"), UInt8(ascii: "F"), UInt8(ascii: "."), UInt8(ascii: "+"), UInt8(ascii: "-"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return resolveCandidate(text)
+        default:
+            return .string
+        }
+    }
+
+    private static func resolveCandidate(_ text: String) -> Resolved {
         switch text {
         case "", "~", "null", "Null", "NULL": return .null
         case "true", "True", "TRUE": return .bool(true)

@@ -11,7 +11,7 @@ extension RouteLowering {
         case .test(let subject, let tests):
             let compiled = tests.compactMap { test -> Predicate? in
                 guard let t = self.test(test, subject: subject.value) else { return nil }
-                return .test(Check(subject.value, t, description: ConditionText.of(subject.value, test)))
+                return .test(Check(subject.value, t, written: test))
             }
             return compiled.count == 1 ? compiled[0] : .all(compiled)
         }

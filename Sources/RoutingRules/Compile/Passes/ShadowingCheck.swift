@@ -2,7 +2,7 @@
 /// because an earlier route has the same `when`, or takes every message.
 enum ShadowingCheck {
     static func run(_ table: RouteTable, sink: inout DiagnosticSink) {
-        var seen: [String: Int] = [:]
+        var seen: [ConditionShape: Int] = [:]
         var catchAll: Int?
         for slot in table.topLevel {
             let route = table.entries[slot]
@@ -14,7 +14,7 @@ enum ShadowingCheck {
                 )
                 continue
             }
-            let key = route.syntax.when.map(ConditionText.of) ?? ""
+            let key = ConditionShape(route.syntax.when)
             if let first = seen[key] {
                 let earlier = table.entries[first]
                 sink.warning(
@@ -27,4 +27,80 @@ enum ShadowingCheck {
             if route.syntax.when == nil { catchAll = slot }
         }
     }
+}
+
+/// A condition compared by what it tests, not where it is written: two routes with the same
+/// shape match the same messages.
+struct ConditionShape: Hashable {
+    let condition: ConditionSyntax?
+
+    init(_ condition: ConditionSyntax?) { self.condition = condition }
+
+    func hash(into hasher: inout Hasher) {
+        if let condition { Self.hash(condition, into: &hasher) } else { hasher.combine(-1) }
+    }
+
+    static func == (lhs: ConditionShape, rhs: ConditionShape) -> Bool {
+        switch (lhs.condition, rhs.condition) {
+        case (nil, nil): true
+        case (let a?, let b?): same(a, b)
+        default: false
+        }
+    }
+
+    private static func hash(_ condition: ConditionSyntax, into hasher: inout Hasher) {
+        switch condition {
+        case .all(let items, _), .any(let items, _):
+            hasher.combine(condition.isAll ? 0 : 1)
+            hasher.combine(items.count)
+            for item in items { hash(item, into: &hasher) }
+        case .not(let inner, _):
+            hasher.combine(2)
+            hash(inner, into: &hasher)
+        case .test(let subject, let tests):
+            hasher.combine(3)
+            hasher.combine(subject.value)
+            for test in tests {
+                hasher.combine(test.op)
+                hash(test.value, into: &hasher)
+            }
+        }
+    }
+
+    private static func hash(_ operand: LiteralSyntax, into hasher: inout Hasher) {
+        switch operand {
+        case .scalar(let scalar, _): hasher.combine(scalar)
+        case .list(let items, _):
+            hasher.combine(items.count)
+            for item in items { hash(item, into: &hasher) }
+        case .subject(let subject, _): hasher.combine(subject)
+        case .other(let kind, _): hasher.combine(kind)
+        }
+    }
+
+    private static func same(_ a: ConditionSyntax, _ b: ConditionSyntax) -> Bool {
+        switch (a, b) {
+        case (.all(let x, _), .all(let y, _)), (.any(let x, _), .any(let y, _)):
+            x.count == y.count && zip(x, y).allSatisfy { same($0, $1) }
+        case (.not(let x, _), .not(let y, _)): same(x, y)
+        case (.test(let s, let x), .test(let t, let y)):
+            s.value == t.value && x.count == y.count
+                && zip(x, y).allSatisfy { $0.op == $1.op && same($0.value, $1.value) }
+        default: false
+        }
+    }
+
+    private static func same(_ a: LiteralSyntax, _ b: LiteralSyntax) -> Bool {
+        switch (a, b) {
+        case (.scalar(let x, _), .scalar(let y, _)): x == y
+        case (.list(let x, _), .list(let y, _)): x.count == y.count && zip(x, y).allSatisfy { same($0, $1) }
+        case (.subject(let x, _), .subject(let y, _)): x == y
+        case (.other(let x, _), .other(let y, _)): x == y
+        default: false
+        }
+    }
+}
+
+extension ConditionSyntax {
+    fileprivate var isAll: Bool { if case .all = self { true } else { false } }
 }
