@@ -66,6 +66,9 @@ public struct RuleSetLoadResult: Sendable {
 /// problem it can find, not only the first.
 public struct RuleSetLoader: Sendable {
     public var limits: RuleFileLimits
+    /// Dedicated predicate leaves for common tests; off only to test them against the general
+    /// ones.
+    var specialisesPredicates = true
 
     public init(limits: RuleFileLimits = RuleFileLimits()) { self.limits = limits }
 
@@ -168,6 +171,7 @@ public struct RuleSetLoader: Sendable {
             timings.syntax += clock.now - parsing
         }
         var compiler = RuleSetCompiler()
+        compiler.specialises = specialisesPredicates
         let ruleSet = compiler.compile(files, hash: Self.hash(sources))
         diagnostics.append(contentsOf: compiler.sink.diagnostics)
         timings.passes.append(contentsOf: compiler.timings)

@@ -17,7 +17,7 @@ import Testing
         let type = types[n % types.count]
         let other = types[(n / 7) % types.count]
         let sender = senders[(n / 3) % senders.count]
-        switch (n / 11) % 9 {
+        switch (n / 11) % 15 {
         case 0: return "message.message_type: \(type)"
         case 1: return "message.message_type: { in: [\(type), \(other)] }"
         case 2: return "message.sender_id: \(sender)"
@@ -26,12 +26,18 @@ import Testing
         case 5: return "receiver.known: \(n % 2 == 0)"
         case 6: return "message.text_payload: { contains: \"x\(n % 3)\" }"
         case 7: return "message.routing_status: { ne: error }"
+        case 8: return "message.meta.kind: k\(n % 3)"
+        case 9: return "message.priority: { in: [\(n % 4), \"\(n % 3)\"] }"
+        case 10: return "message.flag: \(n % 2 == 0)"
+        case 11: return "receiver.online: \(n % 2 == 0)"
+        case 12: return "sender.known: \(n % 2 == 0)"
+        case 13: return "message.meta.kind: { ne: k\(n % 3) }"
         default: return "message.message_type: { not_in: [\(type)] }"
         }
     }
 
     /// A rule set of `count` routes whose conditions and actions come from `seeds`.
-    static func ruleSet(_ seeds: [Int]) throws -> RuleSet {
+    static func ruleSet(_ seeds: [Int], specialised: Bool = true) throws -> RuleSet {
         var text = "version: 1\nroutes:\n"
         for (i, seed) in seeds.enumerated() {
             var lines: [String] = []
@@ -48,7 +54,9 @@ import Testing
             default: text += "    set: { routing_status: r\(i) }\n    deliver: as_is\n"
             }
         }
-        let result = RuleSetLoader().load([RuleSource(name: "random.yaml", text: text)])
+        var loader = RuleSetLoader()
+        loader.specialisesPredicates = specialised
+        let result = loader.load([RuleSource(name: "random.yaml", text: text)])
         guard let ruleSet = result.ruleSet else {
             throw RuleTestError(message: "\(result.errors.map(\.description))\n\(text)")
         }
@@ -63,6 +71,8 @@ import Testing
         fields.append(("priority", .number(JSONNumber(n % 6))))
         fields.append(("text_payload", .string("x\(n % 4)")))
         if n % 7 == 0 { fields.append(("routing_status", .string("error"))) }
+        if n % 3 != 0 { fields.append(("flag", n % 5 == 0 ? .string("true") : .bool(n % 2 == 0))) }
+        if n % 5 != 0 { fields.append(("meta", .object(JSONObject([("kind", .string("k\(n % 4)"))])))) }
         return Message(JSONObject(fields))
     }
 
@@ -89,6 +99,35 @@ import Testing
                 #expect(
                     indexed == scanned,
                     "routes \(seeds), message \(message.jsonText): index \(indexed), scan \(scanned)")
+            }
+        }
+    }
+
+    /// The dedicated leaves (equality on one field, `known`/`online` of sender or receiver)
+    /// against the general checks they replace: same decisions, same explanations.
+    @Test func dedicatedLeavesDecideAndExplainAsTheGeneralChecksDo() async {
+        await propertyCheck(
+            count: 150, input: Gen.int(in: 1...30), Gen.int(in: 0...1_000_000), Gen.int(in: 0...4)
+        ) { routeCount, salt, online in
+            let seeds = (0..<routeCount).map { ($0 &* 2_654_435_761 &+ salt) & 0xFFFFF }
+            let specialised: RuleSet
+            let general: RuleSet
+            do {
+                specialised = try Self.ruleSet(seeds)
+                general = try Self.ruleSet(seeds, specialised: false)
+            } catch {
+                Issue.record("a generated rule set does not load: \(error)")
+                return
+            }
+            let registry = AgentRegistry.Snapshot(
+                agents: (0..<4).map { Agent(id: "agent_\($0)", name: "A\($0)", isOnline: $0 < online) })
+            for n in 0..<60 {
+                let message = Self.message(salt &+ n)
+                var r1 = FastRandom(seed: UInt64(n))
+                var r2 = FastRandom(seed: UInt64(n))
+                let fast = specialised.explain(message, in: registry, random: &r1).render()
+                let slow = general.explain(message, in: registry, random: &r2).render()
+                #expect(fast == slow, "routes \(seeds), message \(message.jsonText)")
             }
         }
     }

@@ -36,17 +36,43 @@ enum ScalarKey: Hashable, Sendable {
 }
 
 /// A compiled condition. Evaluation is a walk over this tree with no allocation.
-indirect enum Predicate: Sendable {
+///
+/// The commonest tests have dedicated leaves that read what they test directly (no
+/// ``SubjectValue`` is built); every other test is a general ``Check``.
+enum Predicate: Sendable {
     case always
     case all([Predicate])
     case any([Predicate])
-    case not(Predicate)
+    indirect case not(Predicate)
     case test(Check)
+    /// `eq`, `in`, `ne` or `not_in` on one message field.
+    case field(FieldTest)
+    /// `known` or `online` of the sender or receiver compared with one boolean.
+    case agentState(AgentStateTest, Check)
 
-    /// The leaf, when this predicate is a single test.
+    /// The leaf for `check`: a dedicated one when its shape has one.
+    static func leaf(_ check: Check) -> Predicate {
+        switch (check.subject, check.test) {
+        case (.message(let path), .equals(let matcher)):
+            return .field(FieldTest(path: path, matcher: matcher, negated: false, check: check))
+        case (.message(let path), .notEquals(let matcher)):
+            return .field(FieldTest(path: path, matcher: matcher, negated: true, check: check))
+        case (.sender(let field), .equals(let matcher)), (.receiver(let field), .equals(let matcher)):
+            guard field == .known || field == .online, let expected = matcher.onlyBool else { return .test(check) }
+            let role: AgentStateTest.Role = if case .sender = check.subject { .sender } else { .receiver }
+            return .agentState(AgentStateTest(role: role, online: field == .online, expected: expected), check)
+        default:
+            return .test(check)
+        }
+    }
+
+    /// The test, when this predicate is a leaf.
     var check: Check? {
-        if case .test(let check) = self { return check }
-        return nil
+        switch self {
+        case .test(let check), .agentState(_, let check): check
+        case .field(let test): test.check
+        default: nil
+        }
     }
 
     /// The conjuncts at the top of this predicate.
@@ -108,6 +134,27 @@ final class ScalarMatcher: Sendable {
         hashed = keys.count > 8
     }
 
+    /// The one boolean accepted, when the literals are exactly `true` or exactly `false`.
+    var onlyBool: Bool? {
+        guard strings.count <= 1, numbers.isEmpty, !acceptsNull, acceptsTrue != acceptsFalse else { return nil }
+        // `true` also accepts the string "true" (and `True` the string "True").
+        if let text = strings.first, text.lowercased() != (acceptsTrue ? "true" : "false") { return nil }
+        return acceptsTrue
+    }
+
+    /// Whether a JSON value is one of the literals: ``matches(_:)`` for a message field.
+    func matches(json value: JSONValue) -> Bool {
+        switch value {
+        case .string(let s): return matches(string: s)
+        case .bool(let b): return b ? acceptsTrue : acceptsFalse
+        case .null: return acceptsNull
+        case .number(let n):
+            guard let d = n.doubleValue else { return false }
+            return numbers.contains(d)
+        case .array, .object: return false
+        }
+    }
+
     func matches(string: String) -> Bool {
         if hashed { return keys.contains(.string(string)) }
         for candidate in strings where candidate == string { return true }
@@ -143,4 +190,45 @@ enum Test: Sendable {
     case greater(Double, orEqual: Bool)
     case within(TimeInterval)
     case sameAs(Subject)
+}
+
+/// `message.<path>` tested with `eq`/`in` (or, negated, `ne`/`not_in`): the value is read
+/// straight from the message.
+final class FieldTest: Sendable {
+    let path: [String]
+    /// The key, when the path has one component (most do).
+    let key: String?
+    let matcher: ScalarMatcher
+    /// `ne`/`not_in`: true when the field is absent or matches none of the literals.
+    let negated: Bool
+    /// The general form, for explanations and the route index.
+    let check: Check
+
+    init(path: [String], matcher: ScalarMatcher, negated: Bool, check: Check) {
+        self.path = path
+        self.key = path.count == 1 ? path[0] : nil
+        self.matcher = matcher
+        self.negated = negated
+        self.check = check
+    }
+
+    func holds(_ message: JSONObject) -> Bool {
+        let value = if let key { message[key] } else { message.value(at: path) }
+        guard let value else { return negated }
+        return matcher.matches(json: value) != negated
+    }
+}
+
+/// `sender.known`, `receiver.online`, … compared with `true` or `false` (a plain value: the
+/// leaf holds no reference).
+struct AgentStateTest: Sendable {
+    enum Role: Sendable {
+        case sender
+        case receiver
+    }
+
+    let role: Role
+    /// `online` (else `known`).
+    let online: Bool
+    let expected: Bool
 }

@@ -22,13 +22,18 @@ public struct PassTiming: Sendable, Hashable {
 struct RuleSetCompiler {
     private(set) var sink = DiagnosticSink()
     private(set) var timings: [PassTiming] = []
+    /// Dedicated leaves for common tests (see ``Predicate/leaf(_:)``).
+    var specialises = true
 
     mutating func compile(_ files: [RuleFileSyntax], hash: String) -> RuleSet? {
         let defaults = pass("merge defaults") { MergedDefaults(files, sink: &$0) }
         let table = pass("route table") { RouteTable(files, sink: &$0) }
         pass("otherwise chains") { table.checkChains(sink: &$0) }
         pass("shadowing") { ShadowingCheck.run(table, sink: &$0) }
-        let lowered = pass("lowering") { RouteLowering.lower(table, defaults: defaults, sink: &$0) }
+        let specialises = specialises
+        let lowered = pass("lowering") {
+            RouteLowering.lower(table, defaults: defaults, specialises: specialises, sink: &$0)
+        }
         guard !sink.hasErrors else { return nil }
         let index = pass("index") { _ in
             RouteIndex.build(table.topLevel.map { (Int32($0), lowered.routes[$0].when) })

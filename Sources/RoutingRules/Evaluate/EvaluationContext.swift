@@ -129,7 +129,15 @@ struct EvaluationContext {
             return false
         case .not(let inner): return !holds(inner)
         case .test(let check): return passes(check.test, value(of: check.subject))
+        case .field(let test): return test.holds(message)
+        case .agentState(let test, _): return holds(test)
         }
+    }
+
+    func holds(_ test: AgentStateTest) -> Bool {
+        // An unknown agent is neither known nor online.
+        guard let slot = test.role == .sender ? senderSlot : receiverSlot else { return !test.expected }
+        return (test.online ? snapshot.isOnline(at: slot) : true) == test.expected
     }
 
     /// The description of the first test that makes `predicate` false, for explanations.
@@ -143,17 +151,23 @@ struct EvaluationContext {
             if holds(predicate) { return nil }
             return "none of: " + items.compactMap(firstFailure).joined(separator: "; ")
         case .not(let inner): return holds(inner) ? "not (\(Self.describe(inner)))" : nil
+        case .field(let test): return holds(predicate) ? nil : failure(test.check)
+        case .agentState(_, let check): return holds(predicate) ? nil : failure(check)
         case .test(let check):
-            let value = value(of: check.subject)
-            if passes(check.test, value) { return nil }
-            let actual: String
-            switch value {
-            case nil: actual = "is absent"
-            case .bool(let b)?, .json(.bool(let b))?: actual = "is \(b)"
-            case let value?: actual = "is \(value.templateText.debugDescription)"
-            }
-            return "\(check.description) (\(check.subject) \(actual))"
+            if passes(check.test, value(of: check.subject)) { return nil }
+            return failure(check)
         }
+    }
+
+    /// Why `check` is false: the test and the value it saw.
+    private func failure(_ check: Check) -> String {
+        let actual: String
+        switch value(of: check.subject) {
+        case nil: actual = "is absent"
+        case .bool(let b)?, .json(.bool(let b))?: actual = "is \(b)"
+        case let value?: actual = "is \(value.templateText.debugDescription)"
+        }
+        return "\(check.description) (\(check.subject) \(actual))"
     }
 
     static func describe(_ predicate: Predicate) -> String {
@@ -162,7 +176,8 @@ struct EvaluationContext {
         case .all(let items): items.map(describe).joined(separator: " and ")
         case .any(let items): "any of (" + items.map(describe).joined(separator: "; ") + ")"
         case .not(let inner): "not (\(describe(inner)))"
-        case .test(let check): check.description
+        case .test(let check), .agentState(_, let check): check.description
+        case .field(let test): test.check.description
         }
     }
 

@@ -11,7 +11,8 @@ extension RouteLowering {
         case .test(let subject, let tests):
             let compiled = tests.compactMap { test -> Predicate? in
                 guard let t = self.test(test, subject: subject.value) else { return nil }
-                return .test(Check(subject.value, t, written: test))
+                let check = Check(subject.value, t, written: test)
+                return specialises ? .leaf(check) : .test(check)
             }
             return compiled.count == 1 ? compiled[0] : .all(compiled)
         }

@@ -4,16 +4,22 @@ import BrokerCore
 /// runs (predicates, edits, actions, selections, templates).
 struct RouteLowering {
     var sink: DiagnosticSink
+    /// Whether common tests get dedicated leaves (``Predicate/leaf(_:)``); off only to test
+    /// them against the general ones.
+    let specialises: Bool
     /// Metric keys that selections test by equality: the registry indexes them.
     private(set) var indexedMetricKeys: Set<String> = []
 
-    init(sink: DiagnosticSink) { self.sink = sink }
+    init(sink: DiagnosticSink, specialises: Bool) {
+        self.sink = sink
+        self.specialises = specialises
+    }
 
     /// Every route of `table` (in slot order), and the `on_no_route` fallback.
-    static func lower(_ table: RouteTable, defaults: MergedDefaults, sink: inout DiagnosticSink) -> (
-        routes: [CompiledRoute], noRoute: CompiledRoute, indexedMetricKeys: Set<String>
-    ) {
-        var lowering = RouteLowering(sink: sink)
+    static func lower(
+        _ table: RouteTable, defaults: MergedDefaults, specialises: Bool, sink: inout DiagnosticSink
+    ) -> (routes: [CompiledRoute], noRoute: CompiledRoute, indexedMetricKeys: Set<String>) {
+        var lowering = RouteLowering(sink: sink, specialises: specialises)
         let routes = table.entries.map { lowering.route($0.syntax, name: $0.name.value, otherwise: $0.otherwise) }
         let noRoute = lowering.route(defaults.noRouteSyntax, name: "on_no_route", otherwise: nil)
         sink = lowering.sink

@@ -61,7 +61,8 @@ extension RouteLowering {
         case .always: false
         case .all(let items), .any(let items): items.contains(where: mentionsOnline)
         case .not(let inner): mentionsOnline(inner)
-        case .test(let check): check.subject == .agent(.online)
+        case .test(let check), .agentState(_, let check): check.subject == .agent(.online)
+        case .field: false
         }
     }
 }
