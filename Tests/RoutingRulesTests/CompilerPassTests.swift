@@ -125,4 +125,62 @@ import Testing
         ).render()
         #expect(explained.contains("message.receiver_id same_as message.sender_id"), "\(explained)")
     }
+
+    /// Evaluation tracks the current route's name only for rule sets that read it; each place
+    /// that can read it (a condition, a template, a selection's hash key) must say so.
+    @Test func routeNameIsKnownWhereverARuleReadsIt() throws {
+        let inCondition = try compile(
+            """
+            version: 1
+            routes:
+              - name: alpha
+                when: { route.name: alpha, message.message_type: TEXT }
+                deliver: as_is
+              - name: beta
+                when: { route.name: alpha }
+                deliver: as_is
+            """)
+        #expect(try inCondition.decide(#"{"message_type":"TEXT"}"#, snapshot([])).route == "alpha")
+        #expect(try inCondition.decide(#"{"message_type":"ERROR"}"#, snapshot([])).route == nil)
+        let inTemplate = try compile(
+            """
+            version: 1
+            routes:
+              - name: gamma
+                set: { by: "{route.name}" }
+                deliver: as_is
+            """)
+        guard case .deliver(let delivery) = try inTemplate.decide(#"{"message_type":"TEXT"}"#, snapshot([])).outcome
+        else {
+            Issue.record("not delivered")
+            return
+        }
+        #expect(delivery.message.body["by"] == .string("gamma"))
+        // Rendezvous hashing on the route name: one agent per route, whatever the message.
+        let inHash = try compile(
+            """
+            version: 1
+            routes:
+              - name: delta
+                when: { message.message_type: TEXT }
+                select: { agents: { online: true }, strategy: { hash: route.name } }
+              - name: zeta
+                select: { agents: { online: true }, strategy: { hash: route.name } }
+            """)
+        let agents = snapshot((0..<8).map { ("a\($0)", true, [:]) })
+        func picks(_ type: String) throws -> Set<String> {
+            Set(
+                try (0..<10).map {
+                    try inHash.decide(#"{"message_type":"\#(type)","message_id":"m\#($0)"}"#, agents, seed: UInt64($0))
+                }
+                .map { decision -> String in
+                    guard case .deliver(let delivery) = decision.outcome else { return "\(decision.outcome)" }
+                    return delivery.agentID ?? "none"
+                })
+        }
+        let delta = try picks("TEXT")
+        let zeta = try picks("REPLY")
+        #expect(delta.count == 1 && zeta.count == 1)
+        #expect(delta != zeta)
+    }
 }

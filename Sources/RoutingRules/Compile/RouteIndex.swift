@@ -9,7 +9,7 @@ import BrokerCore
 /// decision barely grows with the number of routes.
 indirect enum RouteIndex: Sendable {
     case list([Int32])
-    case dispatch(path: [String], table: [ScalarKey: RouteIndex], other: RouteIndex)
+    case dispatch(Dispatch)
 
     /// Buckets of at most this many routes are left as lists (one hash lookup costs about as
     /// much as checking two routes).
@@ -17,17 +17,44 @@ indirect enum RouteIndex: Sendable {
 
     /// The routes to try for `message`, in order.
     func routes(for message: JSONObject) -> [Int32] {
-        var node = self
-        while true {
-            switch node {
-            case .list(let routes): return routes
-            case .dispatch(let path, let table, let other):
-                if let value = message.value(at: path), let key = ScalarKey(value), let bucket = table[key] {
-                    node = bucket
-                } else {
-                    node = other
-                }
+        // Recursion on a borrowed `self` (a loop would copy each node it steps to).
+        switch self {
+        case .list(let routes): return routes
+        case .dispatch(let dispatch):
+            guard let value = message.value(at: dispatch.path), let key = ScalarKey(value) else {
+                return dispatch.other.routes(for: message)
             }
+            return dispatch.target(for: key).routes(for: message)
+        }
+    }
+
+    /// One split: the field it reads, and where each of its values leads.
+    final class Dispatch: Sendable {
+        let path: [String]
+        /// Where each value leads, for many values (empty when `few` is used).
+        let table: [ScalarKey: RouteIndex]
+        /// The same for a few values, searched in order (cheaper than hashing the value).
+        let few: [(key: ScalarKey, target: RouteIndex)]?
+        /// Where other values (and an absent field) lead.
+        let other: RouteIndex
+
+        /// Values up to this many are searched rather than hashed.
+        static let searched = 8
+
+        init(path: [String], targets: [(key: ScalarKey, target: RouteIndex)], other: RouteIndex) {
+            self.path = path
+            let searched = targets.count <= Self.searched
+            self.table = searched ? [:] : Dictionary(targets, uniquingKeysWith: { first, _ in first })
+            self.few = searched ? targets : nil
+            self.other = other
+        }
+
+        func target(for key: ScalarKey) -> RouteIndex {
+            if let few {
+                for entry in few where entry.key == key { return entry.target }
+                return other
+            }
+            return table[key] ?? other
         }
     }
 }
@@ -132,13 +159,9 @@ extension RouteIndex {
                     for key in keys { buckets[key]?.append(route) }
                 }
             }
-            var table: [ScalarKey: RouteIndex] = [:]
-            table.reserveCapacity(keys.count)
             let nextUsed = used.union([path])
-            for key in keys {
-                table[key] = build(buckets[key] ?? [], used: nextUsed)
-            }
-            return .dispatch(path: paths[path], table: table, other: build(wildcards, used: nextUsed))
+            let targets = keys.map { ($0, build(buckets[$0] ?? [], used: nextUsed)) }
+            return .dispatch(Dispatch(path: paths[path], targets: targets, other: build(wildcards, used: nextUsed)))
         }
     }
 }

@@ -41,7 +41,8 @@ struct RuleSetCompiler {
         return RuleSet(
             hash: hash, files: files.map(\.file), routes: lowered.routes, topLevel: table.topLevel, index: index,
             onNoRoute: lowered.noRoute, defaultOutput: defaults.defaultOutput,
-            deadLetterQueue: defaults.deadLetterQueue, indexedMetricKeys: lowered.indexedMetricKeys)
+            deadLetterQueue: defaults.deadLetterQueue, indexedMetricKeys: lowered.indexedMetricKeys,
+            readsRouteName: lowered.readsRouteName)
     }
 
     private mutating func pass<Result>(_ name: String, _ work: (inout DiagnosticSink) -> Result) -> Result {

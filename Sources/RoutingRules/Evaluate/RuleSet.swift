@@ -24,11 +24,16 @@ public final class RuleSet: Sendable {
     let topLevel: [Int32]
     let index: RouteIndex
     let onNoRoute: CompiledRoute
+    /// Whether a rule reads `route.name`: only then does evaluation keep the current route's
+    /// name in the context (saving a retain and release per route tried).
+    let readsRouteName: Bool
 
     init(
         hash: String, files: [String], routes: [CompiledRoute], topLevel: [Int], index: RouteIndex,
-        onNoRoute: CompiledRoute, defaultOutput: Destination, deadLetterQueue: String, indexedMetricKeys: Set<String>
+        onNoRoute: CompiledRoute, defaultOutput: Destination, deadLetterQueue: String, indexedMetricKeys: Set<String>,
+        readsRouteName: Bool
     ) {
+        self.readsRouteName = readsRouteName
         self.hash = hash
         self.files = files
         self.routes = routes
@@ -90,14 +95,14 @@ public final class RuleSet: Sendable {
         var context = EvaluationContext(message: message.body, snapshot: snapshot, now: now)
         for routeIndex in candidates {
             let route = routes[Int(routeIndex)]
-            context.routeName = route.name
+            if readsRouteName { context.routeName = route.name }
             if context.holds(route.when) {
                 return apply(route, message, &context, random: &random, observer: &observer)
             }
             if Observer.isTracing { observer.skipped(route, because: context.firstFailure(route.when) ?? "") }
         }
         if Observer.isTracing { observer.noRouteMatched(checked: candidates.count, of: routeNames.count) }
-        context.routeName = onNoRoute.name
+        if readsRouteName { context.routeName = onNoRoute.name }
         return apply(onNoRoute, message, &context, random: &random, observer: &observer, reportedRoute: .some(nil))
     }
 
@@ -108,7 +113,7 @@ public final class RuleSet: Sendable {
         var route = route
         var hops = 0
         while true {
-            context.routeName = route.name
+            if readsRouteName { context.routeName = route.name }
             if Observer.isTracing { observer.taken(route) }
             let name = reportedRoute ?? route.name
             if let outcome = perform(route, message, &context, random: &random, observer: &observer) {
@@ -119,7 +124,7 @@ public final class RuleSet: Sendable {
             while let candidate = next, hops < routes.count {
                 hops += 1
                 let target = routes[candidate]
-                context.routeName = target.name
+                if readsRouteName { context.routeName = target.name }
                 if context.holds(target.when) { break }
                 if Observer.isTracing { observer.skipped(target, because: context.firstFailure(target.when) ?? "") }
                 next = target.otherwise

@@ -9,6 +9,11 @@ extension RouteLowering {
         case .any(let items, _): return .any(items.map { self.condition($0, agentContext: agentContext) })
         case .not(let inner, _): return .not(self.condition(inner, agentContext: agentContext))
         case .test(let subject, let tests):
+            if subject.value == .routeName
+                || tests.contains(where: { $0.value == .subject(.routeName, $0.value.location) })
+            {
+                readsRouteName = true
+            }
             let compiled = tests.compactMap { test -> Predicate? in
                 guard let t = self.test(test, subject: subject.value) else { return nil }
                 let check = Check(subject.value, t, written: test)

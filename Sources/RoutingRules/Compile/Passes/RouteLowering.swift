@@ -9,6 +9,9 @@ struct RouteLowering {
     let specialises: Bool
     /// Metric keys that selections test by equality: the registry indexes them.
     private(set) var indexedMetricKeys: Set<String> = []
+    /// Whether any condition or template reads `route.name` (evaluation tracks the route's
+    /// name only then).
+    var readsRouteName = false
 
     init(sink: DiagnosticSink, specialises: Bool) {
         self.sink = sink
@@ -18,12 +21,12 @@ struct RouteLowering {
     /// Every route of `table` (in slot order), and the `on_no_route` fallback.
     static func lower(
         _ table: RouteTable, defaults: MergedDefaults, specialises: Bool, sink: inout DiagnosticSink
-    ) -> (routes: [CompiledRoute], noRoute: CompiledRoute, indexedMetricKeys: Set<String>) {
+    ) -> (routes: [CompiledRoute], noRoute: CompiledRoute, indexedMetricKeys: Set<String>, readsRouteName: Bool) {
         var lowering = RouteLowering(sink: sink, specialises: specialises)
         let routes = table.entries.map { lowering.route($0.syntax, name: $0.name.value, otherwise: $0.otherwise) }
         let noRoute = lowering.route(defaults.noRouteSyntax, name: "on_no_route", otherwise: nil)
         sink = lowering.sink
-        return (routes, noRoute, lowering.indexedMetricKeys)
+        return (routes, noRoute, lowering.indexedMetricKeys, lowering.readsRouteName)
     }
 
     mutating func route(_ route: RouteSyntax, name: String, otherwise: Int?) -> CompiledRoute {
@@ -69,6 +72,7 @@ struct RouteLowering {
     private mutating func template(_ syntax: TemplateSyntax, selects: Bool) -> Template {
         for part in syntax.parts {
             guard case .subject(let subject) = part else { continue }
+            if subject == .routeName { readsRouteName = true }
             if case .agent = subject, !selects {
                 sink.error(syntax.location, "'{\(subject)}' is only available in routes that select an agent")
             }

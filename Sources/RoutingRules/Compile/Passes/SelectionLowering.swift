@@ -36,7 +36,9 @@ extension RouteLowering {
         case .first: strategy = .first
         case .least(.agent(let f)): strategy = .least(f)
         case .most(.agent(let f)): strategy = .most(f)
-        case .hash(let subject): strategy = .hash(subject)
+        case .hash(let subject):
+            if subject == .routeName { readsRouteName = true }
+            strategy = .hash(subject)
         case .least, .most: strategy = .random
         }
         return Selection(
