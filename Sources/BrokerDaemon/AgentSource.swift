@@ -67,9 +67,8 @@ struct RuleWatchService: Service {
 
     func run() async throws {
         let reloader = self.reloader
-        let watcher = try RuleWatcher(paths: reloader.paths) {
-            Task { await reloader.reload(reason: "file change") }
-        }
+        // On the watcher's own thread: a reload is in force without waiting for the task pool.
+        let watcher = try RuleWatcher(paths: reloader.paths) { reloader.reloadNow(reason: "file change") }
         try? await gracefulShutdown()
         watcher.stop()
     }

@@ -39,6 +39,9 @@ public final class RuleReloader: Sendable {
     /// Serializes reloads; holds the number of the newest one.
     private let serial = Mutex(0)
     private let preparation = Mutex<(@Sendable (RuleSet) async throws -> Void)?>(nil)
+    /// The queues of every rule set in force so far whose preparation succeeded (the first one's
+    /// are declared when the output is made).
+    private let prepared: Mutex<Set<String>>
     private let reloads: CoreMetrics.Counter
     private let failures: CoreMetrics.Counter
 
@@ -58,6 +61,7 @@ public final class RuleReloader: Sendable {
         self.registry = registry
         self.logger = logger
         self.holder = RuleSetHolder(ruleSet)
+        self.prepared = Mutex(ruleSet.namedQueues)
         registry.indexMetrics(ruleSet.indexedMetricKeys)
         state = Mutex(
             Status(
@@ -74,8 +78,9 @@ public final class RuleReloader: Sendable {
 
     public var status: Status { state.withLock { $0 } }
 
-    /// What runs before a new rule set goes live (the daemon declares the queues it names);
-    /// a failure is logged and the rules go live anyway. The caller bounds how long it takes.
+    /// What runs before a new rule set that names queues no earlier one named goes live (the
+    /// daemon declares them); a failure is logged and the rules go live anyway. The caller
+    /// bounds how long it takes.
     public func prepare(with preparation: @escaping @Sendable (RuleSet) async throws -> Void) {
         self.preparation.withLock { $0 = preparation }
     }
@@ -85,6 +90,34 @@ public final class RuleReloader: Sendable {
     /// When reloads overlap, the one that read the files last wins.
     @discardableResult
     public func reload(reason: String) async -> Result {
+        switch begin(reason: reason) {
+        case .finished(let result): return result
+        case .needsPreparation(let ruleSet, let generation):
+            return await finish(ruleSet, generation: generation, reason: reason)
+        }
+    }
+
+    /// ``reload(reason:)`` on the calling thread as far as it can go: a new rule set that names
+    /// no new queue is in force when this returns (nothing waits for the task pool, which a
+    /// router at full speed keeps busy); one that does is finished by a task once its queues
+    /// are declared, and this returns `nil`.
+    @discardableResult
+    public func reloadNow(reason: String) -> Result? {
+        switch begin(reason: reason) {
+        case .finished(let result): return result
+        case .needsPreparation(let ruleSet, let generation):
+            Task { await finish(ruleSet, generation: generation, reason: reason) }
+            return nil
+        }
+    }
+
+    /// How far a reload got without awaiting anything.
+    private enum Step {
+        case finished(Result)
+        case needsPreparation(RuleSet, generation: Int)
+    }
+
+    private func begin(reason: String) -> Step {
         let (built, generation) = serial.withLock { newest in
             newest += 1
             return (build(reason: reason), newest)
@@ -92,18 +125,31 @@ public final class RuleReloader: Sendable {
         let ruleSet: RuleSet
         switch built {
         case .ruleSet(let built): ruleSet = built
-        case .ended(let result): return result
+        case .ended(let result): return .finished(result)
         }
+        let hasPreparation = preparation.withLock { $0 != nil }
+        guard hasPreparation, !prepared.withLock({ ruleSet.namedQueues.isSubset(of: $0) }) else {
+            return .finished(commit(ruleSet, generation: generation, reason: reason))
+        }
+        return .needsPreparation(ruleSet, generation: generation)
+    }
+
+    private func finish(_ ruleSet: RuleSet, generation: Int, reason: String) async -> Result {
         if let prepare = preparation.withLock({ $0 }) {
             do {
                 try await prepare(ruleSet)
+                prepared.withLock { $0.formUnion(ruleSet.namedQueues) }
             } catch {
                 logger.warning(
                     "could not prepare the output for the new rules now; it declares their queues when it reconnects",
                     metadata: ["error": "\(error)"])
             }
         }
-        return serial.withLock { newest in
+        return commit(ruleSet, generation: generation, reason: reason)
+    }
+
+    private func commit(_ ruleSet: RuleSet, generation: Int, reason: String) -> Result {
+        serial.withLock { newest in
             guard generation == newest else { return .unchanged(hash: holder.current.hash) }
             return swap(in: ruleSet, reason: reason)
         }
