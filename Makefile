@@ -57,5 +57,5 @@ demo: build
 lint:
 	$(SWIFT) format lint --strict --recursive Sources Tests Plugins Package.swift Benchmarks/Package.swift Benchmarks/Benchmarks
 
-bench: deps
+bench: deps release
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark

@@ -74,12 +74,42 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
-    // MARK: Compilation
+    // MARK: Compilation, next to libyaml's own parse of the same bytes
 
     let tenThousand = Fixtures.equalityRoutes(10_000)
-    Benchmark("compile 10,000 routes", configuration: .init(maxIterations: 20)) { benchmark in
+    Benchmark("compile 10,000 routes (flow style)", configuration: .init(maxIterations: 20)) { benchmark in
         for _ in benchmark.scaledIterations {
             blackHole(Fixtures.compile(tenThousand))
+        }
+    }
+
+    for count in [1_000, 10_000] {
+        let source = RuleSource(name: "generated.yaml", text: Fixtures.blockRoutes(count))
+        let label = "\(count.formatted()) routes (block style, \(source.bytes.count / 1000) KB)"
+        Benchmark("libyaml events alone: \(label)", configuration: .init(maxIterations: 50)) { benchmark in
+            for _ in benchmark.scaledIterations { blackHole(YAMLBaseline.eventCount(source.bytes)) }
+        }
+        Benchmark("load: \(label)", configuration: .init(maxIterations: 50)) { benchmark in
+            for _ in benchmark.scaledIterations { blackHole(RuleSetLoader().load([source]).ruleSet) }
+        }
+    }
+
+    // The whole `broker validate-rules` process (start, read, load, report, exit), when the
+    // release binary has been built (`make release`).
+    let binary = Fixtures.repository + "/.build/release/broker"
+    if FileManager.default.isExecutableFile(atPath: binary) {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("bench-10000-routes.yaml")
+        try? Fixtures.blockRoutes(10_000).write(to: file, atomically: true, encoding: .utf8)
+        Benchmark("validate-rules process: 10,000 routes (block style)", configuration: .init(maxIterations: 20)) {
+            benchmark in
+            for _ in benchmark.scaledIterations {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: binary)
+                process.arguments = ["validate-rules", "--quiet", file.path]
+                try? process.run()
+                process.waitUntilExit()
+                blackHole(process.terminationStatus)
+            }
         }
     }
 
@@ -162,6 +192,25 @@ enum Fixtures {
                 )
             }
         }
+    }
+
+    /// Routes as a tool would generate them, in block style: an equality, a membership, two
+    /// assignments each (10,000 of them are 1.9 MB).
+    static func blockRoutes(_ count: Int) -> String {
+        var yaml = "version: 1\nroutes:\n"
+        for i in 0..<count {
+            yaml += """
+                  - name: route-\(i)
+                    when:
+                      message.message_type: T\(i % 10)
+                      message.sender_id:
+                        in: [s\(i), t\(i)]
+                    set: { routing_status: routed, route_number: "\(i)" }
+                    deliver: as_is
+
+                """
+        }
+        return yaml
     }
 
     static func equalityRoutes(_ count: Int) -> String {

@@ -77,10 +77,17 @@ enum Predicate: Sendable {
 
     /// The conjuncts at the top of this predicate.
     var conjuncts: [Predicate] {
+        var result: [Predicate] = []
+        forEachConjunct { result.append($0) }
+        return result
+    }
+
+    /// Calls `body` with each conjunct at the top of this predicate, allocating nothing.
+    func forEachConjunct(_ body: (Predicate) -> Void) {
         switch self {
-        case .always: []
-        case .all(let items): items.flatMap(\.conjuncts)
-        default: [self]
+        case .always: break
+        case .all(let items): for item in items { item.forEachConjunct(body) }
+        default: body(self)
         }
     }
 }
@@ -126,8 +133,10 @@ final class ScalarMatcher: Sendable {
             default: break
             }
         }
-        self.strings = strings.sorted()
-        self.numbers = numbers.sorted()
+        strings.sort()
+        numbers.sort()
+        self.strings = strings
+        self.numbers = numbers
         acceptsTrue = keys.contains(.bool(true))
         acceptsFalse = keys.contains(.bool(false))
         acceptsNull = keys.contains(.null)

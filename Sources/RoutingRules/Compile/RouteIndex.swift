@@ -84,10 +84,10 @@ extension RouteIndex {
             constraints.reserveCapacity(routes.count)
             for route in routes {
                 var own: [Constraint] = []
-                for conjunct in route.when.conjuncts {
+                route.when.forEachConjunct { conjunct in
                     guard let check = conjunct.check, case .message(let path) = check.subject,
                         case .equals(let matcher) = check.test
-                    else { continue }
+                    else { return }
                     let id: Int
                     if let known = ids[path] {
                         id = known

@@ -85,7 +85,7 @@ extension RuleParser {
     mutating func parseSubject(
         _ text: String, at location: SourceLocation, agentContext: Bool, inTemplate: Bool = false
     ) -> Subject? {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        let parts = Self.components(text)
         let roots =
             agentContext || inTemplate
             ? ["agent", "message", "sender", "receiver", "registry", "route"]
@@ -134,6 +134,18 @@ extension RuleParser {
         }
     }
 
+    /// `a.b.c` → ["a", "b", "c"] (empty components kept), in one pass.
+    static func components(_ text: String) -> [String] {
+        var parts: [String] = []
+        var start = text.utf8.startIndex
+        for index in text.utf8.indices where text.utf8[index] == UInt8(ascii: ".") {
+            parts.append(String(text[start..<index]))
+            start = text.utf8.index(after: index)
+        }
+        parts.append(String(text[start...]))
+        return parts
+    }
+
     mutating func agentField(_ parts: [String], at location: SourceLocation, report: Bool) -> AgentField? {
         switch parts.first {
         case "known" where parts.count == 1: return .known
@@ -166,6 +178,10 @@ extension RuleParser {
     }
 
     mutating func parseTemplate(_ text: String, at location: SourceLocation) -> TemplateSyntax? {
+        // Most templates are plain text.
+        if !text.utf8.contains(where: { $0 == UInt8(ascii: "{") || $0 == UInt8(ascii: "}") }) {
+            return template(text, at: location)
+        }
         var parts: [TemplateSyntax.Part] = []
         var literal = ""
         let scalars = Array(text.unicodeScalars)

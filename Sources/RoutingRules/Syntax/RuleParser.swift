@@ -208,8 +208,10 @@ struct RuleParser {
     }
 
     static func isNameCharacter(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.isASCII
-            && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "-_.".unicodeScalars.contains(scalar))
+        switch scalar {
+        case "a"..."z", "A"..."Z", "0"..."9", "-", "_", ".": true
+        default: false
+        }
     }
 
     mutating func parseOtherwise(_ node: YAMLNode) -> OtherwiseSyntax? {

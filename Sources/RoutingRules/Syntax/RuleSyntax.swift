@@ -104,10 +104,10 @@ enum DestinationSyntax: Sendable, Hashable {
 }
 
 /// A condition: several keys in one mapping mean all of them.
-indirect enum ConditionSyntax: Sendable, Hashable {
+enum ConditionSyntax: Sendable, Hashable {
     case all([ConditionSyntax], SourceLocation)
     case any([ConditionSyntax], SourceLocation)
-    case not(ConditionSyntax, SourceLocation)
+    indirect case not(ConditionSyntax, SourceLocation)
     case test(Located<Subject>, [TestSyntax])
 
     var location: SourceLocation {
@@ -135,7 +135,7 @@ enum Operator: String, Sendable, Hashable, CaseIterable {
 
 /// An operand: a scalar or a list of scalars, or (for `same_as`) another subject, with its
 /// location.
-indirect enum LiteralSyntax: Sendable, Hashable {
+enum LiteralSyntax: Sendable, Hashable {
     case scalar(YAMLScalar, SourceLocation)
     case list([LiteralSyntax], SourceLocation)
     case subject(Subject, SourceLocation)

@@ -14,11 +14,14 @@ extension RouteLowering {
             {
                 readsRouteName = true
             }
-            let compiled = tests.compactMap { test -> Predicate? in
+            func leaf(_ test: TestSyntax) -> Predicate? {
                 guard let t = self.test(test, subject: subject.value) else { return nil }
                 let check = Check(subject.value, t, written: test)
                 return specialises ? .leaf(check) : .test(check)
             }
+            // One test (the usual case) needs no list.
+            if tests.count == 1 { return leaf(tests[0]) ?? .all([]) }
+            let compiled = tests.compactMap(leaf)
             return compiled.count == 1 ? compiled[0] : .all(compiled)
         }
     }
