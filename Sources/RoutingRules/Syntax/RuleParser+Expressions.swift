@@ -99,7 +99,8 @@ extension RuleParser {
             )
             return nil
         }
-        let rest = Array(parts.dropFirst())
+        var rest = consume parts
+        rest.removeFirst()  // in place: the array is not shared
         switch root {
         case "message": return .message(rest)
         case "sender", "receiver", "agent":

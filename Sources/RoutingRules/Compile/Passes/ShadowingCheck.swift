@@ -2,50 +2,49 @@
 /// because an earlier route has the same `when`, or takes every message.
 enum ShadowingCheck {
     static func run(_ table: RouteTable, sink: inout DiagnosticSink) {
-        var seen: [ConditionShape: Int] = [:]
+        // Routes by the hash of their condition's shape; equal hashes are compared in full.
+        var seen: [Int: [Int]] = [:]
         var catchAll: Int?
+        func warn(_ slot: Int, _ earlier: Int, _ why: String) {
+            let route = table.entries[slot].name
+            sink.warning(
+                route.location,
+                "route '\(route.value)' can never match: route '\(table.entries[earlier].name.value)' at \(table.entries[earlier].syntax.location) \(why)"
+            )
+        }
         for slot in table.topLevel {
-            let route = table.entries[slot]
             if let catchAll {
-                let earlier = table.entries[catchAll]
-                sink.warning(
-                    route.name.location,
-                    "route '\(route.name.value)' can never match: route '\(earlier.name.value)' at \(earlier.syntax.location) matches every message first"
-                )
+                warn(slot, catchAll, "matches every message first")
                 continue
             }
-            let key = ConditionShape(route.syntax.when)
-            if let first = seen[key] {
-                let earlier = table.entries[first]
-                sink.warning(
-                    route.name.location,
-                    "route '\(route.name.value)' can never match: route '\(earlier.name.value)' at \(earlier.syntax.location) has the same 'when' and comes first"
-                )
-            } else {
-                seen[key] = slot
+            guard let when = table.entries[slot].syntax.when else {
+                catchAll = slot
+                continue
             }
-            if route.syntax.when == nil { catchAll = slot }
+            let key = ConditionShape.hash(when)
+            if let first = seen[key]?.first(where: { ConditionShape.same(table.entries[$0].syntax.when, when) }) {
+                warn(slot, first, "has the same 'when' and comes first")
+            } else {
+                seen[key, default: []].append(slot)
+            }
         }
     }
 }
 
 /// A condition compared by what it tests, not where it is written: two routes with the same
 /// shape match the same messages.
-struct ConditionShape: Hashable {
-    let condition: ConditionSyntax?
-
-    init(_ condition: ConditionSyntax?) { self.condition = condition }
-
-    func hash(into hasher: inout Hasher) {
-        if let condition { Self.hash(condition, into: &hasher) } else { hasher.combine(-1) }
+enum ConditionShape {
+    /// A hash of what `condition` tests, ignoring where it is written.
+    static func hash(_ condition: ConditionSyntax) -> Int {
+        var hasher = Hasher()
+        hash(condition, into: &hasher)
+        return hasher.finalize()
     }
 
-    static func == (lhs: ConditionShape, rhs: ConditionShape) -> Bool {
-        switch (lhs.condition, rhs.condition) {
-        case (nil, nil): true
-        case (let a?, let b?): same(a, b)
-        default: false
-        }
+    /// Whether two conditions test the same things (locations aside).
+    static func same(_ a: ConditionSyntax?, _ b: ConditionSyntax) -> Bool {
+        guard let a else { return false }
+        return same(a, b)
     }
 
     private static func hash(_ condition: ConditionSyntax, into hasher: inout Hasher) {
@@ -78,7 +77,7 @@ struct ConditionShape: Hashable {
         }
     }
 
-    private static func same(_ a: ConditionSyntax, _ b: ConditionSyntax) -> Bool {
+    static func same(_ a: ConditionSyntax, _ b: ConditionSyntax) -> Bool {
         switch (a, b) {
         case (.all(let x, _), .all(let y, _)), (.any(let x, _), .any(let y, _)):
             x.count == y.count && zip(x, y).allSatisfy { same($0, $1) }
