@@ -111,6 +111,13 @@ public struct RunOptions: ParsableArguments {
 
     @Flag(
         inversion: .prefixedNo,
+        help:
+            "Refuse rules with warnings, at start-up and on every reload (what validate-rules --strict refuses), so a reload never puts in force what the next start would refuse."
+    )
+    public var strictRules = false
+
+    @Flag(
+        inversion: .prefixedNo,
         help: "Include explain traces (which quote message fields) in /decisions; without them: route, outcome, id.")
     public var decisionTraces = true
 
@@ -201,6 +208,7 @@ public struct RunOptions: ParsableArguments {
         configuration.router.maximumHops = maxHops
         configuration.drainTimeout = .seconds(drainTimeout)
         configuration.watchRules = watchRules
+        configuration.strictRules = strictRules
         configuration.admin.showsDecisionTraces = decisionTraces
         let hostPort = adminAddress.split(separator: ":")
         configuration.admin.host = hostPort.dropLast().joined(separator: ":")

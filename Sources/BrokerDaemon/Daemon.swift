@@ -42,7 +42,8 @@ public final class Daemon: Sendable {
         let registry = AgentRegistry()
         self.registry = registry
         gauges = ScrapeGauges(metrics: metrics)
-        reloader = try RuleReloader(paths: configuration.rules, registry: registry, metrics: metrics)
+        reloader = try RuleReloader(
+            paths: configuration.rules, registry: registry, strict: configuration.strictRules, metrics: metrics)
         agents = try AgentSource(configuration, registry: registry)
         telemetry = Telemetry(metrics: metrics, onUnknownAgent: agents.refresh)
         let transport = configuration.transport

@@ -29,6 +29,9 @@ public struct DaemonConfiguration: Sendable {
     public var maximumUnsettledBytes = 64 << 20
     public var router = RouterConfiguration()
     public var watchRules = true
+    /// Refuse rules with warnings at start-up and on every reload (`validate-rules --strict`'s
+    /// rule), so that a reload never puts in force what the next start would refuse.
+    public var strictRules = false
     /// How long a graceful shutdown may take to finish what is in flight.
     public var drainTimeout: Duration = .seconds(10)
     public var admin = AdminServer.Configuration()

@@ -32,6 +32,9 @@ public final class RuleReloader: Sendable {
     }
 
     public let paths: [String]
+    /// Whether warnings refuse rules (``RuleSetLoadResult/isAcceptable(strict:)``), at start-up
+    /// and on every reload alike.
+    public let strict: Bool
     public let holder: RuleSetHolder
     private let registry: AgentRegistry
     private let logger: Logger
@@ -47,17 +50,18 @@ public final class RuleReloader: Sendable {
 
     /// Loads the rules once; throws with the diagnostics when they are invalid.
     public init(
-        paths: [String], registry: AgentRegistry, metrics: BrokerMetrics = BrokerMetrics(),
+        paths: [String], registry: AgentRegistry, strict: Bool = false, metrics: BrokerMetrics = BrokerMetrics(),
         logger: Logger = Logger(label: "broker.rules")
     ) throws {
         reloads = CoreMetrics.Counter(label: "broker_rules_reloads_total", factory: metrics.factory)
         failures = CoreMetrics.Counter(label: "broker_rules_reload_failures_total", factory: metrics.factory)
         let result = try RuleSetLoader().load(paths: paths)
-        guard let ruleSet = result.ruleSet else {
-            throw InvalidRules(diagnostics: result.diagnostics.map(\.description))
+        guard let ruleSet = result.ruleSet, result.isAcceptable(strict: strict) else {
+            throw InvalidRules(diagnostics: Self.refusal(result, strict: strict))
         }
         for warning in result.warnings { logger.warning("\(warning)") }
         self.paths = paths
+        self.strict = strict
         self.registry = registry
         self.logger = logger
         self.holder = RuleSetHolder(ruleSet)
@@ -169,8 +173,8 @@ public final class RuleReloader: Sendable {
         } catch {
             return .ended(fail(["\(error)"], now: now, reason: reason))
         }
-        guard let ruleSet = loaded.ruleSet else {
-            return .ended(fail(loaded.diagnostics.map(\.description), now: now, reason: reason))
+        guard let ruleSet = loaded.ruleSet, loaded.isAcceptable(strict: strict) else {
+            return .ended(fail(Self.refusal(loaded, strict: strict), now: now, reason: reason))
         }
         if ruleSet.hash == holder.current.hash {
             state.withLock {
@@ -203,6 +207,15 @@ public final class RuleReloader: Sendable {
                 "routes": "\(ruleSet.routeNames.count)",
             ])
         return .loaded(hash: ruleSet.hash)
+    }
+
+    /// Every diagnostic, and why rules with only warnings were refused.
+    private static func refusal(_ result: RuleSetLoadResult, strict: Bool) -> [String] {
+        var lines = result.diagnostics.map(\.description)
+        if result.errors.isEmpty && strict {
+            lines.append("--strict-rules: rules with warnings are refused (as validate-rules --strict refuses them)")
+        }
+        return lines
     }
 
     private func fail(_ diagnostics: [String], now: Date, reason: String) -> Result {

@@ -58,6 +58,12 @@ public struct RuleSetLoadResult: Sendable {
 
     public var errors: [Diagnostic] { diagnostics.filter { $0.severity == .error } }
     public var warnings: [Diagnostic] { diagnostics.filter { $0.severity == .warning } }
+
+    /// Whether the rules may go live: no error, and with `strict` no warning either. The one
+    /// definition `validate-rules`, start-up and reloads share.
+    public func isAcceptable(strict: Bool) -> Bool {
+        ruleSet != nil && !diagnostics.contains { $0.severity == .error || (strict && $0.severity == .warning) }
+    }
 }
 
 /// Loads rule files: YAML → syntax tree with locations → checks → compiled ``RuleSet``.
@@ -172,6 +178,7 @@ public struct RuleSetLoader: Sendable {
         }
         var compiler = RuleSetCompiler()
         compiler.specialises = specialisesPredicates
+        compiler.checksShadowing = !diagnostics.contains { $0.severity == .error }
         let ruleSet = compiler.compile(files, hash: Self.hash(sources))
         diagnostics.append(contentsOf: compiler.sink.diagnostics)
         timings.passes.append(contentsOf: compiler.timings)

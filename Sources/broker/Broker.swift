@@ -95,7 +95,11 @@ enum ConfigFile {
         var fromFile: [String] = []
         for entry in settings {
             guard !["config", "help"].contains(entry.key) else { continue }
-            fromFile += ["--" + entry.key, entry.value.templateText]
+            switch entry.value {
+            // A flag: `watch-rules: false` is --no-watch-rules.
+            case .bool(let on): fromFile.append(on ? "--" + entry.key : "--no-" + entry.key)
+            default: fromFile += ["--" + entry.key, entry.value.templateText]
+            }
         }
         var rest = arguments
         rest.removeSubrange(index...(index + 1))

@@ -50,7 +50,7 @@ struct ValidateRules: ParsableCommand {
         let read = clock.now - started
         result = RuleSetLoader().load(sources, timings: &stages)
         if timings { printTimings(stages, read: read, sources: sources) }
-        let failed = !result.errors.isEmpty || (strict && !result.warnings.isEmpty)
+        let failed = !result.isAcceptable(strict: strict)
         let rendered = format.render(result.diagnostics, valid: !failed)
         if !rendered.isEmpty && (format != .text || !result.diagnostics.isEmpty) { print(rendered) }
         if format == .text && !quiet {

@@ -52,6 +52,22 @@ import Testing
         }
     }
 
+    /// The shipped config file parses as `broker run` options (flags included: `true` is the
+    /// flag, `false` its `--no-` form), so the run fails only on what it then does.
+    @Test func configFilesSetFlagsAndOptions() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("config-\(UUID()).yaml")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try "rules: /nonexistent/rules\nstrict-rules: true\nwatch-rules: false\ndecision-traces: false\n"
+            .write(to: file, atomically: true, encoding: .utf8)
+        for config in [file.path, "deploy/broker.yaml"] {
+            let run = try broker([
+                "run", "--config", config, "--rules", "/nonexistent/rules", "--transport", "memory://x",
+            ])
+            #expect(run.status != 0)
+            #expect(run.error.contains("/nonexistent/rules: no such file or directory"), "\(config): \(run.error)")
+        }
+    }
+
     @Test func timingsNameEveryStageAndThePassesOfTheCompiler() throws {
         let run = try broker(["validate-rules", "--timings", "rules"])
         #expect(run.status == 0, "\(run.error)")
@@ -63,7 +79,7 @@ import Testing
         #expect(
             names == [
                 "read files", "YAML tree", "rule syntax", "compile", "merge defaults", "route table",
-                "otherwise chains", "shadowing", "lowering", "index", "hash, sort, free", "load in all",
+                "otherwise chains", "lowering", "shadowing", "index", "hash, sort, free", "load in all",
                 "libyaml alone",
             ], "\(run.error)")
     }

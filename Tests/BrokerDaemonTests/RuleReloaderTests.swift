@@ -100,3 +100,43 @@ import Testing
         }
     }
 }
+
+/// `--strict-rules`: start-up and reloads accept exactly what `validate-rules --strict` does.
+@Suite struct StrictRulesTests {
+    static let shadowed = """
+        version: 1
+        routes:
+          - name: all
+            deliver: as_is
+          - name: never
+            when: { message.message_type: TEXT }
+            deliver: as_is
+        """
+
+    @Test func warningsRefuseRulesAtStartUpAndOnReloadOnlyWhenStrict() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("strict-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("rules.yaml")
+        try Self.shadowed.write(to: file, atomically: true, encoding: .utf8)
+        #expect(throws: RuleReloader.InvalidRules.self) {
+            try RuleReloader(paths: [directory.path], registry: AgentRegistry(), strict: true)
+        }
+        _ = try RuleReloader(paths: [directory.path], registry: AgentRegistry(), strict: false)
+
+        try RuleReloaderTests.rules(output: "q", stamp: "1").write(to: file, atomically: true, encoding: .utf8)
+        let strict = try RuleReloader(paths: [directory.path], registry: AgentRegistry(), strict: true)
+        let lenient = try RuleReloader(paths: [directory.path], registry: AgentRegistry(), strict: false)
+        try Self.shadowed.write(to: file, atomically: true, encoding: .utf8)
+        guard case .failed(let diagnostics) = await strict.reload(reason: "test") else {
+            Issue.record("a strict reload accepted rules with warnings")
+            return
+        }
+        #expect(diagnostics.last?.contains("--strict-rules") == true)
+        #expect(strict.holder.current.routeNames == ["stamp"], "the rules in force stay")
+        guard case .loaded = await lenient.reload(reason: "test") else {
+            Issue.record("a lenient reload refused rules with only warnings")
+            return
+        }
+    }
+}

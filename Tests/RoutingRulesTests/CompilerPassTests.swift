@@ -6,7 +6,7 @@ import Testing
 /// The compiler's named passes: what each reports, that one run reports the problems of all of
 /// them, and that their times add up to the compile time `validate-rules --timings` prints.
 @Suite struct CompilerPassTests {
-    static let passes = ["merge defaults", "route table", "otherwise chains", "shadowing", "lowering", "index"]
+    static let passes = ["merge defaults", "route table", "otherwise chains", "lowering", "shadowing", "index"]
 
     @Test func everyPassIsTimedInOrder() throws {
         var timings = LoadTimings()
@@ -182,5 +182,54 @@ import Testing
         let zeta = try picks("REPLY")
         #expect(delta.count == 1 && zeta.count == 1)
         #expect(delta != zeta)
+    }
+
+    /// A route reached only as another route's `otherwise` is reachable, wherever it stands
+    /// (issue 13: `--strict` refused such correct rule sets).
+    @Test func aRouteReachedOnlyAsAFallbackIsNotReportedUnreachable() {
+        let found = diagnostics(
+            """
+            version: 1
+            routes:
+              - name: billing
+                when: { message.message_type: TEXT }
+                select: { agents: { metrics.skill: billing } }
+                otherwise: general
+              - name: everything-else
+                deliver: as_is
+              - name: general
+                when: { message.message_type: TEXT }
+                select: { agents: { online: true } }
+              - name: forgotten
+                when: { message.message_type: REPLY }
+                deliver: as_is
+            """)
+        #expect(
+            found == [
+                "test.yaml:12:11: warning: route 'forgotten' can never match: route 'everything-else' at test.yaml:7:5 matches every message first"
+            ], "\(found)")
+    }
+
+    /// Shadowing is not checked in rules with errors: its warnings would only echo them.
+    @Test func errorsAreNotEchoedByShadowingWarnings() {
+        let found = diagnostics(
+            """
+            version: 1
+            routes:
+              - name: a
+                when: { sender.online: maybe }
+                deliver: as_is
+              - name: b
+                when: { sender.online: maybe }
+                deliver: as_is
+              - name: c
+                when: { mesage.x: 1 }
+                deliver: as_is
+              - name: d
+                when: { mesage.x: 1 }
+                deliver: as_is
+            """)
+        #expect(found.allSatisfy { $0.contains(": error: ") }, "\(found)")
+        #expect(found.count == 4, "\(found)")
     }
 }

@@ -1,7 +1,9 @@
-/// Pass 4, *shadowing*: warns about top-level routes that can never be reached in order
-/// because an earlier route has the same `when`, or takes every message.
+/// Pass 5, *shadowing*: warns about top-level routes that can never be reached: an earlier
+/// route has the same `when`, or takes every message, and no `otherwise` leads to them either
+/// (a route reached only as another's fallback is reachable).
 enum ShadowingCheck {
     static func run(_ table: RouteTable, sink: inout DiagnosticSink) {
+        let fallbacks = Set(table.entries.compactMap(\.otherwise))
         // Routes by the hash of their condition's shape; equal hashes are compared in full.
         var seen: [Int: [Int]] = [:]
         var catchAll: Int?
@@ -13,7 +15,7 @@ enum ShadowingCheck {
             )
         }
         for slot in table.topLevel {
-            if let catchAll {
+            if let catchAll, !fallbacks.contains(slot) {
                 warn(slot, catchAll, "matches every message first")
                 continue
             }
@@ -23,7 +25,7 @@ enum ShadowingCheck {
             }
             let key = ConditionShape.hash(when)
             if let first = seen[key]?.first(where: { ConditionShape.same(table.entries[$0].syntax.when, when) }) {
-                warn(slot, first, "has the same 'when' and comes first")
+                if !fallbacks.contains(slot) { warn(slot, first, "has the same 'when' and comes first") }
             } else {
                 seen[key, default: []].append(slot)
             }
