@@ -1,4 +1,5 @@
 import ArgumentParser
+import BrokerApp
 import BrokerCLISupport
 import BrokerCore
 import BrokerDaemon
@@ -73,15 +74,23 @@ func loadRegistry(_ path: String) throws -> AgentRegistry.Snapshot {
     }
 }
 
-/// `broker run --config FILE`: a YAML mapping of `run` option names to values, applied before the
-/// command line (so flags given on the command line win).
+/// `broker run --config FILE` (or `--config=FILE`): a YAML mapping of `run` option names to
+/// values, applied before the command line (so flags given on the command line win). Each key is
+/// checked on its own, so an error names the file and the key.
 enum ConfigFile {
     static func expand(_ arguments: [String]) throws -> [String] {
-        guard arguments.first == "run", let index = arguments.firstIndex(of: "--config"), index + 1 < arguments.count
-        else {
+        guard arguments.first == "run" else { return arguments }
+        var rest = arguments
+        let path: String
+        if let index = rest.firstIndex(of: "--config"), index + 1 < rest.count {
+            path = rest[index + 1]
+            rest.removeSubrange(index...(index + 1))
+        } else if let index = rest.firstIndex(where: { $0.hasPrefix("--config=") }) {
+            path = String(rest[index].dropFirst("--config=".count))
+            rest.remove(at: index)
+        } else {
             return arguments
         }
-        let path = arguments[index + 1]
         guard let data = readFile(path) else { throw ValidationError("cannot read the config file \(path)") }
         let value: JSONValue
         do {
@@ -95,14 +104,45 @@ enum ConfigFile {
         var fromFile: [String] = []
         for entry in settings {
             guard !["config", "help"].contains(entry.key) else { continue }
+            let option: [String]
             switch entry.value {
             // A flag: `watch-rules: false` is --no-watch-rules.
-            case .bool(let on): fromFile.append(on ? "--" + entry.key : "--no-" + entry.key)
-            default: fromFile += ["--" + entry.key, entry.value.templateText]
+            case .bool(let on): option = [on ? "--" + entry.key : "--no-" + entry.key]
+            case .object, .array:
+                throw ValidationError("\(path): '\(entry.key)' takes a single value, not a list or mapping")
+            default: option = ["--" + entry.key, entry.value.templateText]
             }
+            try check(option, key: entry.key, in: path)
+            fromFile += option
         }
-        var rest = arguments
-        rest.removeSubrange(index...(index + 1))
         return [rest[0]] + fromFile + rest.dropFirst()
+    }
+
+    /// Parses one setting alone, so that its error names the file and the key.
+    private static func check(_ option: [String], key: String, in path: String) throws {
+        do {
+            _ = try RunOptions.parse(option)
+        } catch {
+            let names = optionNames()
+            guard names.contains(key) else {
+                throw ValidationError(
+                    "\(path): unknown key '\(key)' (the keys are broker run's long option names)\(Suggestion.didYouMean(key, in: names))"
+                )
+            }
+            throw ValidationError("\(path): '\(key)': \(RunOptions.message(for: error))")
+        }
+    }
+
+    /// `broker run`'s long option names, from its help.
+    private static func optionNames() -> [String] {
+        let help = RunOptions.helpMessage(columns: 10_000)
+        var names: Set<String> = []
+        for word in help.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "," || $0 == "|" })
+        where word.hasPrefix("--") {
+            var name = word.dropFirst(2).prefix { $0.isLetter || $0.isNumber || $0 == "-" }
+            if name.hasPrefix("[no-]") { name = name.dropFirst(5) }
+            if !name.isEmpty { names.insert(String(name)) }
+        }
+        return names.sorted()
     }
 }

@@ -59,12 +59,30 @@ import Testing
         defer { try? FileManager.default.removeItem(at: file) }
         try "rules: /nonexistent/rules\nstrict-rules: true\nwatch-rules: false\ndecision-traces: false\n"
             .write(to: file, atomically: true, encoding: .utf8)
-        for config in [file.path, "deploy/broker.yaml"] {
-            let run = try broker([
-                "run", "--config", config, "--rules", "/nonexistent/rules", "--transport", "memory://x",
-            ])
+        for config in [["--config", file.path], ["--config=" + file.path], ["--config", "deploy/broker.yaml"]] {
+            let run = try broker(["run"] + config + ["--rules", "/nonexistent/rules", "--transport", "memory://x"])
             #expect(run.status != 0)
             #expect(run.error.contains("/nonexistent/rules: no such file or directory"), "\(config): \(run.error)")
+        }
+    }
+
+    /// A bad setting is reported with the file and the key, as it was written there.
+    @Test func configFileErrorsNameTheFileAndTheKey() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("config-\(UUID()).yaml")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let unknown =
+            "\(file.path): unknown key 'prefetc' (the keys are broker run's long option names); did you mean 'prefetch'?"
+        for (text, expected) in [
+            ("prefetc: 5\n", unknown),
+            ("prefetch: lots\n", "\(file.path): 'prefetch': The value 'lots' is invalid"),
+            ("rules: [a, b]\n", "\(file.path): 'rules' takes a single value, not a list or mapping"),
+        ] {
+            try text.write(to: file, atomically: true, encoding: .utf8)
+            for form in [["--config", file.path], ["--config=" + file.path]] {
+                let run = try broker(["run"] + form)
+                #expect(run.status == 2)
+                #expect(run.error.contains(expected), "\(form) \(text): \(run.error)")
+            }
         }
     }
 

@@ -79,7 +79,8 @@ struct DiagnosticSink {
 }
 
 /// Suggestions for misspelt names.
-enum Suggestion {
+/// "Did you mean" suggestions for unknown names in rule files, config files and registries.
+public enum Suggestion {
     /// Words that other routing and policy tools use for what the rule language calls
     /// otherwise (the value), lower-cased. Consulted before spelling distance: `equals` is not a
     /// typo of `eq`, but it is what someone who wrote it meant.
@@ -124,8 +125,8 @@ enum Suggestion {
         return best?.0
     }
 
-    /// " (did you mean 'x'?)" or an empty string.
-    static func didYouMean(_ word: String, in candidates: some Sequence<String>) -> String {
+    /// "; did you mean 'x'?" or an empty string.
+    public static func didYouMean(_ word: String, in candidates: some Sequence<String>) -> String {
         closest(to: word, in: candidates).map { "; did you mean '\($0)'?" } ?? ""
     }
 
