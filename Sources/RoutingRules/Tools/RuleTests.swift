@@ -42,7 +42,7 @@ public enum RuleTests {
                 switch key {
                 case "rules": file.rules = value.text.map { resolve($0, relativeTo: name) }
                 case "registry":
-                    do { defaultRegistry = try YAMLData.registry(from: value.json, name: name) } catch {
+                    do { defaultRegistry = try YAMLData.registry(from: value, name: name) } catch {
                         sink.append(contentsOf: error.diagnostics)
                     }
                 default:
@@ -66,7 +66,7 @@ public enum RuleTests {
                 switch key {
                 case "name": testCase.name = value.text ?? testCase.name
                 case "registry":
-                    do { testCase.registry = try YAMLData.registry(from: value.json, name: name) } catch {
+                    do { testCase.registry = try YAMLData.registry(from: value, name: name) } catch {
                         sink.append(contentsOf: error.diagnostics)
                     }
                 case "message":

@@ -22,16 +22,31 @@ public enum YAMLData {
 
     /// Reads a registry snapshot: `{agents: [...]}` (an `AgentStatusResponse` in JSON) or a bare list.
     public static func registry(_ bytes: [UInt8], name: String) throws(Failure) -> AgentRegistry.Snapshot {
-        try registry(from: parse(bytes, name: name), name: name)
+        try registry(from: checkedRegistry(bytes, name: name), name: name)
     }
 
     /// Reads a registry snapshot file as the full status update it describes.
     public static func statusUpdate(_ bytes: [UInt8], name: String) throws(Failure) -> AgentStatusUpdate {
-        try statusUpdate(from: parse(bytes, name: name), name: name)
+        try statusUpdate(from: checkedRegistry(bytes, name: name).json, name: name)
     }
 
-    static func registry(from value: JSONValue, name: String) throws(Failure) -> AgentRegistry.Snapshot {
-        AgentRegistry.Snapshot(agents: try statusUpdate(from: value, name: name).agents.map { Agent($0) })
+    /// A registry written in a file (or inside a test file): its shape checked with positions
+    /// (``RegistryFileCheck``), then read.
+    static func registry(from node: YAMLNode, name: String) throws(Failure) -> AgentRegistry.Snapshot {
+        var sink = DiagnosticSink()
+        RegistryFileCheck.check(node, into: &sink)
+        if sink.hasErrors { throw Failure(diagnostics: sink.diagnostics) }
+        return AgentRegistry.Snapshot(agents: try statusUpdate(from: node.json, name: name).agents.map { Agent($0) })
+    }
+
+    private static func checkedRegistry(_ bytes: [UInt8], name: String) throws(Failure) -> YAMLNode {
+        var sink = DiagnosticSink()
+        guard let root = YAMLLoader.load(bytes, file: name, limits: RuleFileLimits(), into: &sink) else {
+            throw Failure(diagnostics: sink.diagnostics)
+        }
+        RegistryFileCheck.check(root, into: &sink)
+        if sink.hasErrors { throw Failure(diagnostics: sink.diagnostics) }
+        return root
     }
 
     static func statusUpdate(from value: JSONValue, name: String) throws(Failure) -> AgentStatusUpdate {
