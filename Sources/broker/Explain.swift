@@ -26,7 +26,13 @@ struct Explain: ParsableCommand {
     @Option(help: "Largest message accepted, in bytes.")
     var maxMessageSize: Int = Message.defaultMaximumSize
 
-    @Argument(help: "The message: a JSON file, or - for standard input.")
+    @Option(help: "Output format: text, or json (the shape the README documents).")
+    var format: ExplainFormat = .text
+
+    @Flag(help: "Also list every route the index skipped, with the test this message fails.")
+    var all = false
+
+    @Argument(help: "The message: inline JSON ({...}), a JSON file, or - for standard input.")
     var message: String = "-"
 
     func run() throws {
@@ -35,6 +41,8 @@ struct Explain: ParsableCommand {
         let bytes: [UInt8]
         if message == "-" {
             bytes = [UInt8](FileHandle.standardInput.readData(ofLength: maxMessageSize + 1))
+        } else if message.hasPrefix("{") {
+            bytes = Array(message.utf8)
         } else if let data = readFile(message) {
             bytes = [UInt8](data)
         } else {
@@ -45,16 +53,40 @@ struct Explain: ParsableCommand {
         do {
             decoded = try Message(decoding: bytes, maximumSize: maxMessageSize)
         } catch {
-            printError("error: \(message == "-" ? "standard input" : message): \(error)")
+            let source = message == "-" ? "standard input" : message.hasPrefix("{") ? "the inline message" : message
+            printError("error: \(source): \(error)")
+            if format == .json {
+                let decision = JSONObject([
+                    ("route", .null), ("outcome", .string("dead_letter")), ("reason", .string(error.reasonCode)),
+                    ("queue", .string(ruleSet.deadLetterQueue)), ("deliveries", .array([])),
+                ])
+                print(
+                    JSONWriter.string(
+                        .object(
+                            JSONObject([
+                                ("version", .number(JSONNumber(1))), ("error", .string("\(error)")),
+                                ("decision", .object(decision)),
+                            ]))))
+                throw ExitCode(Status.failed)
+            }
             print(
                 "decision: dead-letter to \(ruleSet.deadLetterQueue): \(error.reasonCode) (the daemon never shows such a message to the rules)"
             )
             throw ExitCode(Status.failed)
         }
         var random = seed.map(FastRandom.init(seed:)) ?? FastRandom()
+        let explanation = ruleSet.explain(decoded, in: snapshot, random: &random)
+        if format == .json {
+            print(JSONWriter.string(explanation.json(ruleSet: ruleSet, snapshot: snapshot, message: decoded)))
+            return
+        }
         print("rule set \(ruleSet.hash.prefix(12)) (\(ruleSet.files.joined(separator: ", ")))")
         print("registry: \(snapshot.count) agents, \(snapshot.online.count) online")
         print("message: \(decoded.jsonText)")
-        print(ruleSet.explain(decoded, in: snapshot, random: &random).render())
+        print(explanation.render(all: all))
     }
+}
+
+enum ExplainFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
 }

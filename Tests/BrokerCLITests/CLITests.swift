@@ -171,6 +171,50 @@ import Testing
         #expect(run.output.contains("output: server_input_queue"))
     }
 
+    /// Routes the index skips are named; `--all` says why each cannot match.
+    @Test func explainNamesTheRoutesTheIndexSkipped() throws {
+        let base = ["explain", "--registry", "rules/registries/three-agents.yaml", "--seed", "3"]
+        let named = try broker(base + [#"{"message_type":"TEXT"}"#])
+        #expect(named.status == 0, "\(named.error)")
+        #expect(
+            named.output.contains(
+                "(3 other routes skipped by the index, which cannot match this message: agent-status-update, error-pending, error-to-server; --all says why)"
+            ), "\(named.output)")
+        let all = try broker(base + ["--all", #"{"message_type":"TEXT"}"#])
+        #expect(
+            all.output.contains(
+                #"– error-pending (rules/default.yaml:23:5): skipped by the index: message.message_type == "ERROR" (message.message_type is "TEXT")"#
+            ), "\(all.output)")
+    }
+
+    /// `--format json`: the documented shape, for a delivered message and for one that is not JSON.
+    @Test func explainAsJSONHasTheDocumentedShape() throws {
+        let base = ["explain", "--registry", "rules/registries/three-agents.yaml", "--seed", "3", "--format", "json"]
+        let run = try broker(base + [#"{"message_type":"TEXT","sender_id":"agent_ed38e8b1"}"#])
+        #expect(run.status == 0, "\(run.error)")
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any], "\(run.output)")
+        #expect(
+            Set(object.keys) == ["version", "rule_set", "registry", "message", "steps", "skipped_by_index", "decision"])
+        #expect(object["version"] as? Int == 1)
+        let steps = try #require(object["steps"] as? [[String: Any]])
+        #expect(steps.map { $0["route"] as? String } == ["direct-to-known-receiver", "random-online-agent"])
+        #expect(steps.map { $0["result"] as? String } == ["not_matched", "taken"])
+        #expect((steps[1]["candidates"] as? [String])?.count == 2)
+        #expect((object["skipped_by_index"] as? [[String: Any]])?.count == 3)
+        let decision = try #require(object["decision"] as? [String: Any])
+        #expect(decision["route"] as? String == "random-online-agent")
+        #expect(decision["outcome"] as? String == "deliver")
+        let delivery = try #require((decision["deliveries"] as? [[String: Any]])?.first)
+        #expect(delivery["queue"] as? String == "server_input_queue")
+        #expect((delivery["message"] as? [String: Any])?["routing_status"] as? String == "routed")
+
+        let bad = try broker(base + ["{not json"])
+        #expect(bad.status == 1)
+        let failed = try #require(try JSONSerialization.jsonObject(with: Data(bad.output.utf8)) as? [String: Any])
+        #expect((failed["decision"] as? [String: Any])?["outcome"] as? String == "dead_letter")
+    }
+
     @Test func explainRejectsBadMessagesClearly() throws {
         let invalid = try broker(
             ["explain", "--registry", "rules/registries/three-agents.yaml", "-"], input: "{not json")

@@ -19,13 +19,23 @@ public struct Explanation: Sendable {
         public var selection: String?
     }
 
+    /// A top-level route the index let the evaluation skip: it cannot match this message.
+    public struct Skipped: Sendable, Hashable {
+        public var route: String
+        public var location: SourceLocation
+        /// The test of its `when` that this message fails.
+        public var failedTest: String
+    }
+
     public var steps: [Step]
     public var decision: Decision
-    /// How many top-level routes the index let the evaluation skip without looking.
-    public var skippedByIndex: Int
+    /// The top-level routes the index let the evaluation skip without looking, in rule order.
+    public var skipped: [Skipped]
+    /// How many top-level routes the index let the evaluation skip.
+    public var skippedByIndex: Int { skipped.count }
 
-    /// A readable multi-line report.
-    public func render() -> String {
+    /// A readable multi-line report; `all` also lists each route the index skipped, with why.
+    public func render(all: Bool = false) -> String {
         var lines: [String] = ["routes tried:"]
         for step in steps {
             switch step.result {
@@ -42,8 +52,15 @@ public struct Explanation: Sendable {
                 if step.result == .noAgent { lines.append("      no agent qualifies: following 'otherwise'") }
             }
         }
-        if skippedByIndex > 0 {
-            lines.append("  (\(skippedByIndex) other routes skipped by the index: they cannot match this message)")
+        if all {
+            for route in skipped {
+                lines.append("  – \(route.route) (\(route.location)): skipped by the index: \(route.failedTest)")
+            }
+        } else if !skipped.isEmpty {
+            let names = skipped.prefix(5).map(\.route).joined(separator: ", ") + (skipped.count > 5 ? ", …" : "")
+            lines.append(
+                "  (\(skipped.count) other routes skipped by the index, which cannot match this message: \(names); --all says why)"
+            )
         }
         lines.append("decision: " + Self.describe(decision))
         for delivery in decision.deliveries {
@@ -106,7 +123,14 @@ extension RuleSet {
     ) -> Explanation {
         var observer = ExplainingObserver()
         let decision = evaluate(message, in: snapshot, random: &random, now: now, observer: &observer)
-        let considered = index.routes(for: message.body).count
-        return Explanation(steps: observer.steps, decision: decision, skippedByIndex: routeNames.count - considered)
+        let considered = Set(index.routes(for: message.body))
+        let context = EvaluationContext(message: message.body, snapshot: snapshot, now: now)
+        let skipped = topLevel.filter { !considered.contains($0) }.map { slot in
+            let route = routes[Int(slot)]
+            return Explanation.Skipped(
+                route: route.name, location: route.location,
+                failedTest: context.firstFailure(route.when) ?? "(its condition holds; the index is wrong)")
+        }
+        return Explanation(steps: observer.steps, decision: decision, skipped: skipped)
     }
 }
