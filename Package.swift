@@ -3,8 +3,13 @@ import PackageDescription
 
 let package = Package(
     name: "broker",
+    // The rule engine and `broker-rules` build on macOS too (a rules repository's CI or a laptop);
+    // the daemon, its transports and its tests need Linux (Glibc, eventfd, librabbitmq).
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "broker", targets: ["broker"]),
+        // The rules toolchain alone: its dependency graph is the rule engine and the argument parser.
+        .executable(name: "broker-rules", targets: ["broker-rules"]),
         .library(name: "BrokerCore", targets: ["BrokerCore"]),
         .library(name: "RoutingRules", targets: ["RoutingRules"]),
     ],
@@ -40,7 +45,7 @@ let package = Package(
         .systemLibrary(
             name: "CLibYAML",
             pkgConfig: "yaml-0.1",
-            providers: [.apt(["libyaml-dev"])]
+            providers: [.apt(["libyaml-dev"]), .brew(["libyaml"])]
         ),
         .systemLibrary(
             name: "CRabbitMQ",
@@ -120,11 +125,21 @@ let package = Package(
             ]
         ),
         .target(name: "BrokerCLISupport"),
+        // validate-rules, test-rules, explain: offered by `broker` and by `broker-rules`.
+        .target(
+            name: "RulesCommands",
+            dependencies: [
+                "BrokerCore", "RoutingRules", "BrokerCLISupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "broker-rules", dependencies: ["RulesCommands", "BrokerCLISupport"]),
         .plugin(name: "BuildInfoPlugin", capability: .buildTool()),
         .executableTarget(
             name: "broker",
             dependencies: [
-                "BrokerCore", "RoutingRules", "BrokerApp", "BrokerDaemon", "BrokerCLISupport", "BrokerDevTools",
+                "BrokerCore", "RoutingRules", "RulesCommands", "BrokerApp", "BrokerDaemon", "BrokerCLISupport",
+                "BrokerDevTools",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

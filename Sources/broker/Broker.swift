@@ -6,6 +6,7 @@ import BrokerDaemon
 import BrokerDevTools
 import Foundation
 import RoutingRules
+import RulesCommands
 
 /// The `broker` command.
 struct Broker: AsyncParsableCommand {
@@ -16,7 +17,7 @@ struct Broker: AsyncParsableCommand {
             Routing decisions come from YAML rule files. Check them with validate-rules, test them with test-rules, and see why a message goes where it goes with explain. run is the daemon; demo, simulate-server and the bench commands are for trying and measuring it.
             """,
         version: BuildInfo.versionLine,
-        subcommands: [Run.self, ValidateRules.self, TestRules.self, Explain.self] + DevTools.commands
+        subcommands: [Run.self] + RulesToolchain.commands + DevTools.commands
     )
 }
 
@@ -41,36 +42,6 @@ enum BrokerMain {
             }
             Broker.exit(withError: error)
         }
-    }
-}
-
-/// Loads a rule set for a command; on any problem prints the diagnostics and exits with 2.
-func loadRuleSet(_ path: String) throws -> RuleSet {
-    let loaded: RuleSetLoadResult
-    do {
-        loaded = try RuleSetLoader().load(paths: [path])
-    } catch {
-        printError("error: \(error)")
-        throw ExitCode(Status.usage)
-    }
-    guard let ruleSet = loaded.ruleSet else {
-        for diagnostic in loaded.errors { printError(diagnostic.description) }
-        throw ExitCode(Status.usage)
-    }
-    return ruleSet
-}
-
-/// Loads a registry snapshot file for a command; on any problem prints it and exits with 2.
-func loadRegistry(_ path: String) throws -> AgentRegistry.Snapshot {
-    guard let data = readFile(path) else {
-        printError("error: \(path): cannot read file")
-        throw ExitCode(Status.usage)
-    }
-    do {
-        return try YAMLData.registry([UInt8](data), name: path)
-    } catch {
-        printError(error.description)
-        throw ExitCode(Status.usage)
     }
 }
 

@@ -5,8 +5,8 @@ import Foundation
 import RoutingRules
 
 /// `broker explain`: why a message goes where it goes.
-struct Explain: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct Explain: ParsableCommand {
+    public static let configuration = CommandConfiguration(
         abstract: "Show how the rules decide for one message: routes tried, candidates, choice, result.",
         discussion: """
             The registry file is YAML or JSON: {agents: [{agent_id, agent_name, is_online, \
@@ -35,7 +35,9 @@ struct Explain: ParsableCommand {
     @Argument(help: "The message: inline JSON ({...}), a JSON file, or - for standard input.")
     var message: String = "-"
 
-    func run() throws {
+    public init() {}
+
+    public func run() throws {
         let ruleSet = try loadRuleSet(rules)
         let snapshot = try loadRegistry(registry)
         let bytes: [UInt8]

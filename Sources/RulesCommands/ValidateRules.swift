@@ -6,8 +6,8 @@ import RoutingRules
 extension DiagnosticFormat: ExpressibleByArgument {}
 
 /// `broker validate-rules`: every problem in a rule set, in a form editors and CI understand.
-struct ValidateRules: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct ValidateRules: ParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "validate-rules",
         abstract: "Check rule files and report every problem as file:line:column.",
         discussion: """
@@ -35,7 +35,9 @@ struct ValidateRules: ParsableCommand {
     )
     var timings = false
 
-    func run() throws {
+    public init() {}
+
+    public func run() throws {
         let result: RuleSetLoadResult
         var stages = LoadTimings()
         let clock = ContinuousClock()

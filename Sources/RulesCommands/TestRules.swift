@@ -4,8 +4,8 @@ import Foundation
 import RoutingRules
 
 /// `broker test-rules`: run rule test cases and show failures as diffs.
-struct TestRules: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct TestRules: ParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "test-rules",
         abstract: "Run rule test cases (registry + message → expected outcome).",
         discussion: """
@@ -24,7 +24,9 @@ struct TestRules: ParsableCommand {
     @Flag(name: .shortAndLong, help: "List every case, not only failures.")
     var verbose = false
 
-    func run() throws {
+    public init() {}
+
+    public func run() throws {
         let files: [String]
         do {
             files = try RuleSetLoader.sourceFiles(tests)
