@@ -17,7 +17,13 @@ public enum Timestamp {
             if instant > now.timeIntervalSince1970 + 60 { instant -= 86_400 }
             return Date(timeIntervalSince1970: instant)
         }
-        scanner = DigitScanner(Array(text.utf8))
+        return dateTime(text)
+    }
+
+    /// The instant an ISO-8601 date-time denotes, or `nil` for anything else (a bare time of day
+    /// included: it means a different instant depending on the clock).
+    public static func dateTime(_ text: String) -> Date? {
+        var scanner = DigitScanner(Array(text.utf8))
         guard let seconds = scanner.dateTime(), scanner.atEnd else { return nil }
         return Date(timeIntervalSince1970: seconds)
     }

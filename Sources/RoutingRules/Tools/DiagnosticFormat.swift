@@ -59,7 +59,8 @@ public enum DiagnosticFormat: String, Sendable, CaseIterable {
 }
 
 extension String {
-    var replacingPercentAndNewlines: String {
+    /// The text escaped for a GitHub Actions workflow command's message (`%`, CR and LF).
+    public var replacingPercentAndNewlines: String {
         var out = ""
         for c in self {
             switch c {

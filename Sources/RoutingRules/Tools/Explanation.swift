@@ -49,7 +49,11 @@ public struct Explanation: Sendable {
                         "      candidates (\(candidates.count)) from \(step.selection ?? "agents"): \(shown.isEmpty ? "none" : shown)"
                     )
                 }
-                if step.result == .noAgent { lines.append("      no agent qualifies: following 'otherwise'") }
+                if step.result == .noAgent {
+                    let why =
+                        step.candidates?.isEmpty == false ? "the strategy chose none of them" : "no agent qualifies"
+                    lines.append("      \(why): following 'otherwise'")
+                }
             }
         }
         if all {
@@ -90,10 +94,12 @@ struct ExplainingObserver: EvaluationObserver {
     var total = 0
 
     mutating func skipped(_ route: CompiledRoute, because failure: String) {
+        closeTakenStep()
         steps.append(.init(route: route.name, location: route.location, result: .notMatched(failedTest: failure)))
     }
 
     mutating func taken(_ route: CompiledRoute) {
+        closeTakenStep()
         steps.append(.init(route: route.name, location: route.location, result: .taken))
     }
 
@@ -106,7 +112,11 @@ struct ExplainingObserver: EvaluationObserver {
         if agentIDs.isEmpty { steps[steps.count - 1].result = .noAgent }
     }
 
-    mutating func chainEnded(_ route: CompiledRoute) {
+    mutating func chainEnded(_ route: CompiledRoute) { closeTakenStep() }
+
+    /// A route that was taken and is followed by another step did not decide: it followed
+    /// `otherwise` (no candidate, or none its strategy could choose).
+    private mutating func closeTakenStep() {
         if let last = steps.indices.last, steps[last].result == .taken { steps[last].result = .noAgent }
     }
 

@@ -6,6 +6,8 @@ public struct RuleTestFile: Sendable {
     public var name: String
     /// The rules to test (relative paths resolved against the test file), unless overridden.
     public var rules: String?
+    /// The instant `within` tests compare against in every case that pins none of its own.
+    public var now: Date?
     public var cases: [RuleTestCase]
 }
 
@@ -15,7 +17,21 @@ public struct RuleTestCase: Sendable {
     public var location: SourceLocation
     public var registry: AgentRegistry.Snapshot
     public var message: [UInt8]
+    /// The instant `within` tests compare against: the case's `now:`, else the file's.
+    public var now: Date?
     var expect: [(key: String, value: YAMLNode)]
+}
+
+/// What running one case found.
+public struct RuleTestResult: Sendable {
+    /// What differs from the expectations (empty when the case passes).
+    public var failures: [String]
+    public var passed: Bool { failures.isEmpty }
+    /// The decoded message and what the rules did with it (nil when it cannot be decoded).
+    public var message: Message?
+    public var explanation: Explanation?
+    /// The instant the case ran at.
+    public var now: Date
 }
 
 /// Parsing and running rule tests.
@@ -32,15 +48,16 @@ public enum RuleTests {
             throw YAMLData.Failure(diagnostics: sink.diagnostics)
         }
         var parser = RuleParser()
-        var file = RuleTestFile(name: name, rules: nil, cases: [])
+        var file = RuleTestFile(name: name, rules: nil, now: nil, cases: [])
         var defaultRegistry = AgentRegistry.Snapshot(agents: [])
         var caseNodes: [YAMLNode] = []
         if let pairs = parser.mapping(root, "a rule test file") {
             for (key, value) in parser.checkedPairs(
-                pairs, allowed: ["rules", "registry", "cases"], context: "test file")
+                pairs, allowed: ["rules", "now", "registry", "cases"], context: "test file")
             {
                 switch key {
                 case "rules": file.rules = value.text.map { resolve($0, relativeTo: name) }
+                case "now": file.now = instant(value, into: &sink)
                 case "registry":
                     do { defaultRegistry = try YAMLData.registry(from: value, name: name) } catch {
                         sink.append(contentsOf: error.diagnostics)
@@ -58,13 +75,14 @@ public enum RuleTests {
             guard let pairs = parser.mapping(node, "a test case") else { continue }
             var testCase = RuleTestCase(
                 name: "case at line \(node.location.line)", location: node.location, registry: defaultRegistry,
-                message: [], expect: [])
+                message: [], now: file.now, expect: [])
             var sawMessage = false
             for (key, value) in parser.checkedPairs(
-                pairs, allowed: ["name", "registry", "message", "message_json", "expect"], context: "test case")
+                pairs, allowed: ["name", "now", "registry", "message", "message_json", "expect"], context: "test case")
             {
                 switch key {
                 case "name": testCase.name = value.text ?? testCase.name
+                case "now": testCase.now = instant(value, into: &sink) ?? file.now
                 case "registry":
                     do { testCase.registry = try YAMLData.registry(from: value, name: name) } catch {
                         sink.append(contentsOf: error.diagnostics)
@@ -93,26 +111,57 @@ public enum RuleTests {
         return file
     }
 
+    /// A `now:` value: an ISO-8601 date-time (a bare time of day would depend on the clock).
+    private static func instant(_ node: YAMLNode, into sink: inout DiagnosticSink) -> Date? {
+        if let text = node.text, let date = Timestamp.dateTime(text) { return date }
+        sink.error(
+            node.location,
+            "'now' must be an ISO-8601 date-time such as 2026-12-01T09:30:00Z, found \(node.scalar != nil ? "'\(node.text ?? "")'" : node.kindDescription)"
+        )
+        return nil
+    }
+
     static func resolve(_ path: String, relativeTo file: String) -> String {
         if path.hasPrefix("/") { return path }
         let directory = (file as NSString).deletingLastPathComponent
-        return directory.isEmpty ? path : (directory as NSString).appendingPathComponent(path)
+        if directory.isEmpty { return path }
+        // `rules/tests/../default.yaml` is `rules/default.yaml` (the name diagnostics show).
+        var parts: [Substring] = []
+        for part in (directory + "/" + path).split(separator: "/", omittingEmptySubsequences: true) {
+            switch part {
+            case ".": continue
+            case "..": if let last = parts.last, last != ".." { parts.removeLast() } else { parts.append(part) }
+            default: parts.append(part)
+            }
+        }
+        return parts.joined(separator: "/")
     }
 
-    /// Runs one case; returns what differs from the expectations (empty when it passes).
-    public static func run(_ testCase: RuleTestCase, ruleSet: RuleSet, now: Date = Date()) -> [String] {
+    /// Runs one case at its own `now`, else at `now`, else at the clock's time.
+    public static func run(_ testCase: RuleTestCase, ruleSet: RuleSet, now: Date? = nil) -> RuleTestResult {
+        let instant = testCase.now ?? now ?? Date()
         var random = FastRandom(seed: 0x5EED)
         let message: Message
         do {
             message = try Message(decoding: testCase.message)
         } catch {
+            var failures: [String] = []
             if let expected = testCase.expect.first(where: { $0.key == "decode_error" })?.value.text {
-                return expected == error.reasonCode
-                    ? [] : ["decode_error: expected \(expected), got \(error.reasonCode) (\(error))"]
+                if expected != error.reasonCode {
+                    failures = ["decode_error: expected \(expected), got \(error.reasonCode) (\(error))"]
+                }
+            } else {
+                failures = ["the message cannot be decoded: \(error)"]
             }
-            return ["the message cannot be decoded: \(error)"]
+            return RuleTestResult(failures: failures, message: nil, explanation: nil, now: instant)
         }
-        let decision = ruleSet.evaluate(message, in: testCase.registry, random: &random, now: now)
+        let explanation = ruleSet.explain(message, in: testCase.registry, random: &random, now: instant)
+        let failures = check(testCase, explanation.decision)
+        return RuleTestResult(failures: failures, message: message, explanation: explanation, now: instant)
+    }
+
+    /// What in `decision` differs from the expectations of `testCase`.
+    private static func check(_ testCase: RuleTestCase, _ decision: Decision) -> [String] {
         var failures: [String] = []
         let deliveries = decision.deliveries
         let first = deliveries.first
