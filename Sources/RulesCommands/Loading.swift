@@ -4,7 +4,7 @@ import BrokerCore
 import RoutingRules
 
 /// Loads a rule set for a command; on any problem prints the diagnostics and exits with 2.
-func loadRuleSet(_ path: String) throws -> RuleSet {
+func loadRuleSet(_ path: String, annotating: Bool = false) throws -> RuleSet {
     let loaded: RuleSetLoadResult
     do {
         loaded = try RuleSetLoader().load(paths: [path])
@@ -13,10 +13,20 @@ func loadRuleSet(_ path: String) throws -> RuleSet {
         throw ExitCode(Status.usage)
     }
     guard let ruleSet = loaded.ruleSet else {
-        for diagnostic in loaded.errors { printError(diagnostic.description) }
+        report(loaded.errors, annotating: annotating)
         throw ExitCode(Status.usage)
     }
     return ruleSet
+}
+
+/// Prints diagnostics: as GitHub workflow commands on standard output when `annotating`, else
+/// as `file:line:column: error: …` lines on standard error.
+func report(_ diagnostics: [Diagnostic], annotating: Bool) {
+    if annotating {
+        print(DiagnosticFormat.github.render(diagnostics, valid: false))
+    } else {
+        for diagnostic in diagnostics { printError(diagnostic.description) }
+    }
 }
 
 /// Loads a registry snapshot file for a command; on any problem prints it and exits with 2.

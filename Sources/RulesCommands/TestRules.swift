@@ -73,7 +73,7 @@ public struct TestRules: ParsableCommand {
                 printError("error: \(file): no rules to test: add 'rules:' to the file or pass --rules")
                 throw ExitCode(Status.usage)
             }
-            let ruleSet = try ruleSets[rulesPath] ?? loadRuleSet(rulesPath)
+            let ruleSet = try ruleSets[rulesPath] ?? loadRuleSet(rulesPath, annotating: format == .github)
             ruleSets[rulesPath] = ruleSet
             if measuring && !report.coverage.contains(where: { $0.rules == rulesPath }) {
                 report.coverage.append((rulesPath, RuleCoverage(ruleSet: ruleSet)))
@@ -107,7 +107,7 @@ public struct TestRules: ParsableCommand {
         do {
             return try RuleTests.parse([UInt8](data), name: file)
         } catch {
-            printError(error.description)
+            report(error.diagnostics, annotating: format == .github)
             throw ExitCode(Status.usage)
         }
     }

@@ -91,7 +91,7 @@ extension RabbitMQIntegration {
                 (try AMQPAdmin.messageCount(broker.queues.input, configuration: rabbit)) < total - 500
             }
             kill(broker.process.processIdentifier, SIGTERM)
-            broker.process.waitUntilExit()
+            await broker.process.exited()
             #expect(broker.process.terminationReason == .exit && broker.process.terminationStatus == 0)
             let routed = await drainQueue(broker.queues.output)
             let left = try AMQPAdmin.messageCount(broker.queues.input, configuration: rabbit)
@@ -135,7 +135,7 @@ extension RabbitMQIntegration {
             let readiness = await http("GET", "http://127.0.0.1:\(broker.adminPort)/readyz")
             #expect(readiness.status == 200, "\(readiness.body)")
             kill(broker.process.processIdentifier, SIGTERM)
-            broker.process.waitUntilExit()
+            await broker.process.exited()
             await simulator.stop()
         }
 

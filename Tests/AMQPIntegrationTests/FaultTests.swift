@@ -102,13 +102,13 @@ extension RabbitMQIntegration {
                 try await Task.sleep(for: .milliseconds(20))
             }
             kill(first.processIdentifier, SIGKILL)
-            first.waitUntilExit()
+            await first.exited()
             #expect(first.terminationReason == .uncaughtSignal)
 
             let second = try startBroker()
             try await waitUntilDrained(queues.input)
             kill(second.processIdentifier, SIGTERM)
-            second.waitUntilExit()
+            await second.exited()
             #expect(second.terminationStatus == 0)
             let (missing, duplicates) = await account(queues)
             #expect(missing == 0)

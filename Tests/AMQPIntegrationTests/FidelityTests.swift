@@ -120,7 +120,7 @@ extension RabbitMQIntegration.DaemonProcessTests {
         #expect(Self.differences(letter.properties, expectedDead) == [])
 
         kill(broker.process.processIdentifier, SIGTERM)
-        broker.process.waitUntilExit()
+        await broker.process.exited()
         await simulator.stop()
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The `broker` command as users run it: real process, real files, exit statuses.
@@ -19,55 +20,40 @@ import Testing
         var error: String
     }
 
-    func broker(_ arguments: [String], input: String? = nil) throws -> Run {
-        let process = Process()
-        process.executableURL = Self.binary
-        process.arguments = arguments
-        process.currentDirectoryURL = Self.root
-        let out = Pipe()
-        let err = Pipe()
-        let inPipe = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = inPipe
-        try process.run()
-        if let input { inPipe.fileHandleForWriting.write(Data(input.utf8)) }
-        try inPipe.fileHandleForWriting.close()
-        let output = out.fileHandleForReading.readDataToEndOfFile()
-        let error = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(
-            status: process.terminationStatus, output: String(decoding: output, as: UTF8.self),
-            error: String(decoding: error, as: UTF8.self))
+    /// Runs `broker` in the repository (waiting off the cooperative pool: see `runProcess`).
+    func broker(_ arguments: [String], input: String? = nil) async throws -> Run {
+        let result = try await runProcess(Self.binary, arguments, input: input, in: Self.root)
+        return Run(status: result.status, output: result.output, error: result.error)
     }
 
-    @Test func shippedRulesAreValidStrictly() throws {
+    @Test func shippedRulesAreValidStrictly() async throws {
         for path in [
             "rules", "rules/examples/skills-least-loaded.yaml", "rules/examples/sticky-conversations.yaml",
             "rules/examples/per-agent-queues.yaml", "rules/examples/escalation.yaml",
             "rules/examples/strict-direct.yaml",
         ] {
-            let run = try broker(["validate-rules", "--strict", path])
+            let run = try await broker(["validate-rules", "--strict", path])
             #expect(run.status == 0, "\(path): \(run.output)\(run.error)")
         }
     }
 
     /// The shipped config file parses as `broker run` options (flags included: `true` is the
     /// flag, `false` its `--no-` form), so the run fails only on what it then does.
-    @Test func configFilesSetFlagsAndOptions() throws {
+    @Test func configFilesSetFlagsAndOptions() async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("config-\(UUID()).yaml")
         defer { try? FileManager.default.removeItem(at: file) }
         try "rules: /nonexistent/rules\nstrict-rules: true\nwatch-rules: false\ndecision-traces: false\n"
             .write(to: file, atomically: true, encoding: .utf8)
         for config in [["--config", file.path], ["--config=" + file.path], ["--config", "deploy/broker.yaml"]] {
-            let run = try broker(["run"] + config + ["--rules", "/nonexistent/rules", "--transport", "memory://x"])
+            let run = try await broker(
+                ["run"] + config + ["--rules", "/nonexistent/rules", "--transport", "memory://x"])
             #expect(run.status != 0)
             #expect(run.error.contains("/nonexistent/rules: no such file or directory"), "\(config): \(run.error)")
         }
     }
 
     /// A bad setting is reported with the file and the key, as it was written there.
-    @Test func configFileErrorsNameTheFileAndTheKey() throws {
+    @Test func configFileErrorsNameTheFileAndTheKey() async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("config-\(UUID()).yaml")
         defer { try? FileManager.default.removeItem(at: file) }
         let unknown =
@@ -79,15 +65,15 @@ import Testing
         ] {
             try text.write(to: file, atomically: true, encoding: .utf8)
             for form in [["--config", file.path], ["--config=" + file.path]] {
-                let run = try broker(["run"] + form)
+                let run = try await broker(["run"] + form)
                 #expect(run.status == 2)
                 #expect(run.error.contains(expected), "\(form) \(text): \(run.error)")
             }
         }
     }
 
-    @Test func timingsNameEveryStageAndThePassesOfTheCompiler() throws {
-        let run = try broker(["validate-rules", "--timings", "rules"])
+    @Test func timingsNameEveryStageAndThePassesOfTheCompiler() async throws {
+        let run = try await broker(["validate-rules", "--timings", "rules"])
         #expect(run.status == 0, "\(run.error)")
         let names = run.error.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
             .compactMap { line in
@@ -102,40 +88,40 @@ import Testing
             ], "\(run.error)")
     }
 
-    @Test func shippedRuleTestsPass() throws {
-        let run = try broker(["test-rules", "rules/tests"])
+    @Test func shippedRuleTestsPass() async throws {
+        let run = try await broker(["test-rules", "rules/tests"])
         #expect(run.status == 0, "\(run.output)")
         #expect(run.output.hasSuffix("40 passed, 0 failed\n"))
     }
 
-    @Test func invalidRulesExitOneWithEveryDiagnosticInEachFormat() throws {
+    @Test func invalidRulesExitOneWithEveryDiagnosticInEachFormat() async throws {
         let file = "Tests/RoutingRulesTests/Corpus/broken/type-errors.yaml"
-        let text = try broker(["validate-rules", file])
+        let text = try await broker(["validate-rules", file])
         #expect(text.status == 1)
         #expect(text.output.split(separator: "\n").count == 3)
         #expect(text.output.hasPrefix("\(file):4:40: error: 'lt' compares numbers"))
-        let github = try broker(["validate-rules", "--format", "github", file])
+        let github = try await broker(["validate-rules", "--format", "github", file])
         #expect(github.output.hasPrefix("::error file=\(file),line=4,col=40::"))
-        let json = try broker(["validate-rules", "--format", "json", file])
+        let json = try await broker(["validate-rules", "--format", "json", file])
         #expect(
             json.output.hasPrefix(
                 #"{"valid":false,"errors":3,"warnings":0,"diagnostics":[{"severity":"error","file":"\#(file)","line":4,"column":40,"#
             ))
     }
 
-    @Test func warningsFailOnlyWhenStrict() throws {
+    @Test func warningsFailOnlyWhenStrict() async throws {
         let file = "Tests/RoutingRulesTests/Corpus/broken/shadowed.yaml"
-        #expect(try broker(["validate-rules", file]).status == 0)
-        #expect(try broker(["validate-rules", "--strict", file]).status == 1)
+        #expect(try await broker(["validate-rules", file]).status == 0)
+        #expect(try await broker(["validate-rules", "--strict", file]).status == 1)
     }
 
-    @Test func usageAndIOErrorsExitTwo() throws {
-        #expect(try broker(["validate-rules", "no/such/path.yaml"]).status == 2)
-        #expect(try broker(["validate-rules", "--format", "xml", "rules"]).status == 2)
-        #expect(try broker(["test-rules", "--rules", "no/such/rules", "rules/tests/default.yaml"]).status == 2)
+    @Test func usageAndIOErrorsExitTwo() async throws {
+        #expect(try await broker(["validate-rules", "no/such/path.yaml"]).status == 2)
+        #expect(try await broker(["validate-rules", "--format", "xml", "rules"]).status == 2)
+        #expect(try await broker(["test-rules", "--rules", "no/such/rules", "rules/tests/default.yaml"]).status == 2)
     }
 
-    @Test func failingRuleTestsShowADiff() throws {
+    @Test func failingRuleTestsShowADiff() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rule-tests-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -146,7 +132,7 @@ import Testing
             message: { message_type: ERROR }
             expect: { route: direct-to-known-receiver, fields: { routing_status: routed } }
         """.write(to: test, atomically: true, encoding: .utf8)
-        let run = try broker(["test-rules", "--rules", "rules/default.yaml", test.path])
+        let run = try await broker(["test-rules", "--rules", "rules/default.yaml", test.path])
         #expect(run.status == 1)
         #expect(run.output.contains("FAIL \(test.path):2:5 wrong expectation"))
         #expect(
@@ -157,9 +143,9 @@ import Testing
         #expect(run.output.hasSuffix("0 passed, 1 failed\n"))
     }
 
-    @Test func explainShowsRoutesCandidatesAndTheResult() throws {
+    @Test func explainShowsRoutesCandidatesAndTheResult() async throws {
         let message = #"{"message_type":"TEXT","sender_id":"agent_ed38e8b1","message_id":"m1","text_payload":"hi"}"#
-        let run = try broker(
+        let run = try await broker(
             ["explain", "--rules", "rules", "--registry", "rules/registries/three-agents.yaml", "--seed", "3", "-"],
             input: message)
         #expect(run.status == 0, "\(run.error)")
@@ -172,15 +158,15 @@ import Testing
     }
 
     /// Routes the index skips are named; `--all` says why each cannot match.
-    @Test func explainNamesTheRoutesTheIndexSkipped() throws {
+    @Test func explainNamesTheRoutesTheIndexSkipped() async throws {
         let base = ["explain", "--registry", "rules/registries/three-agents.yaml", "--seed", "3"]
-        let named = try broker(base + [#"{"message_type":"TEXT"}"#])
+        let named = try await broker(base + [#"{"message_type":"TEXT"}"#])
         #expect(named.status == 0, "\(named.error)")
         #expect(
             named.output.contains(
                 "(3 other routes skipped by the index, which cannot match this message: agent-status-update, error-pending, error-to-server; --all says why)"
             ), "\(named.output)")
-        let all = try broker(base + ["--all", #"{"message_type":"TEXT"}"#])
+        let all = try await broker(base + ["--all", #"{"message_type":"TEXT"}"#])
         #expect(
             all.output.contains(
                 #"– error-pending (rules/default.yaml:23:5): skipped by the index: message.message_type == "ERROR" (message.message_type is "TEXT")"#
@@ -188,9 +174,9 @@ import Testing
     }
 
     /// `--format json`: the documented shape, for a delivered message and for one that is not JSON.
-    @Test func explainAsJSONHasTheDocumentedShape() throws {
+    @Test func explainAsJSONHasTheDocumentedShape() async throws {
         let base = ["explain", "--registry", "rules/registries/three-agents.yaml", "--seed", "3", "--format", "json"]
-        let run = try broker(base + [#"{"message_type":"TEXT","sender_id":"agent_ed38e8b1"}"#])
+        let run = try await broker(base + [#"{"message_type":"TEXT","sender_id":"agent_ed38e8b1"}"#])
         #expect(run.status == 0, "\(run.error)")
         let object = try #require(
             try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any], "\(run.output)")
@@ -209,20 +195,21 @@ import Testing
         #expect(delivery["queue"] as? String == "server_input_queue")
         #expect((delivery["message"] as? [String: Any])?["routing_status"] as? String == "routed")
 
-        let bad = try broker(base + ["{not json"])
+        let bad = try await broker(base + ["{not json"])
         #expect(bad.status == 1)
         let failed = try #require(try JSONSerialization.jsonObject(with: Data(bad.output.utf8)) as? [String: Any])
         #expect((failed["decision"] as? [String: Any])?["outcome"] as? String == "dead_letter")
     }
 
-    @Test func explainRejectsBadMessagesClearly() throws {
-        let invalid = try broker(
+    @Test func explainRejectsBadMessagesClearly() async throws {
+        let invalid = try await broker(
             ["explain", "--registry", "rules/registries/three-agents.yaml", "-"], input: "{not json")
         #expect(invalid.status == 1)
         #expect(invalid.error.contains("standard input: invalid JSON"))
-        let array = try broker(["explain", "--registry", "rules/registries/three-agents.yaml", "-"], input: "[1]")
+        let array = try await broker(
+            ["explain", "--registry", "rules/registries/three-agents.yaml", "-"], input: "[1]")
         #expect(array.error.contains("message is a JSON array, not an object"))
-        let huge = try broker(
+        let huge = try await broker(
             ["explain", "--registry", "rules/registries/three-agents.yaml", "--max-message-size", "100", "-"],
             input: "{\"a\":\"" + String(repeating: "x", count: 200) + "\"}")
         #expect(huge.error.contains("exceeds the limit of 100 bytes"))

@@ -9,22 +9,16 @@ import Testing
         "bench-reload",
     ]
 
-    func help(_ command: String, columns: Int) throws -> String {
-        let process = Process()
-        process.executableURL = brokerExecutable
-        process.arguments = (command.isEmpty ? [] : [command]) + ["--help"]
-        process.environment = ["COLUMNS": String(columns), "PATH": "/usr/bin:/bin"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return text
+    func help(_ command: String, columns: Int) async throws -> String {
+        try await runProcess(
+            brokerExecutable, (command.isEmpty ? [] : [command]) + ["--help"],
+            environment: ["COLUMNS": String(columns), "PATH": "/usr/bin:/bin"]
+        ).output
     }
 
     @Test(arguments: commands)
-    func everyParagraphIsOneLineOnAWideTerminal(_ command: String) throws {
-        let text = try help(command, columns: 5000)
+    func everyParagraphIsOneLineOnAWideTerminal(_ command: String) async throws {
+        let text = try await help(command, columns: 5000)
         // The discussion: between the OVERVIEW paragraph and USAGE.
         let sections = text.components(separatedBy: "\n\n")
         let discussion = sections.dropFirst().prefix { !$0.hasPrefix("USAGE:") }
@@ -35,8 +29,8 @@ import Testing
     }
 
     @Test(arguments: commands)
-    func narrowTerminalsWrapWithinTheWidth(_ command: String) throws {
-        let text = try help(command, columns: 60)
+    func narrowTerminalsWrapWithinTheWidth(_ command: String) async throws {
+        let text = try await help(command, columns: 60)
         for line in text.split(separator: "\n") where !line.hasPrefix("USAGE:") && !line.hasPrefix("  -") {
             let words = line.split(separator: " ")
             #expect(line.count <= 60 || words.count == 1, "broker \(command) --help at 60 columns: \(line)")

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 #if canImport(FoundationXML)
@@ -29,49 +30,49 @@ extension CLITests {
 
         """
 
-    @Test func shippedRuleTestsCoverEveryRouteBranchAndOtherwiseLink() throws {
-        let run = try broker(["test-rules", "--coverage", "--fail-under", "100", "rules/tests"])
+    @Test func shippedRuleTestsCoverEveryRouteBranchAndOtherwiseLink() async throws {
+        let run = try await broker(["test-rules", "--coverage", "--fail-under", "100", "rules/tests"])
         #expect(run.status == 0, "\(run.output)\(run.error)")
         #expect(run.output.contains("coverage of rules/examples/escalation.yaml: 100.0%"), "\(run.output)")
         #expect(run.output.contains("coverage in all: 100.0% (72 of 72 items)"), "\(run.output)")
     }
 
-    @Test func nowPinnedInTheFileTheCaseOrTheCommandLineDecidesWithin() throws {
+    @Test func nowPinnedInTheFileTheCaseOrTheCommandLineDecidesWithin() async throws {
         let pinned = try ruleTestFile("now: 2026-12-01T09:30:00Z\n" + Self.urgentCase)
         defer { try? FileManager.default.removeItem(at: pinned.deletingLastPathComponent()) }
-        #expect(try broker(["test-rules", pinned.path]).status == 0)
+        #expect(try await broker(["test-rules", pinned.path]).status == 0)
         // The file's `now:` wins over --now; without one, --now decides; the clock (years later) fails.
-        #expect(try broker(["test-rules", "--now", "2026-12-01T09:40:00Z", pinned.path]).status == 0)
+        #expect(try await broker(["test-rules", "--now", "2026-12-01T09:40:00Z", pinned.path]).status == 0)
         let unpinned = try ruleTestFile(Self.urgentCase)
         defer { try? FileManager.default.removeItem(at: unpinned.deletingLastPathComponent()) }
-        #expect(try broker(["test-rules", "--now", "2026-12-01T09:30:00Z", unpinned.path]).status == 0)
-        #expect(try broker(["test-rules", "--now", "2026-12-01T09:40:00Z", unpinned.path]).status == 1)
+        #expect(try await broker(["test-rules", "--now", "2026-12-01T09:30:00Z", unpinned.path]).status == 0)
+        #expect(try await broker(["test-rules", "--now", "2026-12-01T09:40:00Z", unpinned.path]).status == 1)
         // A case's own `now:` wins over the file's.
         let late = Self.urgentCase.replacingOccurrences(
             of: "  - name: a recent senior takes it\n",
             with: "  - name: a recent senior takes it\n    now: 2026-12-01T09:40:00Z\n")
         let perCase = try ruleTestFile("now: 2026-12-01T09:30:00Z\n" + late)
         defer { try? FileManager.default.removeItem(at: perCase.deletingLastPathComponent()) }
-        let run = try broker(["test-rules", perCase.path])
+        let run = try await broker(["test-rules", perCase.path])
         #expect(run.status == 1)
         #expect(run.output.contains("what happened (at 2026-12-01T09:40:00Z):"), "\(run.output)")
     }
 
-    @Test func aTimeOfDayIsNotAPinnedNow() throws {
+    @Test func aTimeOfDayIsNotAPinnedNow() async throws {
         let file = try ruleTestFile("now: \"09:30:00\"\n" + Self.urgentCase)
         defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
-        let run = try broker(["test-rules", file.path])
+        let run = try await broker(["test-rules", file.path])
         #expect(run.status == 2)
         #expect(run.error.contains("\(file.path):2:6: error: 'now' must be an ISO-8601 date-time"), "\(run.error)")
-        let flag = try broker(["test-rules", "--now", "09:30", file.path])
+        let flag = try await broker(["test-rules", "--now", "09:30", file.path])
         #expect(flag.status == 2)
         #expect(flag.error.contains("--now must be an ISO-8601 date-time"))
     }
 
-    @Test func coverageNamesWhatNoCaseExercisedAndFailsUnderTheThreshold() throws {
+    @Test func coverageNamesWhatNoCaseExercisedAndFailsUnderTheThreshold() async throws {
         let file = try ruleTestFile("now: 2026-12-01T09:30:00Z\n" + Self.urgentCase)
         defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
-        let run = try broker(["test-rules", "--fail-under", "90", file.path])
+        let run = try await broker(["test-rules", "--fail-under", "90", file.path])
         #expect(run.status == 1)
         #expect(run.error.contains("coverage 23.1% is under the required 90.0%"), "\(run.error)")
         let rules = "rules/examples/escalation.yaml"
@@ -84,16 +85,16 @@ extension CLITests {
             #expect(run.output.contains("not exercised: ") && run.output.contains(missed), "\(missed)\n\(run.output)")
         }
         #expect(!run.output.contains("urgent-senior-recent: decides"), "\(run.output)")
-        #expect(try broker(["test-rules", "--fail-under", "20", file.path]).status == 0)
+        #expect(try await broker(["test-rules", "--fail-under", "20", file.path]).status == 0)
     }
 
     /// A failing case shows what the rules did, in the words of `broker explain`.
-    @Test func aFailingCasePrintsTheExplainTrace() throws {
+    @Test func aFailingCasePrintsTheExplainTrace() async throws {
         // No load metric: the least-loaded strategy cannot choose the senior, so `otherwise` is followed.
         let text = Self.urgentCase.replacingOccurrences(of: ", load: \"0.2\"", with: "")
         let file = try ruleTestFile("now: 2026-12-01T09:30:00Z\n" + text)
         defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
-        let run = try broker(["test-rules", "--coverage", file.path])
+        let run = try await broker(["test-rules", "--coverage", file.path])
         #expect(run.status == 1)
         #expect(run.output.contains("+ actual:   urgent-any-senior"))
         // Taken but not deciding is not coverage of the route.
@@ -103,7 +104,7 @@ extension CLITests {
         #expect(run.output.contains("    decision: deliver (route 'urgent-any-senior'), agent agent_s"))
     }
 
-    @Test func junitOutputIsWellFormedAndCountsTheCases() throws {
+    @Test func junitOutputIsWellFormedAndCountsTheCases() async throws {
         let text =
             Self.urgentCase + """
                   - name: a wrong expectation & a <tag>
@@ -113,7 +114,7 @@ extension CLITests {
                 """
         let file = try ruleTestFile("now: 2026-12-01T09:30:00Z\n" + text)
         defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
-        let run = try broker(["test-rules", "--format", "junit", file.path])
+        let run = try await broker(["test-rules", "--format", "junit", file.path])
         #expect(run.status == 1)
         let counter = XMLCounter()
         let parser = XMLParser(data: Data(run.output.utf8))
@@ -125,10 +126,10 @@ extension CLITests {
         #expect(counter.names.contains("a wrong expectation & a <tag>"))
     }
 
-    @Test func jsonOutputHasTheDocumentedShape() throws {
+    @Test func jsonOutputHasTheDocumentedShape() async throws {
         let file = try ruleTestFile("now: 2026-12-01T09:30:00Z\n" + Self.urgentCase)
         defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
-        let run = try broker(["test-rules", "--format", "json", "--coverage", file.path])
+        let run = try await broker(["test-rules", "--format", "json", "--coverage", file.path])
         #expect(run.status == 0)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any])
         #expect(object["version"] as? Int == 1 && object["passed"] as? Int == 1 && object["failed"] as? Int == 0)
@@ -144,14 +145,14 @@ extension CLITests {
         #expect(items.allSatisfy { $0["location"] is String && $0["hits"] is Int && $0["description"] is String })
     }
 
-    @Test func githubOutputAnnotatesFailuresAndWhatIsNotCovered() throws {
+    @Test func githubOutputAnnotatesFailuresAndWhatIsNotCovered() async throws {
         let text = Self.urgentCase.replacingOccurrences(
             of: "a recent senior takes it", with: "'one, wrong: on purpose'"
         )
         .replacingOccurrences(of: "agent: agent_s", with: "agent: agent_x")
         let file = try ruleTestFile("now: 2026-12-01T09:30:00Z\n" + text)
         defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
-        let run = try broker(["test-rules", "--format", "github", "--coverage", file.path])
+        let run = try await broker(["test-rules", "--format", "github", "--coverage", file.path])
         #expect(run.status == 1)
         let lines = run.output.split(separator: "\n")
         #expect(
@@ -168,7 +169,7 @@ extension CLITests {
     }
 
     /// `broker-rules` is the same toolchain: the same output and statuses as `broker`'s commands.
-    @Test func brokerRulesIsTheSameToolchainOnItsOwn() throws {
+    @Test func brokerRulesIsTheSameToolchainOnItsOwn() async throws {
         let small = CLITests.root.appendingPathComponent(".build/debug/broker-rules")
         for arguments in [
             ["test-rules", "--coverage", "rules/tests"], ["validate-rules", "--format", "json", "rules"],
@@ -178,25 +179,11 @@ extension CLITests {
             ],
             ["test-rules", "--now", "nine"],
         ] {
-            let full = try broker(arguments)
-            let alone = try runCommand(small, arguments)
+            let full = try await broker(arguments)
+            let alone = try await runProcess(small, arguments, in: CLITests.root)
             #expect(alone.status == full.status, "\(arguments)")
             #expect(alone.output == full.output, "\(arguments)")
         }
-    }
-
-    func runCommand(_ executable: URL, _ arguments: [String]) throws -> Run {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.currentDirectoryURL = Self.root
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = Pipe()
-        try process.run()
-        let output = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, output: String(decoding: output, as: UTF8.self), error: "")
     }
 }
 

@@ -7,58 +7,58 @@ import Testing
 @Suite struct StaticBinaryTests {
     let binary = repositoryRoot.appendingPathComponent(".build/release/broker")
 
-    func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (
+    func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) async throws -> (
         status: Int32, output: String
     ) {
-        try runCommand(executable, arguments, environment: environment)
+        try await runCommand(executable, arguments, environment: environment)
     }
 
     /// The toolchain's root (`/opt/swift` here): two levels above the `swift` driver.
     var toolchain: String {
-        get throws {
-            let (_, path) = try run("/usr/bin/env", ["sh", "-c", "readlink -f \"$(command -v swift)\""])
+        get async throws {
+            let (_, path) = try await run("/usr/bin/env", ["sh", "-c", "readlink -f \"$(command -v swift)\""])
             return URL(fileURLWithPath: path.trimmingCharacters(in: .whitespacesAndNewlines))
                 .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         }
     }
 
-    @Test func theReleaseBinaryLinksNothingFromTheToolchain() throws {
+    @Test func theReleaseBinaryLinksNothingFromTheToolchain() async throws {
         try #require(
             FileManager.default.isExecutableFile(atPath: binary.path),
             "no release binary at \(binary.path): run `make release` (make test does)")
-        let root = try toolchain
-        let (lddStatus, libraries) = try run("/usr/bin/ldd", [binary.path])
+        let root = try await toolchain
+        let (lddStatus, libraries) = try await run("/usr/bin/ldd", [binary.path])
         #expect(lddStatus == 0, "\(libraries)")
         #expect(!libraries.contains(root), "libraries from the toolchain (\(root)):\n\(libraries)")
         #expect(!libraries.contains("not found"), "\(libraries)")
         #expect(libraries.contains("librabbitmq"))
-        let (_, dynamic) = try run("/usr/bin/env", ["readelf", "-d", binary.path])
+        let (_, dynamic) = try await run("/usr/bin/env", ["readelf", "-d", binary.path])
         let searchPaths = dynamic.split(separator: "\n").filter { $0.contains("RUNPATH") || $0.contains("RPATH") }
         #expect(searchPaths.allSatisfy { !$0.contains(root) && !$0.contains("swift") }, "\(searchPaths)")
-        let (status, version) = try run(binary.path, ["--version"], environment: ["PATH": "/usr/bin:/bin"])
+        let (status, version) = try await run(binary.path, ["--version"], environment: ["PATH": "/usr/bin:/bin"])
         #expect(status == 0)
         #expect(version.contains("commit "), "\(version)")
     }
 
-    @Test func itRunsWithTheToolchainsRuntimeHidden() throws {
+    @Test func itRunsWithTheToolchainsRuntimeHidden() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: binary.path), "run `make release` first")
-        let runtime = try toolchain + "/usr/lib/swift/linux"
+        let runtime = try await toolchain + "/usr/lib/swift/linux"
         // As root, hide the runtime directory behind an empty one in a mount namespace of its own;
         // otherwise the loader is kept from every toolchain path by an empty environment.
         let hide =
             getuid() == 0
             ? "unshare -m sh -c 'mount -t tmpfs none \(runtime) && \(binary.path) --version && ls \(runtime) | wc -l'"
             : "env -i PATH=/usr/bin:/bin \(binary.path) --version && echo 0"
-        let (status, output) = try run("/bin/sh", ["-c", hide])
+        let (status, output) = try await run("/bin/sh", ["-c", hide])
         #expect(status == 0, "\(output)")
         #expect(output.contains("commit "), "\(output)")
         #expect(output.split(separator: "\n").last == "0", "the runtime directory was not hidden: \(output)")
     }
 
-    @Test func makeInstallHonoursDestdirAndPrefix() throws {
+    @Test func makeInstallHonoursDestdirAndPrefix() async throws {
         let destination = temporaryPath("install")
         defer { try? FileManager.default.removeItem(at: destination) }
-        let (status, output) = try run(
+        let (status, output) = try await run(
             "/usr/bin/env", ["make", "-s", "install", "DESTDIR=\(destination.path)", "PREFIX=/usr", "SYSCONFDIR=/etc"])
         #expect(status == 0, "\(output)")
         let files = [

@@ -70,8 +70,8 @@ final class NotifySocket: @unchecked Sendable {
         #expect(await broker.waitForExit(timeout: .seconds(15)) == 0, "\(broker.tail())")
     }
 
-    @Test func theShippedUnitScoresAtMostTwoPointFive() throws {
-        let (_, output) = try runCommand(
+    @Test func theShippedUnitScoresAtMostTwoPointFive() async throws {
+        let (_, output) = try await runCommand(
             "/usr/bin/env", ["systemd-analyze", "security", "--offline=true", "deploy/broker.service"])
         let line = try #require(output.split(separator: "\n").last { $0.contains("Overall exposure level") })
         let score = try #require(

@@ -50,11 +50,11 @@ func memoryDaemon(
 }
 
 /// Runs Debian's promtool (scripts/promtool.sh finds or unpacks it) on a metrics text.
-func promtool(_ metrics: String) throws -> (status: Int32, output: String) {
-    let (found, path) = try runCommand("/bin/bash", [root.appendingPathComponent("scripts/promtool.sh").path])
+func promtool(_ metrics: String) async throws -> (status: Int32, output: String) {
+    let (found, path) = try await runCommand("/bin/bash", [root.appendingPathComponent("scripts/promtool.sh").path])
     try #require(found == 0, "promtool is not available (scripts/promtool.sh): \(path)")
     let tool = String(path.split(separator: "\n").last ?? "")
-    return try runCommand(tool, ["check", "metrics"], input: metrics)
+    return try await runCommand(tool, ["check", "metrics"], input: metrics)
 }
 
 func request(_ method: String, _ url: String) async throws -> (Int, String) {
@@ -138,7 +138,7 @@ func request(_ method: String, _ url: String) async throws -> (Int, String) {
         let (readyStatus, ready) = try await request("GET", base + "/readyz")
         #expect(readyStatus == 200 && ready.contains(#""ready":true"#))
         let (_, metrics) = try await request("GET", base + "/metrics")
-        let lint = try promtool(metrics)
+        let lint = try await promtool(metrics)
         #expect(lint.status == 0, "promtool check metrics: \(lint.output)")
         for name in ["broker_build_info", "broker_rules_reload_failures_total", "broker_rules_reloads_total"] {
             #expect(metrics.contains("# TYPE \(name) "), "missing \(name)")

@@ -80,6 +80,8 @@ import Testing
         await propertyCheck(
             count: 150, input: Gen.int(in: 1...40), Gen.int(in: 0...1_000_000), Gen.int(in: 0...4)
         ) { routeCount, salt, online in
+            // Lets the async tests running beside this one have a cooperative thread.
+            await Task.yield()
             let seeds = (0..<routeCount).map { ($0 &* 2_654_435_761 &+ salt) & 0xFFFFF }
             let rules: RuleSet
             do {
@@ -109,6 +111,8 @@ import Testing
         await propertyCheck(
             count: 150, input: Gen.int(in: 1...30), Gen.int(in: 0...1_000_000), Gen.int(in: 0...4)
         ) { routeCount, salt, online in
+            // Lets the async tests running beside this one have a cooperative thread.
+            await Task.yield()
             let seeds = (0..<routeCount).map { ($0 &* 2_654_435_761 &+ salt) & 0xFFFFF }
             let specialised: RuleSet
             let general: RuleSet

@@ -23,6 +23,8 @@ import Testing
 
     @Test func consistentHashMovesOnlyTheKeysOfTheAgentThatLeaves() async {
         await propertyCheck(count: 60, input: Gen.int(in: 3...40), Gen.int(in: 0...1000)) { agentCount, salt in
+            // Lets the async tests running beside this one have a cooperative thread.
+            await Task.yield()
             let agents = (0..<agentCount).map { "agent_\(salt)_\($0)" }
             let leaving = agents[salt % agentCount]
             let remaining = agents.filter { $0 != leaving }
@@ -38,6 +40,8 @@ import Testing
 
     @Test func consistentHashDoesNotDependOnRegistryOrderOrProcess() async {
         await propertyCheck(count: 60, input: Gen.int(in: 2...30), Gen.int(in: 0...10_000)) { agentCount, salt in
+            // Lets the async tests running beside this one have a cooperative thread.
+            await Task.yield()
             let agents = (0..<agentCount).map { "agent_\($0)" }
             let conversation = "conversation-\(salt)"
             #expect(pick(conversation, agents) == pick(conversation, agents.reversed()))
@@ -72,6 +76,8 @@ import Testing
                 ("agent_\($0)", $0 % 3 != 0, ["load": "0.\($0)", "skill": $0 % 2 == 0 ? "billing" : "support"])
             })
         await propertyCheck(count: 200, input: Gen.int(in: 0...5), Gen.int(in: 0...10_000)) { kind, n in
+            // Lets the async tests running beside this one have a cooperative thread.
+            await Task.yield()
             let types = ["TEXT", "REPLY", "SYSTEM", "ERROR", "ESCALATION", "OTHER"]
             let json =
                 #"{"message_type":"\#(types[kind])","sender_id":"agent_\#(n % 12)","conversation_id":"c\#(n)","text_payload":"invoice \#(n)","priority":"\#(n % 5)"}"#

@@ -1,4 +1,35 @@
 import Foundation
+import Synchronization
+
+/// What a finished command wrote and how it ended.
+public struct CommandResult: Sendable {
+    public var status: Int32
+    /// Standard output (with standard error interleaved when they were merged).
+    public var output: String
+    /// Standard error, when it was kept apart.
+    public var error: String
+}
+
+/// Runs a command to its end and returns what it wrote. `input` goes to its standard input.
+///
+/// The waiting happens on a thread of its own: a test that blocked one of Swift's cooperative
+/// threads (two on a 2-core machine) would starve every async test running beside it, which
+/// then time out ("waiting until the admin server listens") for no fault of theirs.
+public func runProcess(
+    _ executable: URL, _ arguments: [String], environment: [String: String]? = nil, input: String? = nil,
+    in directory: URL = repositoryRoot, mergingErrors: Bool = false
+) async throws -> CommandResult {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(
+                with: Result {
+                    try runBlocking(
+                        executable, arguments, environment: environment, input: input, in: directory,
+                        mergingErrors: mergingErrors)
+                })
+        }
+    }
+}
 
 /// Runs a command to its end; returns its exit status and everything it wrote (stdout and
 /// stderr together). `input` goes to its standard input.
@@ -6,23 +37,65 @@ import Foundation
 public func runCommand(
     _ executable: String, _ arguments: [String], environment: [String: String]? = nil, input: String? = nil,
     in directory: URL = repositoryRoot
+) async throws -> (status: Int32, output: String) {
+    let result = try await runProcess(
+        URL(fileURLWithPath: executable), arguments, environment: environment, input: input, in: directory,
+        mergingErrors: true)
+    return (result.status, result.output)
+}
+
+/// ``runCommand(_:_:environment:input:in:)`` for set-up code that cannot be async (it blocks
+/// the calling thread: keep it to short commands run once).
+@discardableResult
+public func runCommandBlocking(
+    _ executable: String, _ arguments: [String], environment: [String: String]? = nil, input: String? = nil,
+    in directory: URL = repositoryRoot
 ) throws -> (status: Int32, output: String) {
+    let result = try runBlocking(
+        URL(fileURLWithPath: executable), arguments, environment: environment, input: input, in: directory,
+        mergingErrors: true)
+    return (result.status, result.output)
+}
+
+private func runBlocking(
+    _ executable: URL, _ arguments: [String], environment: [String: String]?, input: String?, in directory: URL,
+    mergingErrors: Bool
+) throws -> CommandResult {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
+    process.executableURL = executable
     process.arguments = arguments
     if let environment { process.environment = environment }
     process.currentDirectoryURL = directory
     let output = Pipe()
+    let errors = mergingErrors ? output : Pipe()
     let standardInput = Pipe()
     process.standardOutput = output
-    process.standardError = output
+    process.standardError = errors
     process.standardInput = standardInput
     try process.run()
+    // Standard error is drained beside standard output, so neither pipe can fill and stall the child.
+    let errorText = Mutex("")
+    let drained = DispatchSemaphore(value: 0)
+    if !mergingErrors {
+        Thread.detachNewThread {
+            let data = errors.fileHandleForReading.readDataToEndOfFile()
+            errorText.withLock { $0 = String(decoding: data, as: UTF8.self) }
+            drained.signal()
+        }
+    }
     if let input { standardInput.fileHandleForWriting.write(Data(input.utf8)) }
     try standardInput.fileHandleForWriting.close()
     let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    if !mergingErrors { drained.wait() }
     process.waitUntilExit()
-    return (process.terminationStatus, text)
+    return CommandResult(status: process.terminationStatus, output: text, error: errorText.withLock { $0 })
+}
+
+extension Process {
+    /// Waits until the process has exited without holding a cooperative thread.
+    public func exited() async {
+        while isRunning { try? await Task.sleep(for: .milliseconds(10)) }
+    }
 }
 
 /// A TCP port on 127.0.0.1 that listens and never accepts: the kernel completes connections, and

@@ -36,7 +36,7 @@ public struct TestCertificates: Sendable {
             ],
         ]
         for arguments in steps {
-            let (status, output) = try runCommand("/usr/bin/env", ["openssl"] + arguments, in: directory)
+            let (status, output) = try runCommandBlocking("/usr/bin/env", ["openssl"] + arguments, in: directory)
             try #require(status == 0, "openssl \(arguments.first ?? ""): \(output)", sourceLocation: sourceLocation)
         }
     }

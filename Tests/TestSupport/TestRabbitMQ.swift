@@ -27,7 +27,7 @@ public enum TestRabbitMQ {
 
     /// Runs `rabbitmqctl` against the test node and requires it to succeed.
     public static func ctl(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let (status, output) = try runCommand(
+        let (status, output) = try runCommandBlocking(
             "/bin/bash", [repositoryRoot.appendingPathComponent("scripts/rabbitmq.sh").path, "ctl"] + arguments)
         try #require(
             status == 0, "rabbitmqctl \(arguments.joined(separator: " ")) failed: \(output)",
