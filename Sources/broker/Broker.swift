@@ -27,7 +27,15 @@ enum BrokerMain {
         // A SIGHUP before `broker run` installs its handler must not kill the process.
         signal(SIGHUP, SIG_IGN)
         do {
-            var command = try Broker.parseAsRoot(try ConfigFile.expand(Array(CommandLine.arguments.dropFirst())))
+            let arguments: [String]
+            do {
+                arguments = try ConfigFile.expand(Array(CommandLine.arguments.dropFirst()))
+            } catch let error as ConfigFileError {
+                // Located like every other diagnostic, without a usage line: the command line is fine.
+                printError(error.message)
+                exit(2)
+            }
+            var command = try Broker.parseAsRoot(arguments)
             if var asynchronous = command as? any AsyncParsableCommand {
                 try await asynchronous.run()
             } else {
@@ -43,6 +51,12 @@ enum BrokerMain {
             Broker.exit(withError: error)
         }
     }
+}
+
+/// A problem with a `broker run --config` file, as `file:line:column: error: …` lines.
+struct ConfigFileError: Error {
+    var message: String
+    init(_ message: String) { self.message = message }
 }
 
 /// `broker run --config FILE` (or `--config=FILE`): a YAML mapping of `run` option names to
@@ -62,45 +76,44 @@ enum ConfigFile {
         } else {
             return arguments
         }
-        guard let data = readFile(path) else { throw ValidationError("cannot read the config file \(path)") }
-        let value: JSONValue
+        guard let data = readFile(path) else { throw ConfigFileError("error: \(path): cannot read the config file") }
+        let settings: [YAMLData.Setting]
         do {
-            value = try YAMLData.parse([UInt8](data), name: path)
+            settings = try YAMLData.settings([UInt8](data), name: path)
         } catch {
-            throw ValidationError(error.description)
-        }
-        guard case .object(let settings) = value else {
-            throw ValidationError("\(path): expected a mapping of option names to values")
+            throw ConfigFileError(error.description)
         }
         var fromFile: [String] = []
-        for entry in settings {
-            guard !["config", "help"].contains(entry.key) else { continue }
+        for setting in settings {
+            guard !["config", "help"].contains(setting.key) else { continue }
             let option: [String]
-            switch entry.value {
+            switch setting.value {
             // A flag: `watch-rules: false` is --no-watch-rules.
-            case .bool(let on): option = [on ? "--" + entry.key : "--no-" + entry.key]
+            case .bool(let on): option = [on ? "--" + setting.key : "--no-" + setting.key]
             case .object, .array:
-                throw ValidationError("\(path): '\(entry.key)' takes a single value, not a list or mapping")
-            default: option = ["--" + entry.key, entry.value.templateText]
+                throw ConfigFileError(
+                    "\(setting.valueLocation): error: '\(setting.key)' takes a single value, not a list or mapping")
+            default: option = ["--" + setting.key, setting.value.templateText]
             }
-            try check(option, key: entry.key, in: path)
+            try check(option, setting)
             fromFile += option
         }
         return [rest[0]] + fromFile + rest.dropFirst()
     }
 
-    /// Parses one setting alone, so that its error names the file and the key.
-    private static func check(_ option: [String], key: String, in path: String) throws {
+    /// Parses one setting alone, so that its error names the file, the place and the key.
+    private static func check(_ option: [String], _ setting: YAMLData.Setting) throws {
         do {
             _ = try RunOptions.parse(option)
         } catch {
             let names = optionNames()
-            guard names.contains(key) else {
-                throw ValidationError(
-                    "\(path): unknown key '\(key)' (the keys are broker run's long option names)\(Suggestion.didYouMean(key, in: names))"
+            guard names.contains(setting.key) else {
+                throw ConfigFileError(
+                    "\(setting.location): error: unknown key '\(setting.key)' (the keys are broker run's long option names)\(Suggestion.didYouMean(setting.key, in: names))"
                 )
             }
-            throw ValidationError("\(path): '\(key)': \(RunOptions.message(for: error))")
+            throw ConfigFileError(
+                "\(setting.valueLocation): error: '\(setting.key)': \(RunOptions.message(for: error))")
         }
     }
 

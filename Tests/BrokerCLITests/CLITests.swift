@@ -57,11 +57,12 @@ import Testing
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("config-\(UUID()).yaml")
         defer { try? FileManager.default.removeItem(at: file) }
         let unknown =
-            "\(file.path): unknown key 'prefetc' (the keys are broker run's long option names); did you mean 'prefetch'?"
+            "\(file.path):2:1: error: unknown key 'prefetc' (the keys are broker run's long option names); did you mean 'prefetch'?"
         for (text, expected) in [
-            ("prefetc: 5\n", unknown),
-            ("prefetch: lots\n", "\(file.path): 'prefetch': The value 'lots' is invalid"),
-            ("rules: [a, b]\n", "\(file.path): 'rules' takes a single value, not a list or mapping"),
+            ("# settings\nprefetc: 5\n", unknown),
+            ("rules: r\nprefetch: lots\n", "\(file.path):2:11: error: 'prefetch': The value 'lots' is invalid"),
+            ("rules: [a, b]\n", "\(file.path):1:8: error: 'rules' takes a single value, not a list or mapping"),
+            ("- prefetch\n", "\(file.path):1:1: error: expected a mapping of option names to values, found a sequence"),
         ] {
             try text.write(to: file, atomically: true, encoding: .utf8)
             for form in [["--config", file.path], ["--config=" + file.path]] {

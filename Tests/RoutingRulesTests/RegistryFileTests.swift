@@ -67,4 +67,34 @@ import Testing
                     "cases.yaml:2:48: error: is_online must be true or false, found 'yes'"), "\(error)")
         }
     }
+
+    /// Wrong value types in a test file are errors at the value (they were read as something
+    /// else: `agents: agent_a` expected nobody, `message: "{...}"` sent a string).
+    @Test func valueTypesInATestFileAreCheckedWithPositions() {
+        let text = """
+            rules: [a.yaml]
+            cases:
+              - name: { x: 1 }
+                message: '{"message_type": "TEXT"}'
+                expect: { agents: agent_a, fields: [routing_status], drop: "yes", dead_letter: [x], route: ~ }
+            """
+        do {
+            _ = try RuleTests.parse(Array(text.utf8), name: "cases.yaml")
+            Issue.record("accepted wrong types")
+        } catch {
+            let found = error.diagnostics.map(\.description)
+            for expected in [
+                "cases.yaml:1:8: error: 'rules' must be a single value (text), found a sequence",
+                "cases.yaml:3:11: error: 'name' must be a single value (text), found a mapping",
+                "cases.yaml:4:14: error: 'message' must be a mapping (the message as JSON), found a string; raw text goes in 'message_json'",
+                "cases.yaml:5:23: error: 'agents' must be a list of agent ids or names, found a string",
+                "cases.yaml:5:40: error: 'fields' must be a mapping of field names to values, found a sequence",
+                "cases.yaml:5:64: error: 'drop' takes true, found 'yes'",
+                "cases.yaml:5:84: error: 'dead_letter' (true, or a part of the reason) must be a single value (text), found a sequence",
+                "cases.yaml:5:96: error: 'route' must be a single value (text), found null",
+            ] {
+                #expect(found.contains(expected), "\(expected)\n\(found.joined(separator: "\n"))")
+            }
+        }
+    }
 }

@@ -56,7 +56,10 @@ public enum RuleTests {
                 pairs, allowed: ["rules", "now", "registry", "cases"], context: "test file")
             {
                 switch key {
-                case "rules": file.rules = value.text.map { resolve($0, relativeTo: name) }
+                case "rules":
+                    file.rules = RuleTestFileCheck.text(value, "'rules'", into: &sink).map {
+                        resolve($0, relativeTo: name)
+                    }
                 case "now": file.now = instant(value, into: &sink)
                 case "registry":
                     do { defaultRegistry = try YAMLData.registry(from: value, name: name) } catch {
@@ -81,7 +84,7 @@ public enum RuleTests {
                 pairs, allowed: ["name", "now", "registry", "message", "message_json", "expect"], context: "test case")
             {
                 switch key {
-                case "name": testCase.name = value.text ?? testCase.name
+                case "name": testCase.name = RuleTestFileCheck.text(value, "'name'", into: &sink) ?? testCase.name
                 case "now": testCase.now = instant(value, into: &sink) ?? file.now
                 case "registry":
                     do { testCase.registry = try YAMLData.registry(from: value, name: name) } catch {
@@ -89,14 +92,15 @@ public enum RuleTests {
                     }
                 case "message":
                     sawMessage = true
-                    testCase.message = JSONWriter.bytes(value.json)
+                    if RuleTestFileCheck.message(value, into: &sink) { testCase.message = JSONWriter.bytes(value.json) }
                 case "message_json":
                     sawMessage = true
-                    testCase.message = Array((value.text ?? "").utf8)
+                    testCase.message = Array((RuleTestFileCheck.text(value, "'message_json'", into: &sink) ?? "").utf8)
                 default:
                     if let expectations = parser.mapping(value, "'expect'") {
                         testCase.expect = parser.checkedPairs(expectations, allowed: expectKeys, context: "'expect'")
                             .map { (key: $0.0, value: $0.1) }
+                        for (key, value) in testCase.expect { RuleTestFileCheck.expectation(key, value, into: &sink) }
                     }
                 }
             }

@@ -20,6 +20,44 @@ public enum YAMLData {
         return root.json
     }
 
+    /// One entry of a settings file (a mapping of names to values), with where it is written.
+    public struct Setting: Sendable {
+        public var key: String
+        public var value: JSONValue
+        /// Where the key is written.
+        public var location: SourceLocation
+        /// Where the value is written.
+        public var valueLocation: SourceLocation
+    }
+
+    /// Reads a file that holds a mapping of names to values (`broker run --config`), keeping the
+    /// position of every entry so that an error about one can point at it.
+    public static func settings(_ bytes: [UInt8], name: String) throws(Failure) -> [Setting] {
+        var sink = DiagnosticSink()
+        guard let root = YAMLLoader.load(bytes, file: name, limits: RuleFileLimits(), into: &sink) else {
+            throw Failure(diagnostics: sink.diagnostics)
+        }
+        guard case .mapping(let pairs) = root.kind else {
+            throw Failure(diagnostics: [
+                Diagnostic(
+                    .error, root.location,
+                    "expected a mapping of option names to values, found \(root.kindDescription)")
+            ])
+        }
+        var settings: [Setting] = []
+        for pair in pairs {
+            guard let key = pair.key.text, pair.key.scalar != nil else {
+                sink.error(pair.key.location, "a setting's name is a plain string, found \(pair.key.kindDescription)")
+                continue
+            }
+            settings.append(
+                Setting(
+                    key: key, value: pair.value.json, location: pair.key.location, valueLocation: pair.value.location))
+        }
+        if sink.hasErrors { throw Failure(diagnostics: sink.diagnostics) }
+        return settings
+    }
+
     /// Reads a registry snapshot: `{agents: [...]}` (an `AgentStatusResponse` in JSON) or a bare list.
     public static func registry(_ bytes: [UInt8], name: String) throws(Failure) -> AgentRegistry.Snapshot {
         try registry(from: checkedRegistry(bytes, name: name), name: name)
