@@ -32,7 +32,9 @@ import Testing
         let running = Task { try await daemon.run() }
         try await eventually("synced") { daemon.registry.sync.isSynced }
 
-        let restart = Task { try await simulator.restart(outage: .seconds(1)) }
+        // An outage long enough that the link notices it while the server is down, even on a busy machine
+        // (noticed after the restart, its first reconnection would succeed at once).
+        let restart = Task { try await simulator.restart(outage: .seconds(3)) }
         try await eventually("the link is lost and the registry unsynced") {
             let link = daemon.readiness.first { $0.check == "agent_server" }
             return link?.ok == false && daemon.registry.sync.state == .unsynced
@@ -44,7 +46,9 @@ import Testing
         queues.enqueue(
             Array(#"{"message_type":"SERVER_AVAILABLE","websocket_url":"\#(simulator.webSocketURL)"}"#.utf8),
             to: "server_advertisement_queue")
-        try await eventually("synced again after SERVER_AVAILABLE", timeout: .seconds(2)) {
+        try await eventually(
+            "synced again after SERVER_AVAILABLE (the link alone would wait 60 s)", timeout: .seconds(10)
+        ) {
             daemon.registry.sync.isSynced
         }
         #expect(daemon.registry.snapshot.agents.map(\.id) != ["agent_one"], "the restarted server's new ids")

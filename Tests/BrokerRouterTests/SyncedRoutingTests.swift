@@ -55,7 +55,7 @@ import Testing
             with: AgentStatusUpdate(
                 agents: [AgentStatusRecord(agentID: "agent_new", isOnline: true)], isFullUpdate: true))
         registry.sync.markSynced()
-        try await eventually("all five are routed once synced", timeout: .seconds(2)) {
+        try await eventually("all five are routed once synced") {
             queues.contents(of: "server_input_queue").count == 5
         }
         let receivers = Set(

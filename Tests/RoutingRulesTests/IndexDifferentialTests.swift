@@ -76,13 +76,23 @@ import Testing
         return Message(JSONObject(fields))
     }
 
+    /// The seeds of `count` generated routes.
+    static func seeds(_ count: Int, salt: Int) -> [Int] {
+        (0..<count).map { ($0 &* 2_654_435_761 &+ salt) & 0xFFFFF }
+    }
+
+    /// Four agents, the first `online` of them online.
+    static func registry(online: Int) -> AgentRegistry.Snapshot {
+        AgentRegistry.Snapshot(agents: (0..<4).map { Agent(id: "agent_\($0)", name: "A\($0)", isOnline: $0 < online) })
+    }
+
     @Test func theIndexDecidesWhatAScanOfEveryRouteDecides() async {
         await propertyCheck(
             count: 150, input: Gen.int(in: 1...40), Gen.int(in: 0...1_000_000), Gen.int(in: 0...4)
         ) { routeCount, salt, online in
             // Lets the async tests running beside this one have a cooperative thread.
             await Task.yield()
-            let seeds = (0..<routeCount).map { ($0 &* 2_654_435_761 &+ salt) & 0xFFFFF }
+            let seeds = Self.seeds(routeCount, salt: salt)
             let rules: RuleSet
             do {
                 rules = try Self.ruleSet(seeds)
@@ -90,8 +100,7 @@ import Testing
                 Issue.record("a generated rule set does not load: \(error)")
                 return
             }
-            let registry = AgentRegistry.Snapshot(
-                agents: (0..<4).map { Agent(id: "agent_\($0)", name: "A\($0)", isOnline: $0 < online) })
+            let registry = Self.registry(online: online)
             for n in 0..<60 {
                 let message = Self.message(salt &+ n)
                 var r1 = FastRandom(seed: UInt64(n))
@@ -113,7 +122,7 @@ import Testing
         ) { routeCount, salt, online in
             // Lets the async tests running beside this one have a cooperative thread.
             await Task.yield()
-            let seeds = (0..<routeCount).map { ($0 &* 2_654_435_761 &+ salt) & 0xFFFFF }
+            let seeds = Self.seeds(routeCount, salt: salt)
             let specialised: RuleSet
             let general: RuleSet
             do {
@@ -123,8 +132,7 @@ import Testing
                 Issue.record("a generated rule set does not load: \(error)")
                 return
             }
-            let registry = AgentRegistry.Snapshot(
-                agents: (0..<4).map { Agent(id: "agent_\($0)", name: "A\($0)", isOnline: $0 < online) })
+            let registry = Self.registry(online: online)
             for n in 0..<60 {
                 let message = Self.message(salt &+ n)
                 var r1 = FastRandom(seed: UInt64(n))

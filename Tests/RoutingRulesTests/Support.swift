@@ -42,3 +42,12 @@ extension RuleSet {
         return evaluate(try message(json), in: snapshot, random: &random)
     }
 }
+
+/// Runs `work` (seconds of CPU, as loading a large rule file in a debug build) on a thread of its
+/// own, so it does not hold one of Swift's cooperative threads (two on a 2-core machine) away
+/// from the async tests running beside it.
+func onThreadOfItsOwn<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(returning: work()) }
+    }
+}

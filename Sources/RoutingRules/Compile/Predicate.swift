@@ -172,16 +172,12 @@ final class ScalarMatcher: Sendable {
 
     func matches(_ value: SubjectValue) -> Bool {
         switch value {
-        case .json(.string(let s)), .string(let s): return matches(string: s)
+        case .json(let json): return matches(json: json)
+        case .string(let s): return matches(string: s)
         case .metric(let m): return matches(string: m.value)
         case .timestamp(let raw, _): return matches(string: raw)
-        case .bool(let b), .json(.bool(let b)): return b ? acceptsTrue : acceptsFalse
-        case .json(.null): return acceptsNull
-        case .json(.number(let n)):
-            guard let d = n.doubleValue else { return false }
-            return numbers.contains(d)
+        case .bool(let b): return b ? acceptsTrue : acceptsFalse
         case .number(let d): return numbers.contains(d)
-        case .json(.array), .json(.object): return false
         }
     }
 }
@@ -205,8 +201,6 @@ enum Test: Sendable {
 /// straight from the message.
 final class FieldTest: Sendable {
     let path: [String]
-    /// The key, when the path has one component (most do).
-    let key: String?
     let matcher: ScalarMatcher
     /// `ne`/`not_in`: true when the field is absent or matches none of the literals.
     let negated: Bool
@@ -215,15 +209,13 @@ final class FieldTest: Sendable {
 
     init(path: [String], matcher: ScalarMatcher, negated: Bool, check: Check) {
         self.path = path
-        self.key = path.count == 1 ? path[0] : nil
         self.matcher = matcher
         self.negated = negated
         self.check = check
     }
 
     func holds(_ message: JSONObject) -> Bool {
-        let value = if let key { message[key] } else { message.value(at: path) }
-        guard let value else { return negated }
+        guard let value = message.value(at: path) else { return negated }
         return matcher.matches(json: value) != negated
     }
 }

@@ -137,7 +137,7 @@ struct YAMLEventReader {
             guard aliases <= limits.maximumAliases else {
                 throw Failure(location: at, message: "more than \(limits.maximumAliases) aliases in one file")
             }
-            if let top = stack.last, top.isMapping, (children.count - top.start) % 2 == 0 {
+            if nextIsMappingKey {
                 throw Failure(location: at, message: "an alias cannot be used as a mapping key in a rule file")
             }
             guard let anchored = anchors[name] else {
@@ -167,6 +167,13 @@ struct YAMLEventReader {
         }
     }
 
+    /// Whether the next node read is a key of the mapping being read (its children alternate
+    /// key, value).
+    private var nextIsMappingKey: Bool {
+        guard let top = stack.last, top.isMapping else { return false }
+        return (children.count - top.start) % 2 == 0
+    }
+
     /// Puts a finished node, already counted, into the collection being read (or makes it the
     /// root).
     private mutating func add(_ node: YAMLNode, nodes added: Int, anchor: String?) throws(Failure) {
@@ -177,7 +184,7 @@ struct YAMLEventReader {
             return
         }
         stack[top].nodes += added
-        if stack[top].isMapping, (children.count - stack[top].start) % 2 == 0, let name = node.text,
+        if nextIsMappingKey, let name = node.text,
             let first = firstKey(name, at: node.location, in: top)
         {
             throw Failure(
