@@ -1,16 +1,28 @@
 #!/usr/bin/env bash
-# `make test`: starts the project's own RabbitMQ node (scripts/rabbitmq.sh), builds, runs
-# `swift test` against it, and stops the node again if this script started it.
+# `make test`: starts the project's own RabbitMQ node (scripts/rabbitmq.sh) and three-node
+# cluster (scripts/rabbitmq-cluster.sh), builds, runs `swift test` against them, and stops what
+# this script started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=0
+cluster_started=0
+stop_nodes() {
+  if [ "$cluster_started" = 1 ]; then bash scripts/rabbitmq-cluster.sh stop || true; fi
+  if [ "$started" = 1 ]; then bash scripts/rabbitmq.sh stop || true; fi
+}
+trap stop_nodes EXIT
 if ! bash scripts/rabbitmq.sh status; then
   bash scripts/rabbitmq.sh start
   started=1
 fi
-stop_node() { if [ "$started" = 1 ]; then bash scripts/rabbitmq.sh stop || true; fi; }
-trap stop_node EXIT
+# The cluster tests' three nodes (scripts/rabbitmq-cluster.sh); fails here, loudly, when they
+# cannot start or join.
+if ! bash scripts/rabbitmq-cluster.sh status; then
+  bash scripts/rabbitmq-cluster.sh start
+  cluster_started=1
+fi
 RABBITMQ_URL=$(bash scripts/rabbitmq.sh url)
-export RABBITMQ_URL
+RABBITMQ_CLUSTER_URLS=$(bash scripts/rabbitmq-cluster.sh urls)
+export RABBITMQ_URL RABBITMQ_CLUSTER_URLS
 ${SWIFT:-swift} build --build-tests
 ${SWIFT:-swift} test --skip-build "$@"

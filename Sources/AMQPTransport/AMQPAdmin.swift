@@ -3,19 +3,27 @@ import CRabbitMQ
 /// Synchronous queue administration (tests, benchmarks, start-up checks): one short-lived
 /// connection per call.
 public enum AMQPAdmin {
-    /// The number of ready messages in `queue` (declares it durable if missing).
+    /// The number of ready messages in `queue`, whatever its type and arguments (declared as
+    /// `configuration` says when it is missing).
     public static func messageCount(_ queue: String, configuration: AMQPConfiguration) throws(AMQPError) -> Int {
         let connection = try AMQPConnection(configuration)
         var count = 0
         queue.withCString { name in
             if let ok = amqp_queue_declare(
-                connection.state, AMQPConnection.channel, amqp_cstring_bytes(name), 0, 1, 0, 0, amqp_empty_table)
+                connection.state, AMQPConnection.channel, amqp_cstring_bytes(name), 1, 0, 0, 0, amqp_empty_table)
             {
                 count = Int(ok.pointee.message_count)
             }
         }
-        try connection.check(amqp_get_rpc_reply(connection.state), "declare queue \(queue)")
-        return count
+        let reply = amqp_get_rpc_reply(connection.state)
+        guard let problem = AMQPConnection.describe(reply) else { return count }
+        guard problem.contains("404") else {
+            throw AMQPError.connection("declare queue \(queue) passively: \(problem)")
+        }
+        // Missing (NOT_FOUND closed the channel): declare it, empty.
+        connection.channelClosedByServer()
+        try declareQueues([queue], configuration: configuration)
+        return 0
     }
 
     /// Whether `queue` exists (a passive declare: nothing is created).
@@ -38,7 +46,9 @@ public enum AMQPAdmin {
     /// Declares `queues` (durable) over one connection.
     public static func declareQueues(_ queues: [String], configuration: AMQPConfiguration) throws(AMQPError) {
         let connection = try AMQPConnection(configuration)
-        for queue in queues { try connection.declareDurableQueue(queue) }
+        for queue in queues {
+            try connection.declareDurableQueue(queue, arguments: configuration.queues.arguments(input: false))
+        }
     }
 
     /// Deletes `queue` if it exists.

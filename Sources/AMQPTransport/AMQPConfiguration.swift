@@ -22,6 +22,36 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
     /// The user has RabbitMQ's `impersonator` tag, so a publish may carry any `user_id`; without
     /// it the publisher moves a `user_id` other than `user` to a header (see ``AMQPProperties``).
     public var impersonator = false
+    /// How the queues are declared (type, delivery limit, single active consumer).
+    public var queues = QueueSettings()
+    /// The cluster's other nodes (from a comma-separated `RABBITMQ_URL`): on connection loss a
+    /// consumer or publisher moves on to the next node, round the list.
+    public var otherNodes: [Node] = []
+
+    /// One RabbitMQ node of a cluster.
+    public struct Node: Sendable, Hashable, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+
+        public var description: String { "\(host):\(port)" }
+    }
+
+    /// Every node, the first (``host``, ``port``) first.
+    public var nodes: [Node] { [Node(host: host, port: port)] + otherNodes }
+
+    /// This configuration aimed at the `index`th of ``nodes`` (modulo their number).
+    public func aimed(at index: Int) -> AMQPConfiguration {
+        var copy = self
+        let node = nodes[(index % nodes.count + nodes.count) % nodes.count]
+        copy.host = node.host
+        copy.port = node.port
+        return copy
+    }
 
     /// TLS settings.
     public struct TLS: Sendable {
@@ -82,12 +112,34 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
         let vhost =
             virtualHost == "/" ? "" : virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
         let credentials = [user, password].map { $0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "" }
-        return "\(scheme)://\(credentials[0]):\(credentials[1])@\(host):\(port)/\(vhost)"
+        return nodes.map { "\(scheme)://\(credentials[0]):\(credentials[1])@\($0.host):\($0.port)/\(vhost)" }
+            .joined(separator: ",")
     }
 
     /// Parses an `amqp://` or `amqps://` URL (rabbitmq-c's parser: `%2f` is `/`; an empty path
-    /// means vhost `/`).
+    /// means vhost `/`), or a comma-separated list of them, one per node of a cluster (with the
+    /// same scheme, user, password and vhost).
     public init(url: String) throws(AMQPError) {
+        let urls = url.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard urls.count > 1 else {
+            try self.init(single: url)
+            return
+        }
+        try self.init(single: urls[0])
+        for other in urls.dropFirst() {
+            let node = try AMQPConfiguration(single: other)
+            guard node.tls == nil && tls == nil || node.tls != nil && tls != nil, node.user == user,
+                node.password == password, node.virtualHost == virtualHost
+            else {
+                throw AMQPError.configuration(
+                    "the RabbitMQ URLs of one cluster differ in more than host and port: \(redactingPassword(in: other))"
+                )
+            }
+            otherNodes.append(Node(host: node.host, port: node.port))
+        }
+    }
+
+    private init(single url: String) throws(AMQPError) {
         var info = amqp_connection_info()
         amqp_default_connection_info(&info)
         var buffer = Array(url.utf8CString)
@@ -108,6 +160,16 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
 
     /// The URL with the password replaced, for logs.
     public var description: String {
+        let scheme = tls == nil ? "amqp" : "amqps"
+        let vhost =
+            virtualHost == "/" ? "" : virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+        let others = otherNodes.isEmpty ? "" : " (and \(otherNodes.map(\.description).joined(separator: ", ")))"
+        return nodeDescription + others
+    }
+
+    /// The URL of the node in ``host`` and ``port`` alone, password replaced: where a consumer or
+    /// publisher is connected.
+    public var nodeDescription: String {
         let scheme = tls == nil ? "amqp" : "amqps"
         let vhost =
             virtualHost == "/" ? "" : virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""

@@ -1,3 +1,4 @@
+import BrokerTransports
 import CRabbitMQ
 import Foundation
 
@@ -107,12 +108,19 @@ final class AMQPConnection {
         }
     }
 
-    /// Declares a durable queue (idempotent when it exists with the same settings).
-    func declareDurableQueue(_ name: String) throws(AMQPError) {
+    /// Declares a durable queue (idempotent when it exists with the same settings). A queue that
+    /// exists with other arguments is a configuration error that says what differs.
+    func declareDurableQueue(_ name: String, arguments: FieldTable = [:]) throws(AMQPError) {
+        let encoder = PropertyEncoder()
+        let table = arguments.isEmpty ? amqp_empty_table : encoder.table(arguments)
         name.withCString { pointer in
-            _ = amqp_queue_declare(state, Self.channel, amqp_cstring_bytes(pointer), 0, 1, 0, 0, amqp_empty_table)
+            _ = amqp_queue_declare(state, Self.channel, amqp_cstring_bytes(pointer), 0, 1, 0, 0, table)
         }
-        try check(amqp_get_rpc_reply(state), "declare queue \(name)")
+        let reply = amqp_get_rpc_reply(state)
+        withExtendedLifetime(encoder) {}
+        guard let problem = Self.describe(reply) else { return }
+        if let mismatch = QueueMismatch.explain(problem) { throw AMQPError.configuration(mismatch) }
+        throw AMQPError.connection("declare queue \(name): \(problem)")
     }
 
     static func string(_ bytes: amqp_bytes_t) -> String {

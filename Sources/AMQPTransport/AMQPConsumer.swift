@@ -15,6 +15,8 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
     public let messages: AsyncStream<InboundMessage>
     private let continuation: AsyncStream<InboundMessage>.Continuation
     private let configuration: AMQPConfiguration
+    /// The node of the cluster it uses now.
+    private let node: ClusterNodes
     private let queue: String
     private let prefetch: UInt16
     private let logger: Logger
@@ -53,6 +55,7 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
         self.paused = Atomic(paused)
         self.drainTimeout = drainTimeout
         self.configuration = configuration
+        self.node = ClusterNodes(configuration)
         self.queue = queue
         self.prefetch = prefetch
         self.logger = logger
@@ -69,7 +72,7 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
     /// How many times the server cancelled the consumer (and it consumed again).
     public var serverCancellations: Int { cancellations.load(ordering: .relaxed) }
 
-    public var health: TransportHealth { status.health(endpoint: "\(configuration)", queue: queue) }
+    public var health: TransportHealth { status.health(endpoint: node.current.nodeDescription, queue: queue) }
 
     /// Stops taking messages: the stream ends at once; the connection stays open until every
     /// delivered message is settled (or the drain timeout passes; unsettled ones are redelivered).
@@ -110,8 +113,8 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
         var backoff = Backoff(base: .milliseconds(100), cap: .seconds(10))
         while !stopped.load(ordering: .acquiring) {
             do {
-                let connection = try AMQPConnection(configuration, name: "broker consumer \(queue)")
-                try connection.declareDurableQueue(queue)
+                let connection = try AMQPConnection(node.current, name: "broker consumer \(queue)")
+                try connection.declareDurableQueue(queue, arguments: configuration.queues.arguments(input: true))
                 amqp_basic_qos(connection.state, AMQPConnection.channel, 0, prefetch, 0)
                 try connection.check(amqp_get_rpc_reply(connection.state), "basic.qos")
                 let generation = pending.withLock { state -> UInt64 in
@@ -124,7 +127,9 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
                 unsettledBytes.store(0, ordering: .relaxed)
                 logger.info(
                     "consumer connected",
-                    metadata: ["queue": "\(queue)", "server": "\(configuration)", "prefetch": "\(prefetch)"])
+                    metadata: [
+                        "queue": "\(queue)", "server": "\(node.current.nodeDescription)", "prefetch": "\(prefetch)",
+                    ])
                 connectedFlag.store(true, ordering: .relaxed)
                 status.connected()
                 backoff.reset()
@@ -135,9 +140,13 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
                 connectedFlag.store(false, ordering: .relaxed)
                 status.lost("\(error)")
                 if stopped.load(ordering: .acquiring) { break }
+                node.moveOn()
                 let delay = backoff.next()
+                // A queue declared otherwise is not a lost connection: say what to change.
+                var what = "connection lost"
+                if let failure = error as? AMQPError, case .configuration = failure { what = "cannot consume" }
                 logger.error(
-                    "connection lost; reconnecting",
+                    "\(what); reconnecting",
                     metadata: ["queue": "\(queue)", "error": "\(error)", "delay": "\(delay)"])
                 wakeup.sleep(delay)
             }
@@ -238,7 +247,7 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
                     "the server cancelled the consumer (queue deleted?); declaring it again and consuming",
                     metadata: ["queue": "\(queue)"])
                 flow.consuming = false
-                try connection.declareDurableQueue(queue)
+                try connection.declareDurableQueue(queue, arguments: configuration.queues.arguments(input: true))
             }
         }
     }

@@ -30,6 +30,8 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
     }
 
     private let configuration: AMQPConfiguration
+    /// The node of the cluster it uses now.
+    private let node: ClusterNodes
     private let declaredQueues: Mutex<[String]>
     private let declarations = Mutex<[(queues: [String], done: CheckedContinuation<Void, any Error>)]>([])
     private let logger: Logger
@@ -51,6 +53,7 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
         logger: Logger = Logger(label: "broker.amqp.publisher")
     ) {
         self.configuration = configuration
+        self.node = ClusterNodes(configuration)
         self.declaredQueues = Mutex(declareQueues)
         self.logger = logger
         let thread = Thread { [self] in self.runLoop() }
@@ -90,7 +93,7 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
         }
     }
 
-    public var health: TransportHealth { status.health(endpoint: "\(configuration)", queue: nil) }
+    public var health: TransportHealth { status.health(endpoint: node.current.nodeDescription, queue: nil) }
 
     /// Closes the connection; publishes still unconfirmed end as `unknown`.
     public func beginGracefulShutdown() {
@@ -107,12 +110,14 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
         var backoff = Backoff(base: .milliseconds(100), cap: .seconds(10))
         while !closed.load(ordering: .acquiring) {
             do {
-                let connection = try AMQPConnection(configuration, name: "broker publisher")
+                let connection = try AMQPConnection(node.current, name: "broker publisher")
                 try openConfirmChannel(connection, reopen: false)
-                for queue in declaredQueues.withLock({ $0 }) { try connection.declareDurableQueue(queue) }
+                for queue in declaredQueues.withLock({ $0 }) {
+                    try connection.declareDurableQueue(queue, arguments: configuration.queues.arguments(input: false))
+                }
                 connectedFlag.store(true, ordering: .relaxed)
                 status.connected()
-                logger.info("publisher connected", metadata: ["server": "\(configuration)"])
+                logger.info("publisher connected", metadata: ["server": "\(node.current.nodeDescription)"])
                 backoff.reset()
                 try serve(connection)
             } catch {
@@ -121,6 +126,7 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
                 failAll(.unknown(reason: "\(error)"))
                 failDeclarations(error)
                 if closed.load(ordering: .acquiring) { break }
+                node.moveOn()
                 let delay = backoff.next()
                 logger.error(
                     "publisher connection lost; reconnecting", metadata: ["error": "\(error)", "delay": "\(delay)"])
@@ -207,7 +213,9 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
         }
         for (index, declaration) in pending.enumerated() {
             do {
-                for queue in declaration.queues { try connection.declareDurableQueue(queue) }
+                for queue in declaration.queues {
+                    try connection.declareDurableQueue(queue, arguments: configuration.queues.arguments(input: false))
+                }
                 declaration.done.resume()
             } catch {
                 // A refused declaration closes the channel: the connection starts over.

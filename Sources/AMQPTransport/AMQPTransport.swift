@@ -16,9 +16,13 @@ public struct AMQPBroker: Transport {
 
     /// The broker of an `amqp://` or `amqps://` URL, with the settings of `environment` that a
     /// URL cannot carry (``AMQPConfiguration/applyEnvironment(_:)``).
-    public init(url: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+    public init(
+        url: String, environment: [String: String] = ProcessInfo.processInfo.environment,
+        queues: QueueSettings = QueueSettings()
+    ) throws {
         var configuration = try AMQPConfiguration(url: url)
         try configuration.applyEnvironment(environment)
+        configuration.queues = queues
         self.init(configuration: configuration)
     }
 

@@ -92,7 +92,8 @@ public final class PropertyEncoder {
 
     private func bytes(_ array: [UInt8]) -> amqp_bytes_t { array.withUnsafeBytes { bytes($0) } }
 
-    private func table(_ table: FieldTable) -> amqp_table_t {
+    /// `table` in rabbitmq-c's form, valid until ``recycle()``.
+    func table(_ table: FieldTable) -> amqp_table_t {
         let count = table.count
         let entries = allocate(count * MemoryLayout<amqp_table_entry_t>.stride)
             .bindMemory(to: amqp_table_entry_t.self, capacity: count)

@@ -15,7 +15,7 @@ public enum BrokerRunner {
     }
 
     /// Builds the daemon for `options`.
-    public static func daemon(_ options: RunOptions, transports: TransportFactory = .standard) throws -> Daemon {
+    public static func daemon(_ options: RunOptions, transports: TransportFactory? = nil) throws -> Daemon {
         do {
             return try Daemon(configuration: try options.configuration(transports: transports))
         } catch let error as RuleReloader.InvalidRules {

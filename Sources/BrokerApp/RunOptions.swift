@@ -106,6 +106,29 @@ public struct RunOptions: ParsableArguments {
     )
     public var dataPathTrust = "feed"
 
+    @Option(
+        help:
+            "Type of the queues the broker declares (input, outputs, dead letters): classic, or quorum (replicated over a RabbitMQ cluster)."
+    )
+    public var queueType = "classic"
+
+    @Option(
+        help: "Quorum input queue: deliveries after which RabbitMQ stops redelivering a message (x-delivery-limit).")
+    public var deliveryLimit: Int?
+
+    @Flag(
+        help:
+            "Declare the input queue single-active-consumer: one replica routes at a time, in input order, the others stand by."
+    )
+    public var singleActiveConsumer = false
+
+    /// How the RabbitMQ queues are declared, from --queue-type, --delivery-limit and --single-active-consumer.
+    public var queueSettings: QueueSettings {
+        QueueSettings(
+            kind: QueueSettings.Kind(rawValue: queueType) ?? .classic, deliveryLimit: deliveryLimit,
+            singleActiveConsumer: singleActiveConsumer)
+    }
+
     @Flag(inversion: .prefixedNo, help: "Reload the rules when their files change.")
     public var watchRules = true
 
@@ -143,6 +166,16 @@ public struct RunOptions: ParsableArguments {
         guard DataPathAgents.Trust(rawValue: dataPathTrust) != nil else {
             throw ValidationError("--data-path-trust must be feed or full")
         }
+        guard QueueSettings.Kind(rawValue: queueType) != nil else {
+            throw ValidationError("--queue-type must be classic or quorum, not '\(queueType)'")
+        }
+        if let deliveryLimit {
+            guard deliveryLimit >= 1 else { throw ValidationError("--delivery-limit must be 1 or more") }
+            guard queueType == "quorum" else {
+                throw ValidationError(
+                    "--delivery-limit needs --queue-type quorum (classic queues have no delivery limit)")
+            }
+        }
         guard maxInflightBytes > 0 else { throw ValidationError("--max-inflight-bytes must be more than 0") }
         guard unroutableRetry >= 0 else { throw ValidationError("--unroutable-retry must be 0 or more") }
         guard maxDataPathRecords >= 1, maxDataPathAgents >= 0 else {
@@ -179,13 +212,15 @@ public struct RunOptions: ParsableArguments {
         return try AMQPConfiguration.fromEnvironment(environment).url
     }
 
-    /// The daemon's configuration, with the transport taken from `transports`.
+    /// The daemon's configuration, with the transport taken from `transports` (default: the
+    /// standard ones, RabbitMQ declaring its queues as the options say).
     public func configuration(
-        transports: TransportFactory = .standard,
+        transports: TransportFactory? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws -> DaemonConfiguration {
+        let factory = transports ?? .standard(queues: queueSettings)
         var configuration = DaemonConfiguration(
-            transport: try transports.transport(for: transportURL(environment: environment)))
+            transport: try factory.transport(for: transportURL(environment: environment)))
         configuration.rules = [rules]
         configuration.agents = registry.map { .file($0) } ?? .server(url: webSocketURL, brokerName: brokerName)
         configuration.inputQueue = inputQueue

@@ -5,7 +5,13 @@ import InMemoryTransport
 extension TransportFactory {
     /// The broker's own transports: RabbitMQ (`amqp://`, `amqps://`) and in-memory queues
     /// (`memory://NAME`, for the demo and tests).
-    public static let standard = TransportFactory()
-        .registering(["amqp", "amqps"]) { try AMQPBroker(url: $0) }
-        .registering(["memory"]) { try InMemoryTransport(url: $0) }
+    public static let standard = standard(queues: QueueSettings())
+
+    /// The standard transports, RabbitMQ declaring its queues with `queues` (`broker run
+    /// --queue-type`, `--delivery-limit`, `--single-active-consumer`).
+    public static func standard(queues: QueueSettings) -> TransportFactory {
+        TransportFactory()
+            .registering(["amqp", "amqps"]) { try AMQPBroker(url: $0, queues: queues) }
+            .registering(["memory"]) { try InMemoryTransport(url: $0) }
+    }
 }

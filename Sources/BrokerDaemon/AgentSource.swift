@@ -69,6 +69,8 @@ struct RuleWatchService: Service {
         let reloader = self.reloader
         // On the watcher's own thread: a reload is in force without waiting for the task pool.
         let watcher = try RuleWatcher(paths: reloader.paths) { reloader.reloadNow(reason: "file change") }
+        // A change between the first load and the start of the watch would go unseen: look once.
+        reloader.reloadNow(reason: "file change")
         try? await gracefulShutdown()
         watcher.stop()
     }

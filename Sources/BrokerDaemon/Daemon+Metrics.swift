@@ -8,7 +8,7 @@ import Synchronization
 /// connections (counters and histograms are kept as things happen).
 final class ScrapeGauges: Sendable {
     private let factory: any MetricsFactory
-    private let rulesInfo = Mutex<(hash: String, gauge: CoreMetrics.Gauge)?>(nil)
+    private let infos = Mutex<[String: (identity: String, gauge: CoreMetrics.Gauge)]>([:])
     private let countedTotals = Mutex<[String: Int]>([:])
 
     init(metrics: BrokerMetrics) {
@@ -33,14 +33,19 @@ final class ScrapeGauges: Sendable {
     }
 
     /// `broker_rules_info{hash}` for the rule set in force (the series of the previous one goes).
-    func setRules(hash: String) {
+    func setRules(hash: String) { info("broker_rules_info", for: "rules", [("hash", hash)]) }
+
+    /// An info gauge (value 1) whose labels describe something that changes (the rules in force,
+    /// the node a connection uses): the series of its previous labels goes.
+    func info(_ label: String, for key: String, _ dimensions: [(String, String)]) {
         let factory = self.factory
-        rulesInfo.withLock { current in
-            guard current?.hash != hash else { return }
-            current?.gauge.destroy()
-            let gauge = CoreMetrics.Gauge(label: "broker_rules_info", dimensions: [("hash", hash)], factory: factory)
+        let identity = dimensions.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
+        infos.withLock { infos in
+            guard infos[key]?.identity != identity else { return }
+            infos[key]?.gauge.destroy()
+            let gauge = CoreMetrics.Gauge(label: label, dimensions: dimensions, factory: factory)
             gauge.record(1)
-            current = (hash, gauge)
+            infos[key] = (identity, gauge)
         }
     }
 }
@@ -69,6 +74,12 @@ extension Daemon {
         gauges.count("broker_publish_retries_total", total: router.statistics.retries)
         gauges.count("broker_data_path_agents_refused_total", total: router.dataPathAgents.refused)
         for (name, up) in connections { gauges.set("broker_connection_up", up ? 1 : 0, [("connection", name)]) }
+        // Which RabbitMQ node (of a cluster) each connection uses now.
+        for (role, health) in transports {
+            gauges.info(
+                "broker_connection_endpoint_info", for: "connection " + role,
+                [("connection", role), ("endpoint", health.endpoint)])
+        }
         return metrics.render()
     }
 }

@@ -15,6 +15,21 @@ import Testing
         #expect(throws: AMQPError.self) { try AMQPConfiguration.fromEnvironment(["RABBITMQ_PORT": "http"]) }
     }
 
+    /// A cluster: `RABBITMQ_URL` lists its nodes; they share everything but host and port.
+    @Test func aListOfURLsIsTheNodesOfOneCluster() throws {
+        let cluster = try AMQPConfiguration(
+            url: "amqp://broker:pw@mq-1:5672/prod, amqp://broker:pw@mq-2:5672/prod,amqp://broker:pw@mq-3:5673/prod")
+        #expect(cluster.nodes.map(\.description) == ["mq-1:5672", "mq-2:5672", "mq-3:5673"])
+        #expect(cluster.aimed(at: 2).host == "mq-3" && cluster.aimed(at: 2).port == 5673)
+        #expect(cluster.aimed(at: 3).host == "mq-1", "round the list")
+        #expect("\(cluster)" == "amqp://broker:***@mq-1:5672/prod (and mq-2:5672, mq-3:5673)")
+        #expect(cluster.aimed(at: 1).nodeDescription == "amqp://broker:***@mq-2:5672/prod")
+        #expect(try AMQPConfiguration(url: cluster.url).nodes == cluster.nodes, "url round-trips the list")
+        #expect(throws: AMQPError.self) {
+            try AMQPConfiguration(url: "amqp://broker:pw@mq-1/prod,amqp://other:pw@mq-2/prod")
+        }
+    }
+
     @Test func urlsWithCredentialsVirtualHostsAndTLS() throws {
         let url = try AMQPConfiguration(url: "amqp://broker:s3cret@mq.example:5680/team%2fa")
         #expect(

@@ -28,8 +28,8 @@ import Testing
                     $0.hasSuffix(".yaml")
                 }
                 .map { "\(directory)/\($0)" }
-            } + ["deploy/broker.yaml"]
-        #expect(files.count >= 14)
+            } + ["deploy/broker.yaml", "deploy/kubernetes/broker.yaml"]
+        #expect(files.count >= 15)
         let (status, output) = try await check(files)
         #expect(status == 0, "\(output)")
         #expect(output.contains("\(files.count) file(s) checked, 0 problem(s)"), "\(output)")

@@ -79,18 +79,19 @@ public enum TestRabbitMQ {
         public func delete() { try? TestRabbitMQ.ctl(["-q", "delete_vhost", name]) }
     }
 
-    /// Publishes `bodies` (with `properties`) to `queue` with confirms, at most 512 in flight.
+    /// Publishes `bodies` (with `properties`) to `queue` with confirms, at most `inFlight` at once
+    /// (1: in order); the queue is declared first unless `declaring` is false.
     public static func publish(
         _ bodies: [[UInt8]], to queue: String, properties: MessageProperties = MessageProperties(),
-        configuration: AMQPConfiguration
+        configuration: AMQPConfiguration, inFlight: Int = 512, declaring: Bool = true
     ) async throws {
-        let publisher = AMQPPublisher(configuration: configuration, declareQueues: [queue])
+        let publisher = AMQPPublisher(configuration: configuration, declareQueues: declaring ? [queue] : [])
         defer { publisher.beginGracefulShutdown() }
         try await withThrowingTaskGroup(of: PublishResult.self) { group in
             var next = 0
             var running = 0
             while next < bodies.count || running > 0 {
-                while running < 512 && next < bodies.count {
+                while running < inFlight && next < bodies.count {
                     let body = bodies[next]
                     group.addTask {
                         await publisher.publish(

@@ -8,6 +8,7 @@
 #   NODE_DIR        a directory of its own (data, logs, config, cookie)
 #   NODE_AMQP_PORT  AMQP port on 127.0.0.1
 #   NODE_DIST_PORT  Erlang distribution port on 127.0.0.1
+#   NODE_ERL_ARGS   (optional) more Erlang VM arguments, e.g. fewer schedulers for a small machine
 # and, shared by every node of this project: EPMD_PORT (a private epmd on 127.0.0.1).
 
 RABBITMQ_BIN=${RABBITMQ_BIN:-/usr/lib/rabbitmq/bin}
@@ -45,6 +46,7 @@ node_env() {
     RABBITMQ_PID_FILE="$NODE_DIR/rabbitmq.pid" \
     ERL_EPMD_PORT="$EPMD_PORT" \
     ERL_EPMD_ADDRESS=127.0.0.1 \
+    ${NODE_ERL_ARGS:+RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="$NODE_ERL_ARGS"} \
     "$@"
 }
 
@@ -69,6 +71,17 @@ CONF
   chmod 600 "$NODE_DIR/.erlang.cookie"
 }
 
+# Closes every file descriptor above 2 in this (sub)shell, so the detached VM keeps none of the
+# caller's: a pipe it inherited would never reach end-of-file for whoever reads it (a test
+# waiting for this script's output would wait for the node to stop).
+close_inherited_fds() {
+  local fd
+  for fd in /proc/$BASHPID/fd/*; do
+    fd=${fd##*/}
+    if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-" 2>/dev/null || true; fi
+  done
+}
+
 node_running() { node_ctl -q status >/dev/null 2>&1; }
 
 # Starts the node (when not running) and waits until it accepts AMQP connections.
@@ -79,7 +92,8 @@ start_node() {
     return 0
   fi
   log "starting $NODE_NAME on 127.0.0.1:$NODE_AMQP_PORT (data in $NODE_DIR)"
-  (cd "$NODE_DIR" && node_env "$RABBITMQ_BIN/rabbitmq-server" -detached >"$NODE_DIR/log/startup.log" 2>&1) || true
+  (cd "$NODE_DIR" && close_inherited_fds && node_env "$RABBITMQ_BIN/rabbitmq-server" -detached \
+    </dev/null >"$NODE_DIR/log/startup.log" 2>&1) || true
   wait_for_node 90
 }
 
