@@ -44,12 +44,14 @@ extension RabbitMQIntegration {
             let router = MessageRouter(
                 rules: RuleSetHolder(try queues.defaultRules()), registry: threeAgents(), output: publisher)
             let task = Task { await router.run(consumer) }
-            try await eventually("the input is declared") { try listed(queues)[queues.input] != nil }
+            try await eventually("the input is declared", timeout: .seconds(60)) {
+                try listed(queues)[queues.input] != nil
+            }
             let bodies = (0..<200).map {
                 Array(#"{"message_type":"TEXT","sender_id":"agent_a","message_id":"q\#($0)"}"#.utf8)
             }
             try await TestRabbitMQ.publish(bodies, to: queues.input, configuration: quorum)
-            try await eventually("all are routed") { router.statistics.settled == 200 }
+            try await eventually("all are routed", timeout: .seconds(60)) { router.statistics.settled == 200 }
             consumer.beginGracefulShutdown()
             await task.value
             publisher.beginGracefulShutdown()

@@ -153,6 +153,11 @@ func request(_ method: String, _ url: String) async throws -> (Int, String) {
         #expect(metrics.contains(#"broker_dead_letters_total{reason="invalid_json"} 1"#))
         #expect(metrics.contains("broker_registry_online_agents 3"))
         #expect(metrics.contains("broker_rules_last_reload_success 1"))
+        // Which endpoint (the RabbitMQ node, in a cluster) each connection uses.
+        for role in ["input", "output"] {
+            #expect(
+                metrics.contains(#"broker_connection_endpoint_info{connection="\#(role)",endpoint=""#), "\(metrics)")
+        }
 
         let (_, agents) = try await request("GET", base + "/agents")
         #expect(agents.contains(#""count":3"#) && agents.contains(#""next_offset":null"#))
