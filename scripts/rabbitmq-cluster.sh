@@ -126,6 +126,7 @@ case "${1:-start}" in
   ctl)
     use_node "${2:?node number}"
     shift 2
+    [ -s "$NODE_DIR/.erlang.cookie" ] || { log "$NODE_NAME was never started here (no $NODE_DIR): run '$0 start'"; exit 1; }
     node_ctl "$@"
     ;;
   *)

@@ -38,6 +38,7 @@ case "${1:-start}" in
   url) echo "amqp://guest:guest@127.0.0.1:$NODE_AMQP_PORT" ;;
   ctl)
     shift
+    [ -s "$NODE_DIR/.erlang.cookie" ] || { log "$NODE_NAME was never started here (no $NODE_DIR): run '$0 start'"; exit 1; }
     node_ctl "$@"
     ;;
   *)

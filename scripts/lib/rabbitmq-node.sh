@@ -46,12 +46,17 @@ node_env() {
     RABBITMQ_PID_FILE="$NODE_DIR/rabbitmq.pid" \
     ERL_EPMD_PORT="$EPMD_PORT" \
     ERL_EPMD_ADDRESS=127.0.0.1 \
+    ERL_CRASH_DUMP="$NODE_DIR/log/erl_crash.dump" \
     ${NODE_ERL_ARGS:+RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="$NODE_ERL_ARGS"} \
     "$@"
 }
 
-# rabbitmqctl against this node.
-node_ctl() { node_env "$RABBITMQ_BIN/rabbitmqctl" -n "$NODE_NAME" "$@"; }
+# rabbitmqctl against this node; fails at once for a node never prepared (no directory, no
+# cookie: rabbitmqctl would crash trying to write one, and leave erl_crash.dump behind).
+node_ctl() {
+  [ -s "$NODE_DIR/.erlang.cookie" ] || return 1
+  node_env "$RABBITMQ_BIN/rabbitmqctl" -n "$NODE_NAME" "$@"
+}
 
 # Writes the node's configuration (once): loopback listener, a cookie of its own.
 prepare_node() {
