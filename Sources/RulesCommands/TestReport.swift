@@ -14,7 +14,29 @@ struct TestReport {
 
     var cases: [Case] = []
     /// Per rule set (by the path it was loaded from), what the cases exercised.
-    var coverage: [(rules: String, coverage: RuleCoverage)] = []
+    private var coverageByRules: [String: RuleCoverage] = [:]
+    /// The rule sets measured, in the order first met.
+    private var measuredRules: [String] = []
+
+    /// What the cases exercised, per rule set in the order first met.
+    var coverage: [(rules: String, coverage: RuleCoverage)] {
+        measuredRules.map { ($0, coverageByRules[$0]!) }
+    }
+
+    /// Starts measuring the coverage of `ruleSet` (loaded from `rules`), once.
+    mutating func measure(_ ruleSet: RuleSet, from rules: String) {
+        guard coverageByRules[rules] == nil else { return }
+        coverageByRules[rules] = RuleCoverage(ruleSet: ruleSet)
+        measuredRules.append(rules)
+    }
+
+    /// Records what one case's run exercised in the rule set loaded from `rules`.
+    mutating func record(
+        _ explanation: Explanation, message: Message, snapshot: AgentRegistry.Snapshot, now: Date?,
+        in rules: String
+    ) {
+        coverageByRules[rules]?.record(explanation, message: message, snapshot: snapshot, now: now)
+    }
 
     var failed: Int { cases.filter { !$0.result.passed }.count }
     var passed: Int { cases.count - failed }
@@ -196,28 +218,21 @@ struct TestReport {
 
     // MARK: GitHub annotations
 
-    /// A workflow command property value: its message escapes plus `:` and `,`.
-    private static func property(_ text: String) -> String {
-        text.replacingPercentAndNewlines.replacingOccurrences(of: ":", with: "%3A")
-            .replacingOccurrences(of: ",", with: "%2C")
-    }
-
     private func github(coverage measured: Bool) -> String {
         var lines: [String] = []
         for item in cases where !item.result.passed {
-            let location = item.testCase.location
-            let body = (item.result.failures + trace(item)).joined(separator: "\n")
             lines.append(
-                "::error file=\(location.file),line=\(location.line),col=\(location.column),title=\(Self.property("rule test failed: " + item.testCase.name))::\(body.replacingPercentAndNewlines)"
-            )
+                GitHubAnnotation.line(
+                    "error", at: item.testCase.location, title: "rule test failed: " + item.testCase.name,
+                    message: (item.result.failures + trace(item)).joined(separator: "\n")))
         }
         if measured {
             for (_, coverage) in coverage {
                 for item in coverage.missed {
-                    let location = item.location
                     lines.append(
-                        "::notice file=\(location.file),line=\(location.line),col=\(location.column),title=not covered by a rule test::"
-                            + "\(item.route): \(item.description)".replacingPercentAndNewlines)
+                        GitHubAnnotation.line(
+                            "notice", at: item.location, title: "not covered by a rule test",
+                            message: "\(item.route): \(item.description)"))
                 }
             }
             lines.append("coverage in all: \(Self.percentText(percent)) (\(coveredItems) of \(totalItems) items)")

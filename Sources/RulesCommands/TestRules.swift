@@ -75,17 +75,13 @@ public struct TestRules: ParsableCommand {
             }
             let ruleSet = try ruleSets[rulesPath] ?? loadRuleSet(rulesPath, annotating: format == .github)
             ruleSets[rulesPath] = ruleSet
-            if measuring && !report.coverage.contains(where: { $0.rules == rulesPath }) {
-                report.coverage.append((rulesPath, RuleCoverage(ruleSet: ruleSet)))
-            }
+            if measuring { report.measure(ruleSet, from: rulesPath) }
             for testCase in testFile.cases {
                 let result = RuleTests.run(testCase, ruleSet: ruleSet, now: now.flatMap(Timestamp.dateTime))
                 report.cases.append(.init(file: file, testCase: testCase, result: result, ruleSet: ruleSet))
-                if measuring, let explanation = result.explanation, let message = result.message,
-                    let slot = report.coverage.firstIndex(where: { $0.rules == rulesPath })
-                {
-                    report.coverage[slot].coverage.record(
-                        explanation, message: message, snapshot: testCase.registry, now: result.now)
+                if measuring, let explanation = result.explanation, let message = result.message {
+                    report.record(
+                        explanation, message: message, snapshot: testCase.registry, now: result.now, in: rulesPath)
                 }
             }
         }

@@ -16,14 +16,8 @@ public enum DiagnosticFormat: String, Sendable, CaseIterable {
             return diagnostics.map(\.description).joined(separator: "\n")
         case .github:
             return diagnostics.flatMap { d in
-                let level = d.severity == .error ? "error" : "warning"
-                let message = d.message.replacingPercentAndNewlines
-                let line =
-                    "::\(level) file=\(d.location.file),line=\(d.location.line),col=\(d.location.column)::\(message)"
-                return [line]
-                    + d.notes.map { note in
-                        "::notice file=\(note.location.file),line=\(note.location.line),col=\(note.location.column)::\(note.message.replacingPercentAndNewlines)"
-                    }
+                [GitHubAnnotation.line(d.severity == .error ? "error" : "warning", at: d.location, message: d.message)]
+                    + d.notes.map { GitHubAnnotation.line("notice", at: $0.location, message: $0.message) }
             }.joined(separator: "\n")
         case .json:
             let items: [JSONValue] = diagnostics.map { d in
@@ -55,6 +49,26 @@ public enum DiagnosticFormat: String, Sendable, CaseIterable {
                         ("warnings", .number(JSONNumber(diagnostics.count - errors))), ("diagnostics", .array(items)),
                     ])))
         }
+    }
+}
+
+/// One GitHub Actions workflow command (`::error file=…,line=…,col=…,title=…::message`), with
+/// the message and the property values escaped as the runner reads them.
+public enum GitHubAnnotation {
+    /// The command for `level` (`error`, `warning`, `notice`) at `location`.
+    public static func line(_ level: String, at location: SourceLocation, title: String? = nil, message: String)
+        -> String
+    {
+        var properties =
+            "file=\(property(location.file)),line=\(location.line),col=\(location.column)"
+        if let title { properties += ",title=\(property(title))" }
+        return "::\(level) \(properties)::\(message.replacingPercentAndNewlines)"
+    }
+
+    /// A property value: the message escapes plus `:` and `,` (which end a property).
+    static func property(_ text: String) -> String {
+        text.replacingPercentAndNewlines.replacingOccurrences(of: ":", with: "%3A")
+            .replacingOccurrences(of: ",", with: "%2C")
     }
 }
 
