@@ -111,8 +111,9 @@ final class AMQPConnection {
     /// Declares a durable queue (idempotent when it exists with the same settings). A queue that
     /// exists with other arguments is a configuration error that says what differs.
     func declareDurableQueue(_ name: String, arguments: FieldTable = [:]) throws(AMQPError) {
-        let encoder = PropertyEncoder()
-        let table = arguments.isEmpty ? amqp_empty_table : encoder.table(arguments)
+        // The encoder owns the table's memory until the reply is read; none for no arguments.
+        let encoder = arguments.isEmpty ? nil : PropertyEncoder()
+        let table = encoder?.table(arguments) ?? amqp_empty_table
         name.withCString { pointer in
             _ = amqp_queue_declare(state, Self.channel, amqp_cstring_bytes(pointer), 0, 1, 0, 0, table)
         }
