@@ -11,6 +11,8 @@
 #   scripts/rabbitmq-cluster.sh url N            node N's AMQP URL
 #   scripts/rabbitmq-cluster.sh kill-node N      SIGKILL node N's VM (a crash)
 #   scripts/rabbitmq-cluster.sh restart-node N   start node N again (it rejoins the cluster)
+#   scripts/rabbitmq-cluster.sh freeze-node N    SIGSTOP node N's VM (connections open, nothing answers)
+#   scripts/rabbitmq-cluster.sh thaw-node N      SIGCONT it
 #   scripts/rabbitmq-cluster.sh ctl N ARGS       rabbitmqctl against node N
 #
 # Settings (environment): BROKER_CLUSTER_PORT (node 1's AMQP port, default 5681; nodes 2 and 3
@@ -28,6 +30,8 @@ EPMD_PORT=${BROKER_CLUSTER_EPMD_PORT:-4371}
 NODES=(1 2 3)
 # Three VMs share two cores with the tests: one scheduler each, and no busy-waiting when idle.
 NODE_ERL_ARGS=${BROKER_CLUSTER_ERL_ARGS:-+S 1:1 +sbwt none +sbwtdcpu none +sbwtdio none}
+# Info: the logs then say when a quorum queue elects a leader, what a failover test wants to see.
+NODE_LOG_LEVEL=${BROKER_CLUSTER_LOG_LEVEL:-info}
 
 # Selects node N: sets the variables the node functions read.
 use_node() {
@@ -123,6 +127,8 @@ case "${1:-start}" in
   url) use_node "${2:?node number}"; echo "amqp://guest:guest@127.0.0.1:$NODE_AMQP_PORT" ;;
   kill-node) use_node "${2:?node number}"; kill_node ;;
   restart-node) restart_node "${2:?node number}" ;;
+  freeze-node) use_node "${2:?node number}"; signal_node STOP ;;
+  thaw-node) use_node "${2:?node number}"; signal_node CONT ;;
   ctl)
     use_node "${2:?node number}"
     shift 2
@@ -130,7 +136,7 @@ case "${1:-start}" in
     node_ctl "$@"
     ;;
   *)
-    echo "usage: $0 start|stop|status|urls|url N|kill-node N|restart-node N|ctl N ARGS" >&2
+    echo "usage: $0 start|stop|status|urls|url N|kill-node N|restart-node N|freeze-node N|thaw-node N|ctl N ARGS" >&2
     exit 2
     ;;
 esac

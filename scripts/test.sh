@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# `make test`: starts the project's own RabbitMQ node (scripts/rabbitmq.sh) (and, with
-# BROKER_TEST_CLUSTER=1, the three-node cluster of scripts/rabbitmq-cluster.sh), builds, runs
-# `swift test` against them, and stops what this script started.
+# `make test`: starts the project's own RabbitMQ node (scripts/rabbitmq.sh) and the three-node
+# cluster of scripts/rabbitmq-cluster.sh (for the cluster tests), builds, runs `swift test`
+# against them, and stops what this script started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=0
@@ -15,10 +15,8 @@ if ! bash scripts/rabbitmq.sh status; then
   bash scripts/rabbitmq.sh start
   started=1
 fi
-# The cluster tests' three nodes (scripts/rabbitmq-cluster.sh) with BROKER_TEST_CLUSTER=1: the
-# cluster tests are disabled until the stall noted in issue 14 is understood. Fails loudly when
-# the nodes cannot start or join.
-if [ "${BROKER_TEST_CLUSTER:-0}" = 1 ] && ! bash scripts/rabbitmq-cluster.sh status; then
+# The cluster tests' three nodes; fails loudly when they cannot start or join.
+if ! bash scripts/rabbitmq-cluster.sh status; then
   bash scripts/rabbitmq-cluster.sh start
   cluster_started=1
 fi

@@ -19,6 +19,9 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
     public var tls: TLS?
     /// How long to wait for a TCP connection.
     public var connectTimeout: Duration = .seconds(5)
+    /// How long a publisher waits for a publish's confirm before it gives the connection up (see
+    /// ``AMQPPublisher``); time RabbitMQ blocks the connection does not count.
+    public var confirmTimeout: Duration = .seconds(30)
     /// The user has RabbitMQ's `impersonator` tag, so a publish may carry any `user_id`; without
     /// it the publisher moves a `user_id` other than `user` to a header (see ``AMQPProperties``).
     public var impersonator = false
@@ -108,12 +111,11 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
     /// The URL of this configuration (`RABBITMQ_URL`, or one built from `RABBITMQ_HOST` and
     /// `RABBITMQ_PORT`), password included: for child processes, never for logs.
     public var url: String {
-        let scheme = tls == nil ? "amqp" : "amqps"
-        let vhost =
-            virtualHost == "/" ? "" : virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
         let credentials = [user, password].map { $0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "" }
-        return nodes.map { "\(scheme)://\(credentials[0]):\(credentials[1])@\($0.host):\($0.port)/\(vhost)" }
-            .joined(separator: ",")
+        return nodes.map {
+            "\(scheme)://\(credentials[0]):\(credentials[1])@\($0.host):\($0.port)/\(encodedVirtualHost)"
+        }
+        .joined(separator: ",")
     }
 
     /// Parses an `amqp://` or `amqps://` URL (rabbitmq-c's parser: `%2f` is `/`; an empty path
@@ -160,9 +162,6 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
 
     /// The URL with the password replaced, for logs.
     public var description: String {
-        let scheme = tls == nil ? "amqp" : "amqps"
-        let vhost =
-            virtualHost == "/" ? "" : virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
         let others = otherNodes.isEmpty ? "" : " (and \(otherNodes.map(\.description).joined(separator: ", ")))"
         return nodeDescription + others
     }
@@ -170,10 +169,14 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
     /// The URL of the node in ``host`` and ``port`` alone, password replaced: where a consumer or
     /// publisher is connected.
     public var nodeDescription: String {
-        let scheme = tls == nil ? "amqp" : "amqps"
-        let vhost =
-            virtualHost == "/" ? "" : virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
-        return "\(scheme)://\(user):***@\(host):\(port)/\(vhost)"
+        "\(scheme)://\(user):***@\(host):\(port)/\(encodedVirtualHost)"
+    }
+
+    private var scheme: String { tls == nil ? "amqp" : "amqps" }
+
+    /// The vhost as a URL path: empty for `/`, percent-encoded otherwise.
+    private var encodedVirtualHost: String {
+        virtualHost == "/" ? "" : virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
     }
 }
 

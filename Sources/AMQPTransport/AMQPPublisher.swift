@@ -16,6 +16,16 @@ import Synchronization
 /// that do not fit a frame; see ``PublishLimits``) is `rejected` before anything is sent, and
 /// the connection stays up. A lost connection makes every in-flight publish `unknown`;
 /// the publisher reconnects with exponential backoff and jitter, and new publishes wait.
+///
+/// A publish left unconfirmed for ``AMQPConfiguration/confirmTimeout`` (while RabbitMQ does not
+/// block the connection) counts as a lost connection: the publisher closes it, every in-flight
+/// publish is `unknown`, and it reconnects (to the next node of a cluster). RabbitMQ 3.10's
+/// quorum queues can otherwise leave a channel's publishes unconfirmed for ever after a leader
+/// change (a command sent to the dead leader is never resent, and later ones wait behind it).
+/// Likewise when RabbitMQ has refused (nacked) every publish on the connection for that long
+/// and still does: after a leader change, 3.10 can nack a channel's publishes to a quorum queue
+/// for good, while a new connection's are confirmed. (A queue that refuses everything, full
+/// with `reject-publish`, then costs a reconnection per timeout; the router retries either way.)
 public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
     private struct Request {
         var message: OutboundMessage
@@ -27,6 +37,7 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
         var body: [UInt8]
         var continuation: CheckedContinuation<PublishResult, Never>
         var returned: String?
+        var sent: ContinuousClock.Instant
     }
 
     private let configuration: AMQPConfiguration
@@ -39,6 +50,7 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
     private let requests = Mutex<[Request]>([])
     private let closed = Atomic(false)
     private let connectedFlag = Atomic(false)
+    private let losses = Atomic(0)
     private let status = ConnectionStatus()
     private let finished = DispatchSemaphore(value: 0)
 
@@ -46,6 +58,13 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
     private var inFlight: [UInt64: InFlight] = [:]
     private var sequence: UInt64 = 0
     private let encoder = PropertyEncoder()
+    /// RabbitMQ blocks the connection (a resource alarm): confirms are not overdue then.
+    private var publishingBlocked = false
+    /// When the connection was last unblocked (or connected): confirm deadlines count from it.
+    private var deadlinesStart = ContinuousClock.now
+    private var lastDeadlineCheck = ContinuousClock.now
+    /// The first nack since the last confirm, and the latest.
+    private var refusals: (first: ContinuousClock.Instant, last: ContinuousClock.Instant)?
 
     /// Connects and declares `declareQueues` (durable) on every (re)connection.
     public init(
@@ -64,8 +83,17 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
     /// Whether the publisher is connected right now.
     public var isConnected: Bool { connectedFlag.load(ordering: .relaxed) }
 
+    /// How many connections it has given up or lost (and made again), from the start.
+    public var connectionsLost: Int { losses.load(ordering: .relaxed) }
+
     public func publish(_ message: OutboundMessage) async -> PublishResult {
+        await publish(message, accepted: {})
+    }
+
+    /// Accepted as soon as it is queued for the connection's thread, which sends in that order.
+    public func publish(_ message: OutboundMessage, accepted: @escaping @Sendable () -> Void) async -> PublishResult {
         await withCheckedContinuation { continuation in
+            defer { accepted() }
             if closed.load(ordering: .acquiring) {
                 continuation.resume(returning: .unknown(reason: "publisher closed"))
                 return
@@ -122,6 +150,7 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
                 try serve(connection)
             } catch {
                 connectedFlag.store(false, ordering: .relaxed)
+                losses.add(1, ordering: .relaxed)
                 status.lost("\(error)")
                 failAll(.unknown(reason: "\(error)"))
                 failDeclarations(error)
@@ -156,7 +185,11 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
     }
 
     private func serve(_ connection: AMQPConnection) throws(AMQPError) {
+        publishingBlocked = false
+        deadlinesStart = .now
+        refusals = nil
         while !closed.load(ordering: .acquiring) {
+            try checkConfirmDeadline(connection)
             try declarePending(on: connection)
             let batch = requests.withLock { r in
                 defer { r.removeAll(keepingCapacity: true) }
@@ -196,6 +229,27 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
         }
     }
 
+    /// About once a second: closes the connection when a publish has waited longer than the
+    /// confirm timeout (not counting time RabbitMQ blocked the connection).
+    private func checkConfirmDeadline(_ connection: AMQPConnection) throws(AMQPError) {
+        let now = ContinuousClock.now
+        guard now - lastDeadlineCheck >= .seconds(1), !publishingBlocked else { return }
+        lastDeadlineCheck = now
+        let timeout = configuration.confirmTimeout
+        if let refusals, now - max(refusals.first, deadlinesStart) > timeout, now - refusals.last < .seconds(2) {
+            connection.abandon()
+            throw AMQPError.connection(
+                "RabbitMQ refused every publish for \(timeout) and confirmed none: closing the connection")
+        }
+        guard let overdue = inFlight.values.first(where: { now - max($0.sent, deadlinesStart) > timeout }) else {
+            return
+        }
+        connection.abandon()
+        throw AMQPError.connection(
+            "no confirm within \(timeout) for a publish to \(overdue.target) (\(inFlight.count) unconfirmed): closing the connection"
+        )
+    }
+
     /// Fails the ``declare(_:)`` calls still waiting (their queues are declared on reconnection).
     private func failDeclarations(_ error: any Error) {
         for declaration in declarations.withLock({ d in
@@ -233,7 +287,8 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
         sequence += 1
         let sequenceNumber = sequence
         inFlight[sequenceNumber] = InFlight(
-            target: request.message.target, body: request.message.body, continuation: request.continuation)
+            target: request.message.target, body: request.message.body, continuation: request.continuation,
+            sent: .now)
         defer { encoder.recycle() }
         var raw = encoder.encode(properties)
         let target = request.message.target
@@ -287,11 +342,14 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
         switch method.id {
         case broker_method_basic_ack:
             let ack = method.decoded.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
+            refusals = nil
             resolve(upTo: ack.delivery_tag, multiple: ack.multiple != 0) {
                 $0.returned.map { .returned(reason: $0) } ?? .confirmed
             }
         case broker_method_basic_nack:
             let nack = method.decoded.assumingMemoryBound(to: amqp_basic_nack_t.self).pointee
+            let now = ContinuousClock.now
+            refusals = (refusals?.first ?? now, now)
             resolve(upTo: nack.delivery_tag, multiple: nack.multiple != 0) { _ in
                 .refused(reason: "nacked by the broker (a queue at its length limit with reject-publish?)")
             }
@@ -337,9 +395,12 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
         case broker_method_connection_blocked:
             let blocked = method.decoded.assumingMemoryBound(to: amqp_connection_blocked_t.self).pointee
             let reason = AMQPConnection.string(blocked.reason)
+            publishingBlocked = true
             status.blocked("RabbitMQ blocks publishing: \(reason.isEmpty ? "resource alarm" : reason)")
             logger.error("RabbitMQ blocked the connection; publishes wait", metadata: ["reason": "\(reason)"])
         case broker_method_connection_unblocked:
+            publishingBlocked = false
+            deadlinesStart = .now
             status.unblocked()
             logger.notice("RabbitMQ unblocked the connection")
         case broker_method_connection_close:

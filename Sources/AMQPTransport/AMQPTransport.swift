@@ -18,11 +18,12 @@ public struct AMQPBroker: Transport {
     /// URL cannot carry (``AMQPConfiguration/applyEnvironment(_:)``).
     public init(
         url: String, environment: [String: String] = ProcessInfo.processInfo.environment,
-        queues: QueueSettings = QueueSettings()
+        queues: QueueSettings = QueueSettings(), confirmTimeout: Duration = .seconds(30)
     ) throws {
         var configuration = try AMQPConfiguration(url: url)
         try configuration.applyEnvironment(environment)
         configuration.queues = queues
+        configuration.confirmTimeout = confirmTimeout
         self.init(configuration: configuration)
     }
 

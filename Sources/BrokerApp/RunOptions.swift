@@ -153,6 +153,12 @@ public struct RunOptions: ParsableArguments {
     @Option(help: "Seconds to finish in-flight messages on SIGTERM.")
     public var drainTimeout = 10
 
+    @Option(
+        help:
+            "Seconds a publish may wait for RabbitMQ's confirm before the connection is given up and its messages are redelivered (time RabbitMQ blocks publishing does not count)."
+    )
+    public var confirmTimeout = 30
+
     @Option(help: "Log format: text or json.")
     public var logFormat = "text"
 
@@ -184,9 +190,11 @@ public struct RunOptions: ParsableArguments {
         guard maxRoundTrips >= 0, maxStaleness >= 0 else {
             throw ValidationError("--max-round-trips and --max-staleness must be 0 or more")
         }
-        guard roundTripWindow > 0, maxHops > 0, maxMessageSize > 0, prefetch > 0, drainTimeout > 0 else {
+        guard roundTripWindow > 0, maxHops > 0, maxMessageSize > 0, prefetch > 0, drainTimeout > 0,
+            confirmTimeout > 0
+        else {
             throw ValidationError(
-                "--round-trip-window, --max-hops, --max-message-size, --prefetch and --drain-timeout must be more than 0"
+                "--round-trip-window, --max-hops, --max-message-size, --prefetch, --drain-timeout and --confirm-timeout must be more than 0"
             )
         }
         guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format must be text or json") }
@@ -218,7 +226,7 @@ public struct RunOptions: ParsableArguments {
         transports: TransportFactory? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws -> DaemonConfiguration {
-        let factory = transports ?? .standard(queues: queueSettings)
+        let factory = transports ?? .standard(queues: queueSettings, confirmTimeout: .seconds(confirmTimeout))
         var configuration = DaemonConfiguration(
             transport: try factory.transport(for: transportURL(environment: environment)))
         configuration.rules = [rules]
@@ -241,6 +249,8 @@ public struct RunOptions: ParsableArguments {
         configuration.router.dataPathTrust = DataPathAgents.Trust(rawValue: dataPathTrust) ?? .feed
         configuration.router.roundTripWindow = .seconds(roundTripWindow)
         configuration.router.maximumHops = maxHops
+        // One replica routes at a time so that input order holds: the router keeps it too.
+        configuration.router.keepsInputOrder = singleActiveConsumer
         configuration.drainTimeout = .seconds(drainTimeout)
         configuration.watchRules = watchRules
         configuration.strictRules = strictRules

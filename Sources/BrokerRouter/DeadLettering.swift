@@ -11,11 +11,12 @@ extension MessageRouter {
     public static let maximumReasonBytes = 1024
 
     /// Publishes the original message, unchanged, to `queue` with the reason in its headers,
-    /// and settles the input. When the dead letter is not confirmed the input is requeued after
+    /// and settles the input; with a turn (input order), hands it on once the output accepted it. When the dead letter is not confirmed the input is requeued after
     /// a pause that grows while dead-lettering keeps failing, so a missing dead-letter queue
     /// slows the broker down instead of spinning it.
     func deadLetter(
-        _ inbound: InboundMessage, code: String, reason: String, route: String?, queue: String, ruleSet: RuleSet
+        _ inbound: InboundMessage, code: String, reason: String, route: String?, queue: String, ruleSet: RuleSet,
+        turn: Turn?
     ) async -> RoutingOutcome {
         var brokerHeaders: FieldTable = [
             Header.reason: FieldValue(Self.bounded(reason, toBytes: Self.maximumReasonBytes)),
@@ -30,7 +31,8 @@ extension MessageRouter {
         // The original's properties and headers, unchanged, with the broker's headers added.
         var properties = inbound.properties
         for entry in brokerHeaders.entries { properties.headers[entry.name] = entry.value }
-        var result = await output.publish(OutboundMessage(body: inbound.body, target: target, properties: properties))
+        var result = await publish(
+            OutboundMessage(body: inbound.body, target: target, properties: properties), turn: turn)
         let ownHeaders = inbound.headers.entries.filter { brokerHeaders[$0.name] == nil }.count
         if case .rejected = result, ownHeaders > 0 {
             // The original's own headers may be what cannot be carried: keep the broker's only.

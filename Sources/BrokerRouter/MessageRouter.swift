@@ -73,9 +73,11 @@ public final class MessageRouter: Sendable {
     /// Routes every message of `input`, many at once (the input's prefetch bounds how many),
     /// until its stream ends; returns when all of them are settled.
     public func run(_ input: some InboundSource) async {
+        let order = configuration.keepsInputOrder ? InputOrder() : nil
         await withDiscardingTaskGroup { group in
             for await message in input.messages {
-                group.addTask { _ = await self.route(message) }
+                let turn = order?.nextTurn()
+                group.addTask { _ = await self.route(message, turn: turn) }
             }
         }
     }
@@ -83,10 +85,18 @@ public final class MessageRouter: Sendable {
     /// Routes one message and settles it.
     @discardableResult
     public func route(_ inbound: InboundMessage) async -> RoutingOutcome {
+        await route(inbound, turn: nil)
+    }
+
+    /// Routes one message in its turn of input order (none: in any order).
+    private func route(_ inbound: InboundMessage, turn: Turn?) async -> RoutingOutcome {
+        await turn?.begin()
+        // Outcomes without a publish (drop, status update, requeue) hand the turn on here.
+        defer { turn?.end() }
         statistics.begin()
         var record = RoutingRecord(ruleSet: rules.current)
         record.bodySize = inbound.body.count
-        let outcome = await decide(inbound, &record)
+        let outcome = await decide(inbound, &record, turn: turn)
         statistics.count(outcome)
         if let observer {
             record.outcome = outcome
@@ -95,7 +105,9 @@ public final class MessageRouter: Sendable {
         return outcome
     }
 
-    private func decide(_ inbound: InboundMessage, _ record: inout RoutingRecord) async -> RoutingOutcome {
+    private func decide(_ inbound: InboundMessage, _ record: inout RoutingRecord, turn: Turn?) async
+        -> RoutingOutcome
+    {
         switch gate.verdict {
         case .route: break
         case .wait:
@@ -108,7 +120,8 @@ public final class MessageRouter: Sendable {
         case .deadLetter(let code, let reason):
             let ruleSet = rules.current
             return await deadLetter(
-                inbound, code: code, reason: reason, route: nil, queue: ruleSet.deadLetterQueue, ruleSet: ruleSet)
+                inbound, code: code, reason: reason, route: nil, queue: ruleSet.deadLetterQueue, ruleSet: ruleSet,
+                turn: turn)
         }
         let ruleSet = rules.current
         let hops = Self.hops(inbound)
@@ -116,7 +129,7 @@ public final class MessageRouter: Sendable {
             return await deadLetter(
                 inbound, code: "routing_cycle",
                 reason: "routed \(hops) times without leaving the broker: a routing cycle", route: nil,
-                queue: ruleSet.deadLetterQueue, ruleSet: ruleSet)
+                queue: ruleSet.deadLetterQueue, ruleSet: ruleSet, turn: turn)
         }
         let message: Message
         do {
@@ -124,7 +137,7 @@ public final class MessageRouter: Sendable {
         } catch {
             return await deadLetter(
                 inbound, code: error.reasonCode, reason: error.description, route: nil,
-                queue: ruleSet.deadLetterQueue, ruleSet: ruleSet)
+                queue: ruleSet.deadLetterQueue, ruleSet: ruleSet, turn: turn)
         }
         var roundTrips = 0
         if cycles.isEnabled {
@@ -134,7 +147,7 @@ public final class MessageRouter: Sendable {
                     inbound, code: "routing_cycle",
                     reason:
                         "came back to the broker \(roundTrips) times within \(cycles.window.components.seconds) s unchanged: a routing cycle through the agent server",
-                    route: nil, queue: ruleSet.deadLetterQueue, ruleSet: ruleSet)
+                    route: nil, queue: ruleSet.deadLetterQueue, ruleSet: ruleSet, turn: turn)
             }
         }
         let seed = StableHash.mix(sequence.add(1, ordering: .relaxed).newValue)
@@ -157,11 +170,11 @@ public final class MessageRouter: Sendable {
                     cycles.record(delivery.message.body.contentHash, roundTrips: roundTrips + 1)
                 }
             }
-            return await publish(decision, inbound, hops: hops, ruleSet: ruleSet)
+            return await publish(decision, inbound, hops: hops, ruleSet: ruleSet, turn: turn)
         case .deadLetter(let reason, let queue):
             let code = decision.route == nil ? "no_route" : "rule"
             return await deadLetter(
-                inbound, code: code, reason: reason, route: decision.route, queue: queue, ruleSet: ruleSet)
+                inbound, code: code, reason: reason, route: decision.route, queue: queue, ruleSet: ruleSet, turn: turn)
         case .drop(let reason):
             inbound.settlement.ack()
             return .dropped(reason: reason)
@@ -173,9 +186,9 @@ public final class MessageRouter: Sendable {
         }
     }
 
-    private func publish(_ decision: Decision, _ inbound: InboundMessage, hops: Int, ruleSet: RuleSet) async
-        -> RoutingOutcome
-    {
+    private func publish(
+        _ decision: Decision, _ inbound: InboundMessage, hops: Int, ruleSet: RuleSet, turn: Turn?
+    ) async -> RoutingOutcome {
         let properties = Self.routedProperties(of: inbound)
         let outbound = decision.deliveries.map { delivery in
             OutboundMessage(
@@ -188,7 +201,7 @@ public final class MessageRouter: Sendable {
         while true {
             var retry: [Int] = []
             var failure: String?
-            for (index, result) in await publish(pending.map { outbound[$0] }).enumerated() {
+            for (index, result) in await publish(pending.map { outbound[$0] }, turn: turn).enumerated() {
                 let message = outbound[pending[index]]
                 switch result {
                 case .confirmed: continue
@@ -213,7 +226,7 @@ public final class MessageRouter: Sendable {
             if let failure {
                 return await deadLetter(
                     inbound, code: "publish_failed", reason: failure, route: decision.route,
-                    queue: ruleSet.deadLetterQueue, ruleSet: ruleSet)
+                    queue: ruleSet.deadLetterQueue, ruleSet: ruleSet, turn: turn)
             }
             if retry.isEmpty { break }
             statistics.retried(retry.count)
@@ -229,17 +242,28 @@ public final class MessageRouter: Sendable {
         return .published(count: outbound.count, route: decision.route)
     }
 
-    /// Publishes `messages` at once; the results in the same order.
-    private func publish(_ messages: [OutboundMessage]) async -> [PublishResult] {
-        if messages.count == 1 { return [await output.publish(messages[0])] }
+    /// Publishes `messages` at once; the results in the same order. With a turn, hands it on
+    /// once the output accepted them all (the copies of one message among themselves in any order).
+    private func publish(_ messages: [OutboundMessage], turn: Turn?) async -> [PublishResult] {
+        if messages.count == 1 { return [await publish(messages[0], turn: turn)] }
+        let accepted = turn?.end(afterAccepting: messages.count)
         return await withTaskGroup(of: (Int, PublishResult).self) { group in
             for (index, message) in messages.enumerated() {
-                group.addTask { (index, await self.output.publish(message)) }
+                group.addTask {
+                    guard let accepted else { return (index, await self.output.publish(message)) }
+                    return (index, await self.output.publish(message, accepted: accepted))
+                }
             }
             var results = [PublishResult](repeating: .unknown(reason: "not published"), count: messages.count)
             for await (index, result) in group { results[index] = result }
             return results
         }
+    }
+
+    /// Publishes one message; with a turn, hands it on once the output accepted the message.
+    func publish(_ message: OutboundMessage, turn: Turn?) async -> PublishResult {
+        guard let turn else { return await output.publish(message) }
+        return await output.publish(message, accepted: { turn.end() })
     }
 
     /// The hop count of an input: the transport's, or the `x-broker-hops` header.

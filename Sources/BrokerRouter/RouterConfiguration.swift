@@ -28,6 +28,11 @@ public struct RouterConfiguration: Sendable {
     /// Whether status messages on the data path may take feed-known agents offline and
     /// replace the list (``DataPathAgents/Trust``).
     public var dataPathTrust = DataPathAgents.Trust.feed
+    /// Publish in input order (`broker run --single-active-consumer`): copies of a message go
+    /// out after those of every message taken before it, confirms are still awaited many at
+    /// once. A copy retried (refused, unroutable) or a message redelivered (unknown outcome,
+    /// restart) can arrive after later ones. Off: messages are routed concurrently, in any order.
+    public var keepsInputOrder = false
 
     /// What the router does while the registry is not synced.
     public enum StalePolicy: String, Sendable, CaseIterable {

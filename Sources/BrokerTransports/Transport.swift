@@ -69,6 +69,11 @@ public protocol OutboundSink: TransportLifecycle {
     /// once: a sink pipelines them. Every call gets exactly one result, also when the sink shuts
     /// down (then `.unknown`).
     func publish(_ message: OutboundMessage) async -> PublishResult
+    /// Publishes `message` like ``publish(_:)``, calling `accepted` once the sink has taken it
+    /// in the order it sends in: a publish made after `accepted` goes out after this one. The
+    /// router keeps input order with it (``OutboundSink/publish(_:accepted:)`` by default calls
+    /// `accepted` only with the outcome, which keeps order one confirm at a time).
+    func publish(_ message: OutboundMessage, accepted: @escaping @Sendable () -> Void) async -> PublishResult
     /// Makes sure `queues` exist before messages are published to them (a new rule set names
     /// them), now if connected and on every reconnection. Throws when they cannot be declared
     /// now; the sink still declares them when it reconnects.
@@ -78,6 +83,15 @@ public protocol OutboundSink: TransportLifecycle {
 extension OutboundSink {
     /// Sinks without queues to declare accept any name.
     public func declare(_ queues: [String]) async throws {}
+
+    /// Accepted when its outcome is known: in order, one publish at a time.
+    public func publish(_ message: OutboundMessage, accepted: @escaping @Sendable () -> Void) async
+        -> PublishResult
+    {
+        let result = await publish(message)
+        accepted()
+        return result
+    }
 }
 
 /// A message taken from an input, which must be settled exactly once.

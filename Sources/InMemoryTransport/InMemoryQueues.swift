@@ -152,6 +152,9 @@ public final class InMemoryConsumer: InboundSource {
     private let continuation: AsyncStream<InboundMessage>.Continuation
     public let messages: AsyncStream<InboundMessage>
     private let inFlight = Mutex((count: 0, stopped: false, paused: false))
+    /// Held from taking a message to yielding it, so the stream keeps the queue's order when
+    /// settles on several threads pump at once.
+    private let delivering = Mutex(())
     private let closed = AsyncSignal()
 
     init(queues: InMemoryQueues, queue: String, prefetch: Int, paused: Bool) {
@@ -171,15 +174,19 @@ public final class InMemoryConsumer: InboundSource {
                 return true
             }
             guard admitted else { return }
-            guard let stored = queues.take(from: queue) else {
+            let delivered = delivering.withLock { _ -> Bool in
+                guard let stored = queues.take(from: queue) else { return false }
+                let settlement = InMemorySettlement(consumer: self, stored: stored)
+                continuation.yield(
+                    InboundMessage(
+                        body: stored.body, properties: stored.properties, redelivered: stored.redelivered,
+                        source: queue, hops: stored.hops, settlement: settlement))
+                return true
+            }
+            guard delivered else {
                 inFlight.withLock { $0.count -= 1 }
                 return
             }
-            let settlement = InMemorySettlement(consumer: self, stored: stored)
-            continuation.yield(
-                InboundMessage(
-                    body: stored.body, properties: stored.properties, redelivered: stored.redelivered, source: queue,
-                    hops: stored.hops, settlement: settlement))
         }
     }
 

@@ -94,8 +94,16 @@ public enum TestRabbitMQ {
                 while running < inFlight && next < bodies.count {
                     let body = bodies[next]
                     group.addTask {
-                        await publisher.publish(
-                            OutboundMessage(body: body, target: .queue(queue), properties: properties))
+                        // A nack means not enqueued (a quorum queue still electing a leader
+                        // refuses for a moment): publish it again, as the broker does.
+                        let message = OutboundMessage(body: body, target: .queue(queue), properties: properties)
+                        var result = await publisher.publish(message)
+                        for _ in 0..<100 {
+                            guard case .refused = result else { break }
+                            try? await Task.sleep(for: .milliseconds(100))
+                            result = await publisher.publish(message)
+                        }
+                        return result
                     }
                     next += 1
                     running += 1

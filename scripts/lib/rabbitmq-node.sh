@@ -9,6 +9,7 @@
 #   NODE_AMQP_PORT  AMQP port on 127.0.0.1
 #   NODE_DIST_PORT  Erlang distribution port on 127.0.0.1
 #   NODE_ERL_ARGS   (optional) more Erlang VM arguments, e.g. fewer schedulers for a small machine
+#   NODE_LOG_LEVEL  (optional) the log file's level, default warning
 # and, shared by every node of this project: EPMD_PORT (a private epmd on 127.0.0.1).
 
 RABBITMQ_BIN=${RABBITMQ_BIN:-/usr/lib/rabbitmq/bin}
@@ -63,7 +64,7 @@ prepare_node() {
   mkdir -p "$NODE_DIR/mnesia" "$NODE_DIR/log"
   cat >"$NODE_DIR/rabbitmq.conf" <<CONF
 listeners.tcp.1 = 127.0.0.1:$NODE_AMQP_PORT
-log.file.level = warning
+log.file.level = ${NODE_LOG_LEVEL:-warning}
 log.console = false
 CONF
   echo "[]." >"$NODE_DIR/advanced.config"
@@ -136,6 +137,18 @@ kill_node() {
   else
     log "$NODE_NAME has no running VM"
   fi
+}
+
+# Sends SIGSTOP or SIGCONT (the argument) to the node's VM: a node that hangs, its sockets open.
+signal_node() {
+  local pid
+  pid=$(cat "$NODE_DIR/rabbitmq.pid" 2>/dev/null || true)
+  if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
+    log "$NODE_NAME has no running VM"
+    return 1
+  fi
+  kill -"$1" "$pid"
+  log "$NODE_NAME sent SIG$1 (pid $pid)"
 }
 
 # Stops the private epmd (after the last node of this project stopped).
