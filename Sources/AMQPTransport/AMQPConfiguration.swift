@@ -56,6 +56,16 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
         return copy
     }
 
+    /// This configuration with every node, the `index`th (modulo their number) first and the
+    /// others after it round the list: replicas spread over a cluster with it.
+    public func startingAt(_ index: Int) -> AMQPConfiguration {
+        let all = nodes
+        let start = (index % all.count + all.count) % all.count
+        var copy = aimed(at: start)
+        copy.otherNodes = (1..<all.count).map { all[(start + $0) % all.count] }
+        return copy
+    }
+
     /// TLS settings.
     public struct TLS: Sendable {
         public var caCertificate: String?

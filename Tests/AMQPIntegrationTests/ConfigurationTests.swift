@@ -25,6 +25,9 @@ import Testing
         #expect("\(cluster)" == "amqp://broker:***@mq-1:5672/prod (and mq-2:5672, mq-3:5673)")
         #expect(cluster.aimed(at: 1).nodeDescription == "amqp://broker:***@mq-2:5672/prod")
         #expect(try AMQPConfiguration(url: cluster.url).nodes == cluster.nodes, "url round-trips the list")
+        #expect(
+            cluster.startingAt(4).nodes.map(\.description) == ["mq-2:5672", "mq-3:5673", "mq-1:5672"],
+            "a replica's list starts at its own node and keeps every other")
         #expect(throws: AMQPError.self) {
             try AMQPConfiguration(url: "amqp://broker:pw@mq-1/prod,amqp://other:pw@mq-2/prod")
         }

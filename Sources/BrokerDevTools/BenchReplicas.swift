@@ -1,0 +1,124 @@
+import AMQPTransport
+import ArgumentParser
+import Foundation
+
+/// `broker bench-replicas`: how fast 1, 2, 3… `broker run` replicas drain one input queue as
+/// competing consumers, and what each message costs the brokers and RabbitMQ in CPU, so a
+/// deployment can be sized from per-message figures.
+public struct BenchReplicas: AsyncParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
+        commandName: "bench-replicas",
+        abstract: "Measure `broker run` replicas draining one queue: throughput and CPU per message.",
+        discussion: """
+            For each replica count: fills a fresh input queue (bench_<id>_*) with --messages \
+            messages on the RabbitMQ of RABBITMQ_URL (a comma-separated list: a cluster; replica i \
+            starts on node i), starts that many `broker run --registry` processes of this \
+            executable, and times the output from its first message to its last. CPU is user + \
+            system time of the broker processes, and of every RabbitMQ VM on this machine (beam).
+            """
+    )
+
+    @Option(help: "Messages per run.")
+    var messages = 20_000
+
+    @Option(help: "Replica counts to run, comma-separated.")
+    var replicas = "1,2,3"
+
+    @Option(help: "Queue type: classic or quorum.")
+    var queueType = "classic"
+
+    @Option(help: "Prefetch of each replica.")
+    var prefetch = 256
+
+    @Option(help: "Rule file (its output and dead-letter queues are redirected).")
+    var rules = "rules/default.yaml"
+
+    public func run() async throws {
+        guard let kind = QueueSettings.Kind(rawValue: queueType) else {
+            throw ValidationError("--queue-type must be classic or quorum")
+        }
+        let counts = replicas.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !counts.isEmpty, counts.allSatisfy({ $0 >= 1 }) else {
+            throw ValidationError("--replicas must list counts of 1 or more, e.g. 1,2,3")
+        }
+        var amqp = try AMQPConfiguration.fromEnvironment()
+        amqp.queues = QueueSettings(kind: kind)
+        let ruleText = try String(contentsOfFile: rules, encoding: .utf8)
+        print(
+            "broker bench-replicas: \(messages) messages, \(queueType) queues, prefetch \(prefetch), RabbitMQ \(amqp)"
+        )
+        for count in counts {
+            await Bench.waitForIdleRabbitMQ()
+            let result = try await measure(replicas: count, amqp: amqp, ruleText: ruleText)
+            let perMessage = { (seconds: Double) in String(format: "%.1f µs", seconds * 1e6) }
+            print(
+                String(format: "  %d replica%@: %.0f msg/s", count, count == 1 ? "" : "s", result.rate)
+                    + "; CPU per message: brokers \(perMessage(result.brokerCPU)), RabbitMQ \(perMessage(result.rabbitCPU))"
+            )
+        }
+    }
+
+    /// Messages per second, and CPU seconds per message.
+    struct Result {
+        var rate: Double
+        var brokerCPU: Double
+        var rabbitCPU: Double
+    }
+
+    func measure(replicas count: Int, amqp: AMQPConfiguration, ruleText: String) async throws -> Result {
+        let queues = Bench.Queues()
+        defer {
+            for q in [queues.input, queues.output, queues.dead] { try? AMQPAdmin.deleteQueue(q, configuration: amqp) }
+        }
+        print("  filling \(messages) messages…")
+        try await Bench.fill(queues.input, count: messages, amqp: amqp)
+        let files = try Bench.RunFiles(queues: queues, ruleText: ruleText)
+        defer { files.remove() }
+        let processes = try (0..<count).map { index in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+            process.arguments =
+                files.runArguments(input: queues.input) + [
+                    "--prefetch", String(prefetch), "--queue-type", queueType,
+                    "--transport", amqp.startingAt(index).url,
+                ]
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            return process
+        }
+        defer {
+            for process in processes where process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+        // From the first routed message to the last: start-up is not counted, in time or CPU.
+        let brokerCPU = { processes.reduce(0) { $0 + Bench.cpuSeconds($1.processIdentifier) } }
+        var first: (at: ContinuousClock.Instant, routed: Int, brokers: Double, rabbit: Double)?
+        let deadline = ContinuousClock.now + .seconds(600)
+        while ContinuousClock.now < deadline {
+            let routed = (try? AMQPAdmin.messageCount(queues.output, configuration: amqp)) ?? 0
+            if routed > 0 && first == nil { first = (.now, routed, brokerCPU(), Self.rabbitCPU()) }
+            if routed >= messages { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        guard let first else { throw ValidationError("nothing was routed within 600 s") }
+        let elapsed = ContinuousClock.now - first.at
+        let measured = Double(max(1, messages - first.routed))
+        let brokers = (brokerCPU() - first.brokers) / measured
+        let rabbit = (Self.rabbitCPU() - first.rabbit) / measured
+        for process in processes {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return Result(rate: measured / max(seconds, 1e-3), brokerCPU: brokers, rabbitCPU: rabbit)
+    }
+
+    /// CPU seconds of every RabbitMQ VM (beam) on this machine so far.
+    static func rabbitCPU() -> Double {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return 0 }
+        return entries.compactMap(Int32.init).filter { pid in
+            (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.hasPrefix("beam") == true
+        }.reduce(0) { $0 + Bench.cpuSeconds($1) }
+    }
+}
