@@ -36,7 +36,8 @@ extension RabbitMQIntegration.ClusterTests {
     }
 
     /// Every id ends in the output or the dead-letter queue, duplicates counted; while node 1
-    /// is down, no replica's `/readyz` says ready on a connection to it.
+    /// is down, no replica's `/readyz` says ready on a connection to it; once it is back, the
+    /// survivors stay ready where they are and route what comes next.
     @Test func threeReplicasLoseNothingWhenANodeAndAReplicaAreKilled() async throws {
         try await TestCluster.requireRunning()
         let queues = TestQueues()
@@ -98,6 +99,17 @@ extension RabbitMQIntegration.ClusterTests {
             print("cluster replicas: \(replicas.map { "\($0.name): \($0.tail(8))" }.joined(separator: "\n"))")
             throw routed
         }
+        // Node 1 is back: the survivors stay ready (on the nodes they moved to) and keep routing.
+        try await eventually("the surviving replicas are ready with node 1 back", timeout: .seconds(60)) {
+            await allReady([ports[0], ports[2]])
+        }
+        let later = (total..<total + 500).map {
+            Array(#"{"message_type":"TEXT","sender_id":"agent_a","message_id":"r\#($0)"}"#.utf8)
+        }
+        try await TestRabbitMQ.publish(later, to: queues.input, configuration: node3, declaring: false)
+        try await eventually("messages sent after the restart are routed", timeout: .seconds(120)) {
+            count(queues.input) == 0 && count(queues.output) + count(queues.deadLetter) >= total + later.count
+        }
         #expect(
             readySamples.load(ordering: .relaxed) > 0,
             "the surviving replicas were ready again on other nodes; last: \(lastUnready.withLock { $0 })")
@@ -106,10 +118,10 @@ extension RabbitMQIntegration.ClusterTests {
         let output = await TestRabbitMQ.drain(queues.output, configuration: node3)
         let dead = await TestRabbitMQ.drain(queues.deadLetter, configuration: node3)
         let ids = (output + dead).compactMap(messageID)
-        let missing = Set(bodies.indices.map { "r\($0)" }).subtracting(ids)
+        let missing = Set((0..<total + later.count).map { "r\($0)" }).subtracting(ids)
         #expect(missing.isEmpty, "lost \(missing.count): \(missing.sorted().prefix(10))")
         print(
-            "cluster replicas: \(total) messages, 3 replicas, node 1 and replica 1 killed: \(missing.count) lost, \(ids.count - Set(ids).count) duplicates, \(dead.count) dead-lettered"
+            "cluster replicas: \(total) + \(later.count) messages (the second part after node 1 restarted), 3 replicas, node 1 and replica 1 killed: \(missing.count) lost, \(ids.count - Set(ids).count) duplicates, \(dead.count) dead-lettered"
         )
     }
 
