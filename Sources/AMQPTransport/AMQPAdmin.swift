@@ -43,11 +43,14 @@ public enum AMQPAdmin {
         throw AMQPError.connection("declare queue \(queue) passively: \(problem)")
     }
 
-    /// Declares `queues` (durable) over one connection.
-    public static func declareQueues(_ queues: [String], configuration: AMQPConfiguration) throws(AMQPError) {
+    /// Declares `queues` (durable) over one connection, as outputs, or as the broker's input
+    /// (`asInput`: with the delivery limit and single active consumer of ``AMQPConfiguration/queues``).
+    public static func declareQueues(_ queues: [String], configuration: AMQPConfiguration, asInput: Bool = false)
+        throws(AMQPError)
+    {
         let connection = try AMQPConnection(configuration)
         for queue in queues {
-            try connection.declareDurableQueue(queue, arguments: configuration.queues.arguments(input: false))
+            try connection.declareDurableQueue(queue, arguments: configuration.queues.arguments(input: asInput))
         }
     }
 

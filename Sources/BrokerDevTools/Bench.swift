@@ -193,9 +193,10 @@ public struct Bench: AsyncParsableCommand {
                 .utf8)
     }
 
-    /// Fills a queue with `count` messages using many publishes in flight.
-    static func fill(_ queue: String, count: Int, amqp: AMQPConfiguration) async throws {
-        let publisher = AMQPPublisher(configuration: amqp, declareQueues: [queue])
+    /// Fills a queue with `count` messages using many publishes in flight (declaring it first
+    /// unless `declaring` is false: it exists already, perhaps with input arguments).
+    static func fill(_ queue: String, count: Int, amqp: AMQPConfiguration, declaring: Bool = true) async throws {
+        let publisher = AMQPPublisher(configuration: amqp, declareQueues: declaring ? [queue] : [])
         defer { publisher.beginGracefulShutdown() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             var next = 0

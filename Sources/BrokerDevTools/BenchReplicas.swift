@@ -35,6 +35,12 @@ public struct BenchReplicas: AsyncParsableCommand {
     @Option(help: "Rule file (its output and dead-letter queues are redirected).")
     var rules = "rules/default.yaml"
 
+    @Flag(
+        help:
+            "Declare the input single-active-consumer and run the replicas with --single-active-consumer: one routes, in input order."
+    )
+    var singleActiveConsumer = false
+
     public func run() async throws {
         guard let kind = QueueSettings.Kind(rawValue: queueType) else {
             throw ValidationError("--queue-type must be classic or quorum")
@@ -44,10 +50,10 @@ public struct BenchReplicas: AsyncParsableCommand {
             throw ValidationError("--replicas must list counts of 1 or more, e.g. 1,2,3")
         }
         var amqp = try AMQPConfiguration.fromEnvironment()
-        amqp.queues = QueueSettings(kind: kind)
+        amqp.queues = QueueSettings(kind: kind, singleActiveConsumer: singleActiveConsumer)
         let ruleText = try String(contentsOfFile: rules, encoding: .utf8)
         print(
-            "broker bench-replicas: \(messages) messages, \(queueType) queues, prefetch \(prefetch), RabbitMQ \(amqp)"
+            "broker bench-replicas: \(messages) messages, \(queueType) queues\(singleActiveConsumer ? " (single active consumer, in order)" : ""), prefetch \(prefetch), RabbitMQ \(amqp)"
         )
         for count in counts {
             await Bench.waitForIdleRabbitMQ()
@@ -73,7 +79,8 @@ public struct BenchReplicas: AsyncParsableCommand {
             for q in [queues.input, queues.output, queues.dead] { try? AMQPAdmin.deleteQueue(q, configuration: amqp) }
         }
         print("  filling \(messages) messages…")
-        try await Bench.fill(queues.input, count: messages, amqp: amqp)
+        try AMQPAdmin.declareQueues([queues.input], configuration: amqp, asInput: true)
+        try await Bench.fill(queues.input, count: messages, amqp: amqp, declaring: false)
         let files = try Bench.RunFiles(queues: queues, ruleText: ruleText)
         defer { files.remove() }
         let processes = try (0..<count).map { index in
@@ -83,7 +90,7 @@ public struct BenchReplicas: AsyncParsableCommand {
                 files.runArguments(input: queues.input) + [
                     "--prefetch", String(prefetch), "--queue-type", queueType,
                     "--transport", amqp.startingAt(index).url,
-                ]
+                ] + (singleActiveConsumer ? ["--single-active-consumer"] : [])
             process.standardError = FileHandle.nullDevice
             try process.run()
             return process

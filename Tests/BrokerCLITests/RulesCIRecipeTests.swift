@@ -53,6 +53,16 @@ import Testing
         return directory
     }
 
+    /// Writes each file (path relative to `root`: text), making the directories on the way.
+    func write(_ files: [String: String], under root: URL) throws {
+        for (path, text) in files {
+            let file = root.appendingPathComponent(path)
+            try FileManager.default.createDirectory(
+                at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try text.write(to: file, atomically: true, encoding: .utf8)
+        }
+    }
+
     /// Runs the workflow's check step in `directory` (with the debug build of broker-rules: the
     /// release build step is checked below, not repeated in every test run).
     func runCheckStep(in directory: URL) async throws -> (status: Int32, output: String) {
@@ -89,35 +99,34 @@ import Testing
     /// A typo in a route and an untested route: annotations for both, and the job fails.
     @Test func theCheckFailsWithAnnotationsOnATypoAndOnMissingCoverage() async throws {
         let rules = FileManager.default.temporaryDirectory.appendingPathComponent("rules-\(UUID())")
-        for directory in ["tests", "other"] {
-            try FileManager.default.createDirectory(
-                at: rules.appendingPathComponent(directory), withIntermediateDirectories: true)
-        }
         defer { try? FileManager.default.removeItem(at: rules) }
-        try """
-        version: 1
-        routes:
-          - name: texts
-            whne: { message.message_type: TEXT }
-            deliver: as_is
-        """.write(to: rules.appendingPathComponent("routes.yaml"), atomically: true, encoding: .utf8)
-        try """
-        version: 1
-        routes:
-          - name: texts
-            when: { message.message_type: TEXT }
-            deliver: as_is
-          - name: replies
-            when: { message.message_type: REPLY }
-            deliver: as_is
-        """.write(to: rules.appendingPathComponent("other/tested.yaml"), atomically: true, encoding: .utf8)
-        try """
-        rules: ../other/tested.yaml
-        cases:
-          - name: texts are delivered as they are
-            message: { message_type: TEXT }
-            expect: { route: texts }
-        """.write(to: rules.appendingPathComponent("tests/cases.yaml"), atomically: true, encoding: .utf8)
+        try write(
+            [
+                "routes.yaml": """
+                version: 1
+                routes:
+                  - name: texts
+                    whne: { message.message_type: TEXT }
+                    deliver: as_is
+                """,
+                "other/tested.yaml": """
+                version: 1
+                routes:
+                  - name: texts
+                    when: { message.message_type: TEXT }
+                    deliver: as_is
+                  - name: replies
+                    when: { message.message_type: REPLY }
+                    deliver: as_is
+                """,
+                "tests/cases.yaml": """
+                rules: ../other/tested.yaml
+                cases:
+                  - name: texts are delivered as they are
+                    message: { message_type: TEXT }
+                    expect: { route: texts }
+                """,
+            ], under: rules)
         let directory = try workspace(rules: rules)
         defer { try? FileManager.default.removeItem(at: directory) }
         let run = try await runCheckStep(in: directory)
