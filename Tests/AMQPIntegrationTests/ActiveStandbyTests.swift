@@ -34,12 +34,7 @@ extension RabbitMQIntegration {
             defer { queues.cleanUp() }
             let rules = FileManager.default.temporaryDirectory.appendingPathComponent("standby-\(queues.id).yaml")
             defer { try? FileManager.default.removeItem(at: rules) }
-            let text = try String(
-                contentsOf: repositoryRoot.appendingPathComponent("rules/default.yaml"), encoding: .utf8
-            )
-            .replacingOccurrences(of: "output: server_input_queue", with: "output: \(queues.output)")
-            .replacingOccurrences(of: "dead_letter: broker_dead_letter", with: "dead_letter: \(queues.deadLetter)")
-            try text.write(to: rules, atomically: true, encoding: .utf8)
+            try queues.defaultRulesText().write(to: rules, atomically: true, encoding: .utf8)
 
             let active = try replica("active", queues, rules: rules)
             try await eventually("the input is declared", timeout: .seconds(60)) {

@@ -128,10 +128,7 @@ extension RabbitMQIntegration.ClusterTests {
     /// The default rules with `queues`' output and dead-letter queues, in a file of its own.
     func rulesFile(_ queues: TestQueues) throws -> URL {
         let rules = temporaryPath("replicas-\(queues.id).yaml")
-        try String(contentsOf: repositoryRoot.appendingPathComponent("rules/default.yaml"), encoding: .utf8)
-            .replacingOccurrences(of: "output: server_input_queue", with: "output: \(queues.output)")
-            .replacingOccurrences(of: "dead_letter: broker_dead_letter", with: "dead_letter: \(queues.deadLetter)")
-            .write(to: rules, atomically: true, encoding: .utf8)
+        try queues.defaultRulesText().write(to: rules, atomically: true, encoding: .utf8)
         return rules
     }
 

@@ -16,11 +16,8 @@ extension RabbitMQIntegration {
             try requireRabbitMQ()
             let queues = TestQueues()
             defer { queues.cleanUp() }
-            let policy = "test-refuse-\(queues.id)"
-            try TestRabbitMQ.ctl([
-                "set_policy", policy, "^\(queues.output)$", #"{"max-length":0,"overflow":"reject-publish"}"#,
-                "--apply-to", "queues",
-            ])
+            let policy = try TestRabbitMQ.rejectPublishes(
+                to: queues.output, beyond: 0, name: "test-refuse-\(queues.id)")
             var cleared = false
             defer { if !cleared { try? TestRabbitMQ.ctl(["clear_policy", policy]) } }
             var configuration = rabbit
@@ -47,11 +44,8 @@ extension RabbitMQIntegration {
             try requireRabbitMQ()
             let queues = TestQueues()
             defer { queues.cleanUp() }
-            let policy = "test-refuse-\(queues.id)"
-            try TestRabbitMQ.ctl([
-                "set_policy", policy, "^\(queues.output)$", #"{"max-length":0,"overflow":"reject-publish"}"#,
-                "--apply-to", "queues",
-            ])
+            let policy = try TestRabbitMQ.rejectPublishes(
+                to: queues.output, beyond: 0, name: "test-refuse-\(queues.id)")
             defer { try? TestRabbitMQ.ctl(["clear_policy", policy]) }
             var configuration = rabbit
             configuration.confirmTimeout = .seconds(1)

@@ -139,11 +139,8 @@ extension RabbitMQIntegration {
             try requireRabbitMQ()
             let queues = TestQueues()
             defer { queues.cleanUp() }
-            let policy = "test-full-\(queues.id)"
-            try TestRabbitMQ.ctl([
-                "set_policy", policy, "^\(queues.output)$", #"{"max-length":5,"overflow":"reject-publish"}"#,
-                "--apply-to", "queues",
-            ])
+            let policy = try TestRabbitMQ.rejectPublishes(
+                to: queues.output, beyond: 5, name: "test-full-\(queues.id)")
             defer { try? TestRabbitMQ.ctl(["clear_policy", policy]) }
             try AMQPAdmin.declareQueues([queues.output], configuration: rabbit)
             let bodies = (0..<20).map { text("full\($0)", from: "agent_a") }

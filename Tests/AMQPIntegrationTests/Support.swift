@@ -20,12 +20,17 @@ struct TestQueues {
     var output: String { "test_\(id)_output" }
     var deadLetter: String { "test_\(id)_dead" }
 
-    /// `rules/default.yaml` with this test's output and dead-letter queues.
-    func defaultRules() throws -> RuleSet {
-        let text = try String(contentsOf: repositoryRoot.appendingPathComponent("rules/default.yaml"), encoding: .utf8)
+    /// The text of `rules/default.yaml` with this test's output and dead-letter queues.
+    func defaultRulesText() throws -> String {
+        try String(contentsOf: repositoryRoot.appendingPathComponent("rules/default.yaml"), encoding: .utf8)
             .replacingOccurrences(of: "output: server_input_queue", with: "output: \(output)")
             .replacingOccurrences(of: "dead_letter: broker_dead_letter", with: "dead_letter: \(deadLetter)")
-        return try #require(RuleSetLoader().load([RuleSource(name: "default.yaml", text: text)]).ruleSet)
+    }
+
+    /// `rules/default.yaml` with this test's output and dead-letter queues.
+    func defaultRules() throws -> RuleSet {
+        try #require(
+            RuleSetLoader().load([RuleSource(name: "default.yaml", text: try defaultRulesText())]).ruleSet)
     }
 
     func cleanUp() {

@@ -34,6 +34,16 @@ public enum TestRabbitMQ {
             sourceLocation: sourceLocation)
     }
 
+    /// Sets a policy of its own on `queue`: at most `length` messages, publishes beyond it
+    /// nacked (`reject-publish`). Returns the policy's name, for `ctl(["clear_policy", name])`.
+    public static func rejectPublishes(to queue: String, beyond length: Int, name: String) throws -> String {
+        try ctl([
+            "set_policy", name, "^\(queue)$", #"{"max-length":\#(length),"overflow":"reject-publish"}"#,
+            "--apply-to", "queues",
+        ])
+        return name
+    }
+
     /// A virtual host of its own for one test, so the broker and the simulator use the real
     /// queue names (broker_input_queue, server_input_queue, …) without seeing other tests.
     public static func makeVirtualHost() throws -> VirtualHost {
