@@ -112,7 +112,8 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
-            plugins: ["BuildInfoPlugin"]
+            exclude: ["Console/Assets"],
+            plugins: ["BuildInfoPlugin", "ConsoleAssetsPlugin"]
         ),
         .target(
             name: "BrokerApp",
@@ -135,6 +136,7 @@ let package = Package(
         ),
         .executableTarget(name: "broker-rules", dependencies: ["RulesCommands", "BrokerCLISupport"]),
         .plugin(name: "BuildInfoPlugin", capability: .buildTool()),
+        .plugin(name: "ConsoleAssetsPlugin", capability: .buildTool()),
         .executableTarget(
             name: "broker",
             dependencies: [

@@ -9,10 +9,10 @@ import ServiceLifecycle
 import Synchronization
 
 /// The admin HTTP endpoints: `/metrics`, `/healthz`, `/readyz`, `/rules`, `/agents`,
-/// `/decisions`, `POST /-/reload`.
+/// `/decisions`, `POST /-/reload`, and the console (``addConsole(to:daemon:authorized:)``).
 ///
 /// Bound to 127.0.0.1 by default. Bound anywhere else it requires a token
-/// (`Authorization: Bearer …`) for `/-/reload` and `/decisions`, and refuses to start without one.
+/// (`Authorization: Bearer …`) for `/-/reload`, `/decisions` and `/-/try`, and refuses to start without one.
 public final class AdminServer: Sendable {
     public struct Configuration: Sendable {
         public var host = "127.0.0.1"
@@ -101,27 +101,43 @@ public final class AdminServer: Sendable {
         router.get("agents") { request, _ in
             let snapshot = daemon.registry.snapshot
             let query = request.uri.queryParameters
+            let selection = AgentQuery(
+                text: query.get("q"), online: query.get("online"), sort: query.get("sort"), order: query.get("order"))
+            let deliveries = daemon.telemetry.deliveriesByAgent
+            let selected = selection.isIdentity ? nil : selection.agents(of: snapshot, deliveries: deliveries)
             let page = AgentPage(
                 offset: query.get("offset", as: Int.self), limit: query.get("limit", as: Int.self),
-                count: snapshot.count)
+                count: selected?.count ?? snapshot.count)
+            let agents =
+                selected.map { Array($0[page.range.clamped(to: 0..<$0.count)]) } ?? snapshot.agents(in: page.range)
             return Self.json(
                 .object(
                     JSONObject([
                         ("count", .number(JSONNumber(snapshot.count))),
                         ("online", .number(JSONNumber(snapshot.online.count))),
+                        ("matched", .number(JSONNumber(selected?.count ?? snapshot.count))),
                         ("synced", .bool(snapshot.sync.isSynced)),
                         ("state", .string(snapshot.sync.state.rawValue)),
+                        ("state_since", .string(ISO8601DateFormatter().string(from: snapshot.sync.status.since))),
                         ("offset", .number(JSONNumber(page.offset))), ("limit", .number(JSONNumber(page.limit))),
                         ("next_offset", page.next.map { .number(JSONNumber($0)) } ?? .null),
-                        ("agents", .array(snapshot.agents(in: page.range).map(Self.describe))),
+                        ("agents", .array(agents.map { Self.describe($0, decisions: deliveries[$0.id] ?? 0) })),
                     ])))
         }
         router.get("decisions") { request, _ in
             guard authorized(request) else { return Self.json(["error": "unauthorized"], status: .unauthorized) }
-            let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 20
-            let records = daemon.telemetry.recentDecisions(limit: max(1, min(limit, 1000)))
-            return Self.json(.array(records.map { Self.describe($0, trace: traces) }))
+            let query = request.uri.queryParameters
+            let limit = max(1, min(query.get("limit", as: Int.self) ?? 20, 1000))
+            let route = query.get("route").flatMap { $0.isEmpty ? nil : $0 }
+            let outcome = query.get("outcome").flatMap { $0.isEmpty ? nil : $0 }
+            let filtered = route != nil || outcome != nil
+            let records = daemon.telemetry.recentDecisions(limit: filtered ? Int.max : limit).filter { record in
+                let labels = Telemetry.labels(record)
+                return (route == nil || labels.route == route) && (outcome == nil || labels.outcome == outcome)
+            }
+            return Self.json(.array(records.prefix(limit).map { Self.describe($0, trace: traces) }))
         }
+        addConsole(to: router, daemon: daemon, authorized: authorized)
         router.post("-/reload") { request, _ in
             guard authorized(request) else { return Self.json(["error": "unauthorized"], status: .unauthorized) }
             switch await daemon.reloader.reload(reason: "POST /-/reload") {
@@ -196,8 +212,9 @@ public final class AdminServer: Sendable {
             if trace, let snapshot = record.snapshot {
                 // Replaying with the recorded seed reproduces the decision and its trace.
                 var random = FastRandom(seed: record.seed)
-                object["explanation"] = .string(
-                    record.ruleSet.explain(message, in: snapshot, random: &random, now: record.at).render())
+                let explanation = record.ruleSet.explain(message, in: snapshot, random: &random, now: record.at)
+                object["explanation"] = .string(explanation.render())
+                object["trace"] = explanation.json(ruleSet: record.ruleSet, snapshot: snapshot, message: message)
             }
         }
         return .object(object)

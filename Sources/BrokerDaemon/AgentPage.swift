@@ -24,13 +24,63 @@ struct AgentPage {
 }
 
 extension AdminServer {
-    /// One agent as `/agents` shows it.
-    static func describe(_ agent: Agent) -> JSONValue {
+    /// One agent as `/agents` shows it, with the messages published to it since start.
+    static func describe(_ agent: Agent, decisions: Int) -> JSONValue {
         .object(
             JSONObject([
                 ("agent_id", .string(agent.id)), ("agent_name", .string(agent.name)),
                 ("is_online", .bool(agent.isOnline)), ("last_seen", .string(agent.lastSeenRaw)),
                 ("metrics", .object(JSONObject(agent.metrics.map { ($0.key, JSONValue.string($0.value)) }))),
+                ("decisions", .number(JSONNumber(decisions))),
             ]))
+    }
+}
+
+/// The console's view of `/agents`: `?q=` (a case-insensitive part of the id or name),
+/// `?online=true|false`, `?sort=agent_id|agent_name|is_online|last_seen|decisions` and
+/// `?order=asc|desc`. Without any of them the page is read straight from the id order.
+struct AgentQuery {
+    enum Key: String {
+        case agentID = "agent_id"
+        case agentName = "agent_name"
+        case online = "is_online"
+        case lastSeen = "last_seen"
+        case decisions
+    }
+
+    var text: String?
+    var online: Bool?
+    var sort: Key = .agentID
+    var descending = false
+
+    init(text: String?, online: String?, sort: String?, order: String?) {
+        self.text = text.flatMap { $0.isEmpty ? nil : $0.lowercased() }
+        self.online = online.flatMap { $0 == "true" ? true : $0 == "false" ? false : nil }
+        self.sort = sort.flatMap(Key.init(rawValue:)) ?? .agentID
+        descending = order == "desc"
+    }
+
+    /// Whether the plain id order answers it (no filter, no other order).
+    var isIdentity: Bool { text == nil && online == nil && sort == .agentID && !descending }
+
+    /// The agents it selects, in its order.
+    func agents(of snapshot: AgentRegistry.Snapshot, deliveries: [String: Int]) -> [Agent] {
+        var agents = snapshot.agents
+        if let online { agents.removeAll { $0.isOnline != online } }
+        if let text {
+            agents.removeAll { !$0.id.lowercased().contains(text) && !$0.name.lowercased().contains(text) }
+        }
+        switch sort {
+        case .agentID: break  // the registry's own order
+        case .agentName: agents.sort { ($0.name, $0.id) < ($1.name, $1.id) }
+        case .online: agents.sort { ($0.isOnline ? 0 : 1, $0.id) < ($1.isOnline ? 0 : 1, $1.id) }
+        case .lastSeen:
+            agents.sort {
+                ($0.lastSeen?.timeIntervalSince1970 ?? 0, $0.id) < ($1.lastSeen?.timeIntervalSince1970 ?? 0, $1.id)
+            }
+        case .decisions: agents.sort { (deliveries[$0.id] ?? 0, $0.id) < (deliveries[$1.id] ?? 0, $1.id) }
+        }
+        if descending { agents.reverse() }
+        return agents
     }
 }

@@ -16,6 +16,16 @@ public final class Telemetry: RouterObserver {
         var deadLetters: [String: CoreMetrics.Counter] = [:]
         var recent: [RoutingRecord] = []
         var recentStart = 0
+        var counts = DecisionCounts()
+        /// Messages published to each agent (what the console shows per agent).
+        var deliveries: [String: Int] = [:]
+    }
+
+    /// Decisions since start, by route and outcome (the totals behind `broker_decisions_total`).
+    public struct DecisionCounts: Sendable, Equatable {
+        public var total = 0
+        /// Route → outcome → count.
+        public var byRoute: [String: [String: Int]] = [:]
     }
 
     private let state = Mutex(State())
@@ -58,6 +68,11 @@ public final class Telemetry: RouterObserver {
                     label: "broker_decisions_total", dimensions: [("route", route), ("outcome", outcome)],
                     factory: factory)
             s.decisions[key] = counter
+            s.counts.total += 1
+            s.counts.byRoute[route, default: [:]][outcome, default: 0] += 1
+            if case .published = record.outcome, let deliveries = record.decision?.deliveries {
+                for delivery in deliveries { if let id = delivery.agentID { s.deliveries[id, default: 0] += 1 } }
+            }
             var dead: CoreMetrics.Counter?
             if case .deadLettered(let code, _) = record.outcome {
                 dead =
@@ -101,6 +116,12 @@ public final class Telemetry: RouterObserver {
         case .requeued: return (route, "requeued")
         }
     }
+
+    /// Decisions since start, by route and outcome.
+    public var decisionCounts: DecisionCounts { state.withLock { $0.counts } }
+
+    /// Messages published to each agent since start (agents that received none are absent).
+    public var deliveriesByAgent: [String: Int] { state.withLock { $0.deliveries } }
 
     /// The most recent decisions, newest first.
     public func recentDecisions(limit: Int) -> [RoutingRecord] {

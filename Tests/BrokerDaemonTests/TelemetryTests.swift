@@ -31,4 +31,37 @@ import Testing
         #expect(recent[0].messageID == "m\(Telemetry.maximumRecordedBodySize + 1)")
         #expect(!recent[1].isTrimmed && recent[1].message != nil)
     }
+
+    /// The console shows totals per route and outcome and, per agent, how many messages it got.
+    @Test func decisionsAreCountedByRouteAndOutcomeAndDeliveriesByAgent() throws {
+        let rules = try #require(
+            RuleSetLoader().load([
+                RuleSource(
+                    name: "r.yaml",
+                    text: """
+                        version: 1
+                        routes:
+                          - name: pick
+                            when: { message.message_type: TEXT }
+                            select: { agents: { online: true }, strategy: first }
+                        """)
+            ]).ruleSet)
+        let snapshot = AgentRegistry.Snapshot(agents: [Agent(id: "agent_a", name: "A", isOnline: true)])
+        let telemetry = Telemetry(metrics: BrokerMetrics())
+        for type in ["TEXT", "TEXT", "OTHER"] {
+            var record = RoutingRecord(ruleSet: rules)
+            record.message = try Message(decoding: Array(#"{"message_type":"\#(type)"}"#.utf8))
+            record.snapshot = snapshot
+            var random = FastRandom(seed: 1)
+            record.decision = rules.evaluate(record.message!, in: snapshot, random: &random)
+            record.outcome =
+                type == "TEXT" ? .published(count: 1, route: "pick") : .deadLettered(code: "no_route", reason: "none")
+            telemetry.observe(record)
+        }
+        let counts = telemetry.decisionCounts
+        #expect(counts.total == 3)
+        #expect(counts.byRoute["pick"] == ["published": 2])
+        #expect(counts.byRoute["none"] == ["dead_letter_no_route": 1])
+        #expect(telemetry.deliveriesByAgent == ["agent_a": 2])
+    }
 }
