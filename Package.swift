@@ -179,7 +179,7 @@ let package = Package(
         // Tests.
         .target(
             name: "TestSupport",
-            dependencies: ["BrokerCore", "BrokerTransports", "AMQPTransport"],
+            dependencies: ["BrokerCore", "BrokerTransports", "AMQPTransport", "ServerLinkWebSocket"],
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "BrokerCoreTests", dependencies: ["BrokerCore"]),

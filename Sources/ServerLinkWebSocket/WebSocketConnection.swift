@@ -67,15 +67,17 @@ public enum WebSocketConnectionError: Error, Sendable, CustomStringConvertible {
 /// A client WebSocket connection on SwiftNIO whose every wait is bounded: the TCP connect, the
 /// TLS and upgrade handshake, and (through ``closeIfIdle(after:unless:)``) the peer's first reply.
 /// Closing the channel is the one way everything ends, so a silent peer cannot hold a task.
-struct WebSocketConnection: Sendable {
+package struct WebSocketConnection: Sendable {
     let channel: NIOAsyncChannel<WebSocketFrame, WebSocketFrame>
 
     /// Timeouts and limits.
-    struct Settings: Sendable {
-        var connectTimeout: Duration = .seconds(5)
-        var handshakeTimeout: Duration = .seconds(5)
-        var maximumMessageSize = 1 << 20
-        var tls: TLSConfiguration = .makeClientConfiguration()
+    package struct Settings: Sendable {
+        package var connectTimeout: Duration = .seconds(5)
+        package var handshakeTimeout: Duration = .seconds(5)
+        package var maximumMessageSize = 1 << 20
+        package var tls: TLSConfiguration = .makeClientConfiguration()
+
+        package init() {}
     }
 
     private enum Upgrade: Sendable {
@@ -84,7 +86,7 @@ struct WebSocketConnection: Sendable {
     }
 
     /// Connects and upgrades; throws when any step fails or takes too long.
-    static func open(
+    package static func open(
         _ endpoint: WebSocketEndpoint, settings: Settings,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> WebSocketConnection {
@@ -170,7 +172,7 @@ struct WebSocketConnection: Sendable {
 
     /// Runs `body` with the text messages from the server and a writer; answers pings and
     /// close frames itself; closes the connection when `body` returns or throws.
-    func run(_ body: (AsyncThrowingStream<String, any Error>, TextWriter) async throws -> Void) async throws {
+    package func run(_ body: (AsyncThrowingStream<String, any Error>, TextWriter) async throws -> Void) async throws {
         try await channel.executeThenClose { inbound, outbound in
             let writer = TextWriter(outbound: outbound)
             let (texts, continuation) = AsyncThrowingStream.makeStream(of: String.self)
@@ -206,10 +208,10 @@ struct WebSocketConnection: Sendable {
     }
 
     /// Writes frames to the server (masked, as RFC 6455 requires of a client).
-    struct TextWriter: Sendable {
+    package struct TextWriter: Sendable {
         let outbound: NIOAsyncChannelOutboundWriter<WebSocketFrame>
 
-        func send(_ text: String) async throws {
+        package func send(_ text: String) async throws {
             try await write(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: text)))
         }
 

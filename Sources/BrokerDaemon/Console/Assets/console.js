@@ -272,7 +272,7 @@ async function loadAgents() {
   $("agent-previous").disabled = answer.offset === 0;
   $("agent-next").disabled = answer.next_offset === null;
   $("agent-rows").replaceChildren(...answer.agents.map((agent) =>
-    el("tr", { "data-agent-id": agent.agent_id, "data-online": agent.is_online },
+    el("tr", { "data-agent-id": agent.agent_id, "data-online": String(agent.is_online) },
       el("td", null, el("code", null, agent.agent_id)),
       el("td", null, agent.agent_name),
       el("td", null, el("span", { class: agent.is_online ? "state online" : "state offline" },
@@ -486,14 +486,14 @@ async function runTrial(event) {
   }
   const trace = renderTrace(answer.trace);
   for (const body of trace.querySelectorAll(".deliveries details")) body.open = true;
-  result.replaceChildren(
+  result.replaceChildren(el("div", null,
     el("p", { class: "note" }, answer.rules === "pasted" ? "Evaluated with the pasted rules." :
       "Evaluated with the rules in force (" + answer.trace.rule_set.hash.slice(0, 12) + ")."),
     answer.warnings.length ? el("ul", { class: "diagnostic-list" },
       answer.warnings.map((w) => el("li", { class: "warning" }, el("code", null, w.text)))) : null,
     trace,
     el("details", { class: "explanation" }, el("summary", null, "as broker explain prints it"),
-      el("pre", null, answer.explanation)));
+      el("pre", null, answer.explanation))));
 }
 
 // ---- start ---------------------------------------------------------------------------------
