@@ -126,6 +126,8 @@ let package = Package(
             ]
         ),
         .target(name: "BrokerCLISupport"),
+        // Headless Chromium over its DevTools protocol: the console's tests and bench-console.
+        .target(name: "BrowserAutomation", dependencies: ["BrokerCore", "ServerLinkWebSocket"]),
         // validate-rules, test-rules, explain: offered by `broker` and by `broker-rules`.
         .target(
             name: "RulesCommands",
@@ -169,6 +171,7 @@ let package = Package(
             dependencies: [
                 "BrokerCore", "RoutingRules", "BrokerTransports", "InMemoryTransport", "AMQPTransport", "BrokerRouter",
                 "AgentStatusGRPC", "ServerLinkWebSocket", "AgentServerSimulator", "BrokerDaemon", "BrokerCLISupport",
+                "BrowserAutomation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -179,7 +182,7 @@ let package = Package(
         // Tests.
         .target(
             name: "TestSupport",
-            dependencies: ["BrokerCore", "BrokerTransports", "AMQPTransport", "ServerLinkWebSocket"],
+            dependencies: ["BrokerCore", "BrokerTransports", "AMQPTransport"],
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "BrokerCoreTests", dependencies: ["BrokerCore"]),
@@ -198,7 +201,7 @@ let package = Package(
             name: "AMQPIntegrationTests",
             dependencies: [
                 "TestSupport", "BrokerCore", "RoutingRules", "BrokerTransports", "BrokerRouter", "AMQPTransport",
-                "AgentServerSimulator",
+                "AgentServerSimulator", "BrowserAutomation",
             ]
         ),
         .testTarget(

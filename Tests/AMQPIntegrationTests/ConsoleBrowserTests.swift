@@ -1,4 +1,5 @@
 import BrokerCore
+import BrowserAutomation
 import Foundation
 import RoutingRules
 import TestSupport
@@ -111,6 +112,50 @@ import Testing
 
         try await tryIt(system, browser, base: base)
         try await invalidReload(system, browser, base: base)
+
+        // The daemon going away: the page says so, and keeps what it showed.
+        await system.broker?.stop()
+        try await browser.waitFor("!document.getElementById('lost').hidden", what: "the page says it lost the daemon")
+        #expect(
+            (try await browser.evaluate("document.getElementById('lost').textContent")).stringValue?.hasPrefix(
+                "Lost the daemon at") == true)
+        #expect(try await browser.evaluate("document.querySelectorAll('.route').length > 0") == true)
+    }
+
+    /// Away from loopback the console asks for the admin token once and keeps it for the session.
+    @Test func theConsoleAsksForTheTokenOnceAndKeepsItForTheSession() async throws {
+        try await withWholeSystem(agents: 2) { system in
+            try system.startBroker(["--admin-token", "console-s3cret"], adminHost: "0.0.0.0")
+            try await eventually("the broker is ready", timeout: .seconds(30)) { await system.brokerReady() }
+            try await system.vhost.publish([text("t1", from: "web_1")], to: "server_input_queue")
+            let browser = try await HeadlessBrowser.launch()
+            do {
+                let base = "http://127.0.0.1:\(system.adminPort)"
+                try await browser.open(base + "/console/decisions")
+                try await browser.waitFor(
+                    "!document.getElementById('token-form').hidden", what: "the token is asked for")
+                #expect(try await browser.evaluate("document.querySelectorAll('li.decision').length") == 0)
+                try await browser.evaluate(
+                    "document.getElementById('token-input').value = 'console-s3cret'; "
+                        + "document.getElementById('token-form').requestSubmit()")
+                try await browser.waitFor(
+                    "document.querySelector('li.decision')", what: "the decisions load with the token")
+                #expect(try await browser.evaluate("document.getElementById('token-form').hidden") == true)
+                // Kept for the session: another page does not ask again.
+                try await browser.open(base + "/console/try")
+                try await browser.evaluate("document.getElementById('try-run').click()")
+                try await browser.waitFor(
+                    "document.querySelector('#try-result .decision-line')", what: "the trial answers")
+                #expect(try await browser.evaluate("document.getElementById('token-form').hidden") == true)
+                #expect(try await browser.evaluate("sessionStorage.length") == 1)
+                #expect(try await browser.evaluate("localStorage.length") == 0, "never kept beyond the session")
+            } catch {
+                Issue.record("browser output:\n\(browser.logs)")
+                await browser.close()
+                throw error
+            }
+            await browser.close()
+        }
     }
 
     /// The try-it box returns the trace of a known case of the original broker.

@@ -49,14 +49,14 @@ final class WholeSystem: @unchecked Sendable {
 
     /// Starts `broker run` against the simulator and the virtual host (`BROKER_UNDER_TEST` names
     /// another broker binary, e.g. an older build, to check that these tests fail on it).
-    func startBroker(_ extra: [String] = []) throws {
+    func startBroker(_ extra: [String] = [], adminHost: String = "127.0.0.1") throws {
         adminPort = try freePort()
         let binary = ProcessInfo.processInfo.environment["BROKER_UNDER_TEST"].map { URL(fileURLWithPath: $0) }
         broker = try ChildProcess(
             "broker", executable: binary ?? brokerExecutable,
             arguments: [
                 "run", "--rules", rulesFile.path, "--websocket-url", "ws://127.0.0.1:\(webSocketPort)/ws",
-                "--admin-address", "127.0.0.1:\(adminPort)", "--log-level", "info",
+                "--admin-address", "\(adminHost):\(adminPort)", "--log-level", "info",
             ] + extra,
             environment: ["RABBITMQ_URL": vhost.url])
     }

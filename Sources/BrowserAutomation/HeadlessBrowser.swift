@@ -1,70 +1,94 @@
 import BrokerCore
 import Foundation
 import ServerLinkWebSocket
-import Testing
 
 /// Debian's Chromium, headless, driven over its DevTools protocol (one page, one WebSocket):
-/// what the console tests look at pages with. `close()` ends the browser and every process it
-/// started; so does the value going away.
+/// what the console's tests and `broker bench-console` look at pages with. ``close()`` ends the
+/// browser and every process it started.
 public final class HeadlessBrowser: @unchecked Sendable {
     /// Where Debian's `chromium` package puts the browser.
-    public static let executable = URL(fileURLWithPath: "/usr/bin/chromium")
+    public static let defaultExecutable = "/usr/bin/chromium"
 
-    let process: ChildProcess
-    let session: DevToolsSession
-    let profile: URL
+    private let process: Process
+    private let output: URL
+    private let session: DevToolsSession
+    private let profile: URL
 
-    private init(process: ChildProcess, session: DevToolsSession, profile: URL) {
+    private init(process: Process, output: URL, session: DevToolsSession, profile: URL) {
         self.process = process
+        self.output = output
         self.session = session
         self.profile = profile
     }
 
-    /// Starts the browser with an empty profile and a `width`×`height` window; fails the test
-    /// loudly (not a skip) when Chromium is not installed: `make test` installs it.
-    public static func launch(width: Int = 1280, height: Int = 1400) async throws -> HeadlessBrowser {
-        try #require(
-            FileManager.default.isExecutableFile(atPath: executable.path),
-            "no \(executable.path): install Debian's chromium package (scripts/install-deps.sh test does)")
-        let profile = temporaryPath("chromium-profile")
-        try FileManager.default.createDirectory(at: profile, withIntermediateDirectories: true)
-        let process = try ChildProcess(
-            "chromium", executable: executable,
-            arguments: [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                "--disable-extensions", "--disable-background-networking", "--remote-debugging-address=127.0.0.1",
-                "--remote-debugging-port=0", "--user-data-dir=\(profile.path)", "--window-size=\(width),\(height)",
-                "about:blank",
-            ],
-            environment: ["HOME": profile.path])
-        var browserURL: String?
-        try await eventually("Chromium says where its DevTools listen", timeout: .seconds(30)) {
-            guard process.isRunning else { throw BrowserError("Chromium exited\n\(process.tail())") }
-            browserURL = process.output.split(separator: "\n").first { $0.hasPrefix("DevTools listening on ") }
-                .map { String($0.dropFirst("DevTools listening on ".count)) }
-            return browserURL != nil
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        try? FileManager.default.removeItem(at: profile)
+    }
+
+    /// Starts the browser with an empty profile and a `width`×`height` window.
+    public static func launch(
+        executable: String = defaultExecutable, width: Int = 1280, height: Int = 1400
+    ) async throws -> HeadlessBrowser {
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            throw BrowserError(
+                "no \(executable): install Debian's chromium package (scripts/install-deps.sh test does)")
         }
-        // The browser's own session names the page; the page has a session of its own.
-        let endpoint = try #require(browserURL)
+        let profile = FileManager.default.temporaryDirectory.appendingPathComponent("broker-chromium-\(UUID())")
+        try FileManager.default.createDirectory(at: profile, withIntermediateDirectories: true)
+        let output = profile.appendingPathComponent("output.log")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = [
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+            "--disable-extensions", "--disable-background-networking", "--remote-debugging-address=127.0.0.1",
+            "--remote-debugging-port=0", "--user-data-dir=\(profile.appendingPathComponent("data").path)",
+            "--window-size=\(width),\(height)", "about:blank",
+        ]
+        process.environment = ["HOME": profile.path, "PATH": "/usr/bin:/bin"]
+        let handle = try FileHandle(forWritingTo: output)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        func log() -> String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
+        do {
+            var endpoint: String?
+            try await poll("Chromium says where its DevTools listen", timeout: .seconds(30)) {
+                guard process.isRunning else { throw BrowserError("Chromium exited:\n\(log())") }
+                endpoint = log().split(separator: "\n").first { $0.hasPrefix("DevTools listening on ") }
+                    .map { String($0.dropFirst("DevTools listening on ".count)) }
+                return endpoint != nil
+            }
+            let session = try await DevToolsSession.connect(try pageEndpoint(browser: endpoint ?? ""))
+            let browser = HeadlessBrowser(process: process, output: output, session: session, profile: profile)
+            _ = try await session.send("Page.enable")
+            _ = try await session.send("Runtime.enable")
+            return browser
+        } catch {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            try? FileManager.default.removeItem(at: profile)
+            throw error
+        }
+    }
+
+    /// The page's own DevTools endpoint: the browser's session names it.
+    private static func pageEndpoint(browser endpoint: String) async throws -> String {
         let browserSession = try await DevToolsSession.connect(endpoint)
         let targets = try await browserSession.send("Target.getTargets")["targetInfos"]
         await browserSession.disconnect()
         guard case .array(let infos)? = targets,
             let page = infos.compactMap(\.objectValue).first(where: { $0["type"]?.stringValue == "page" }),
-            let id = page["targetId"]?.stringValue, let host = endpoint.range(of: "/devtools/browser/")
+            let id = page["targetId"]?.stringValue, let path = endpoint.range(of: "/devtools/browser/")
         else { throw BrowserError("Chromium has no page: \(targets ?? .null)") }
-        let pageURL = endpoint[..<host.lowerBound] + "/devtools/page/" + id
-        let session = try await DevToolsSession.connect(String(pageURL))
-        let browser = HeadlessBrowser(process: process, session: session, profile: profile)
-        _ = try await browser.session.send("Page.enable")
-        _ = try await browser.session.send("Runtime.enable")
-        return browser
+        return endpoint[..<path.lowerBound] + "/devtools/page/" + id
     }
 
     /// Opens `url` and waits until its document has loaded and its deferred scripts ran.
-    public func open(_ url: String) async throws {
+    public func open(_ url: String, timeout: Duration = .seconds(15)) async throws {
         _ = try await session.send("Page.navigate", JSONObject([("url", .string(url))]))
-        try await waitFor("document.readyState === 'complete'", what: "\(url) has loaded")
+        try await waitFor("document.readyState === 'complete'", what: "\(url) has loaded", timeout: timeout)
     }
 
     /// The value of the JavaScript expression `expression` (awaited when it is a promise).
@@ -82,13 +106,10 @@ public final class HeadlessBrowser: @unchecked Sendable {
         return result["result"]?.objectValue?["value"] ?? .null
     }
 
-    /// Waits until `expression` is true in the page (polled every 100 ms).
-    public func waitFor(
-        _ expression: String, what: String, timeout: Duration = .seconds(15),
-        sourceLocation: SourceLocation = #_sourceLocation
-    ) async throws {
-        try await eventually(what, timeout: timeout, every: .milliseconds(100), sourceLocation: sourceLocation) {
-            try await evaluate("Boolean(\(expression))").boolValue == true
+    /// Waits until `expression` is true in the page (polled every 50 ms); throws after `timeout`.
+    public func waitFor(_ expression: String, what: String, timeout: Duration = .seconds(15)) async throws {
+        try await Self.poll(what, timeout: timeout) {
+            try await self.evaluate("Boolean(\(expression))").boolValue == true
         }
     }
 
@@ -96,9 +117,10 @@ public final class HeadlessBrowser: @unchecked Sendable {
     public func screenshot(to file: URL) async throws {
         let result = try await session.send(
             "Page.captureScreenshot", JSONObject([("format", .string("png")), ("captureBeyondViewport", .bool(true))]))
-        let data = try #require(result["data"]?.stringValue.flatMap { Data(base64Encoded: $0) })
-        try FileManager.default.createDirectory(
-            at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        guard let data = result["data"]?.stringValue.flatMap({ Data(base64Encoded: $0) }) else {
+            throw BrowserError("Chromium sent no screenshot")
+        }
+        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
         try data.write(to: file)
     }
 
@@ -106,13 +128,32 @@ public final class HeadlessBrowser: @unchecked Sendable {
     public func close() async {
         _ = try? await session.send("Browser.close")
         await session.disconnect()
-        await process.stop(timeout: .seconds(10))
+        let deadline = ContinuousClock.now + .seconds(10)
+        while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
         try? FileManager.default.removeItem(at: profile)
     }
 
-    /// The browser's output, for failure messages.
-    public var logs: String { process.tail(20) }
+    /// The browser's last lines of output, for failure messages.
+    public var logs: String {
+        let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").suffix(20).joined(separator: "\n")
+    }
 
+    private static func poll(_ what: String, timeout: Duration, _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while !(try await condition()) {
+            guard ContinuousClock.now < deadline else {
+                throw BrowserError("timed out after \(timeout) waiting until \(what)")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    /// What went wrong with the browser or a page.
     public struct BrowserError: Error, CustomStringConvertible {
         public var description: String
         init(_ description: String) { self.description = description }
