@@ -350,38 +350,6 @@ public struct Bench: AsyncParsableCommand {
         )
     }
 
-    /// The rule file (output and dead letters redirected to `queues`) and the three-agent
-    /// registry file a `broker run` of a benchmark reads.
-    struct RunFiles {
-        let rules: URL
-        let registry: URL
-
-        init(queues: Queues, ruleText: String) throws {
-            let directory = FileManager.default.temporaryDirectory
-            rules = directory.appendingPathComponent("bench-rules-\(queues.id).yaml")
-            registry = directory.appendingPathComponent("bench-registry-\(queues.id).yaml")
-            try ruleText.replacingOccurrences(of: "output: server_input_queue", with: "output: \(queues.output)")
-                .replacingOccurrences(of: "dead_letter: broker_dead_letter", with: "dead_letter: \(queues.dead)")
-                .write(to: rules, atomically: true, encoding: .utf8)
-            try
-                "agents: [{agent_id: agent_a, is_online: true}, {agent_id: agent_b, is_online: true}, {agent_id: agent_c, is_online: true}]\n"
-                .write(to: registry, atomically: true, encoding: .utf8)
-        }
-
-        /// `broker run` on `input` with these files (no metadata queue, no rule watching, any admin port).
-        func runArguments(input: String) -> [String] {
-            [
-                "run", "--rules", rules.path, "--registry", registry.path, "--input-queue", input,
-                "--metadata-queue", "", "--admin-address", "127.0.0.1:0", "--no-watch-rules",
-            ]
-        }
-
-        func remove() {
-            try? FileManager.default.removeItem(at: rules)
-            try? FileManager.default.removeItem(at: registry)
-        }
-    }
-
     /// Waits (up to 60 s) until RabbitMQ uses under 5% of a core over half a second.
     static func waitForIdleRabbitMQ() async {
         guard let pid = rabbitPID else { return }

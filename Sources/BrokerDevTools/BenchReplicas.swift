@@ -57,68 +57,17 @@ public struct BenchReplicas: AsyncParsableCommand {
         )
         for count in counts {
             await Bench.waitForIdleRabbitMQ()
-            let result = try await measure(replicas: count, amqp: amqp, ruleText: ruleText)
+            let run = DrainRun(
+                messages: messages, prefetch: prefetch,
+                extraArguments: ["--queue-type", queueType] + (singleActiveConsumer ? ["--single-active-consumer"] : [])
+            )
+            let result = try await run.measure(replicas: count, amqp: amqp, ruleText: ruleText)
             let perMessage = { (seconds: Double) in String(format: "%.1f µs", seconds * 1e6) }
             print(
                 String(format: "  %d replica%@: %.0f msg/s", count, count == 1 ? "" : "s", result.rate)
                     + "; CPU per message: brokers \(perMessage(result.brokerCPU)), RabbitMQ \(perMessage(result.rabbitCPU))"
             )
         }
-    }
-
-    /// Messages per second, and CPU seconds per message.
-    struct Result {
-        var rate: Double
-        var brokerCPU: Double
-        var rabbitCPU: Double
-    }
-
-    func measure(replicas count: Int, amqp: AMQPConfiguration, ruleText: String) async throws -> Result {
-        let queues = Bench.Queues()
-        defer {
-            for q in [queues.input, queues.output, queues.dead] { try? AMQPAdmin.deleteQueue(q, configuration: amqp) }
-        }
-        print("  filling \(messages) messages…")
-        try AMQPAdmin.declareQueues([queues.input], configuration: amqp, asInput: true)
-        try await Bench.fill(queues.input, count: messages, amqp: amqp, declaring: false)
-        let files = try Bench.RunFiles(queues: queues, ruleText: ruleText)
-        defer { files.remove() }
-        let processes = try (0..<count).map { index in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
-            process.arguments =
-                files.runArguments(input: queues.input) + [
-                    "--prefetch", String(prefetch), "--queue-type", queueType,
-                    "--transport", amqp.startingAt(index).url,
-                ] + (singleActiveConsumer ? ["--single-active-consumer"] : [])
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            return process
-        }
-        defer {
-            for process in processes where process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        }
-        // From the first routed message to the last: start-up is not counted, in time or CPU.
-        let brokerCPU = { processes.reduce(0) { $0 + Bench.cpuSeconds($1.processIdentifier) } }
-        var first: (at: ContinuousClock.Instant, routed: Int, brokers: Double, rabbit: Double)?
-        let deadline = ContinuousClock.now + .seconds(600)
-        while ContinuousClock.now < deadline {
-            let routed = (try? AMQPAdmin.messageCount(queues.output, configuration: amqp)) ?? 0
-            if routed > 0 && first == nil { first = (.now, routed, brokerCPU(), Self.rabbitCPU()) }
-            if routed >= messages { break }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        guard let first else { throw ValidationError("nothing was routed within 600 s") }
-        let elapsed = ContinuousClock.now - first.at
-        let measured = Double(max(1, messages - first.routed))
-        let brokers = (brokerCPU() - first.brokers) / measured
-        let rabbit = (Self.rabbitCPU() - first.rabbit) / measured
-        for process in processes {
-            kill(process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
-        }
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        return Result(rate: measured / max(seconds, 1e-3), brokerCPU: brokers, rabbitCPU: rabbit)
     }
 
     /// CPU seconds of every RabbitMQ VM (beam) on this machine so far.
