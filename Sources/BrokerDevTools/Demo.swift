@@ -120,7 +120,7 @@ public struct Demo: AsyncParsableCommand {
             daemon.registry.sync.isSynced
         }
         print(
-            "registered with the simulator at \(simulator.webSocketURL); \(daemon.registry.snapshot.count) agents; admin http://\(daemon.admin.address)/metrics\n"
+            "registered with the simulator at \(simulator.webSocketURL); \(daemon.registry.snapshot.count) agents; console http://\(daemon.admin.address)/console (metrics: /metrics)\n"
         )
 
         let publisher =
