@@ -6,6 +6,8 @@ import ArgumentParser
 /// the small `broker-rules` executable that a rules-only repository can build in CI without the
 /// daemon's transports (gRPC, TLS, HTTP, RabbitMQ).
 public enum RulesToolchain {
-    /// `validate-rules`, `test-rules` and `explain`.
-    public static let commands: [any ParsableCommand.Type] = [ValidateRules.self, TestRules.self, Explain.self]
+    /// `validate-rules`, `test-rules`, `explain` and `diff-rules`.
+    public static let commands: [any ParsableCommand.Type] = [
+        ValidateRules.self, TestRules.self, Explain.self, DiffRules.self,
+    ]
 }

@@ -42,7 +42,9 @@ extension Explanation {
         return .object(object)
     }
 
-    private static func json(_ decision: Decision) -> JSONValue {
+    /// A decision as `explain --format json` (and a recorded decision) shows it; the edited
+    /// messages only when `includesMessages`.
+    static func json(_ decision: Decision, includesMessages: Bool = true) -> JSONValue {
         var object = JSONObject([("route", decision.route.map(JSONValue.string) ?? .null)])
         switch decision.outcome {
         case .deliver: object["outcome"] = .string("deliver")
@@ -66,7 +68,7 @@ extension Explanation {
                     entry["routing_key"] = .string(key)
                 }
                 entry["agent_id"] = delivery.agentID.map(JSONValue.string) ?? .null
-                entry["message"] = .object(delivery.message.body)
+                if includesMessages { entry["message"] = .object(delivery.message.body) }
                 return .object(entry)
             })
         return .object(object)

@@ -1,0 +1,130 @@
+import ArgumentParser
+import BrokerCLISupport
+import BrokerCore
+import Foundation
+import RoutingRules
+
+/// `broker diff-rules OLD NEW --messages FILE.jsonl`: what a rule change does to recorded traffic.
+public struct DiffRules: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "diff-rules",
+        abstract: "Show how many recorded messages a rule change decides differently, and which.",
+        discussion: """
+            Every message of --messages (JSON Lines: the daemon's recorded decisions, from \
+            /decisions?format=jsonl or --record, or lines of original-broker-cases.jsonl) is \
+            decided by OLD and by NEW with the same registry, the same random seed and the same \
+            clock, so only the rules' differences show. The registry is --registry when given, \
+            else, per message, the agents its record names. Exit status: 0, or 1 when more than \
+            --fail-if-changed percent of the messages are decided differently; 2 on bad input.
+            """
+    )
+
+    @Argument(help: "The rules in force: a rule file or directory.")
+    var old: String
+
+    @Argument(help: "The changed rules: a rule file or directory.")
+    var new: String
+
+    @Option(help: "Recorded messages, JSON Lines (- for standard input).")
+    var messages: String
+
+    @Option(help: "Registry snapshot file (YAML or JSON) to decide every message in.")
+    var registry: String?
+
+    @Option(help: "Output format: text, json, or markdown (for a pull request comment).")
+    var format: DiffFormat = .text
+
+    @Option(help: "Exit 1 when more than this percentage of the messages is decided differently.")
+    var failIfChanged: Double?
+
+    @Option(help: "Examples kept per group of changes.")
+    var examples = 3
+
+    public init() {}
+
+    public func run() throws {
+        let oldRules = try loadRuleSet(old)
+        let newRules = try loadRuleSet(new)
+        let snapshot = try registry.map(loadRegistry)
+        guard let input = messages == "-" ? FileHandle.standardInput : FileHandle(forReadingAtPath: messages) else {
+            printError("error: \(messages): cannot read file")
+            throw ExitCode(Status.usage)
+        }
+        var diff = RuleDiff()
+        diff.examplesPerGroup = max(0, examples)
+        let progress = Progress(enabled: isatty(STDERR_FILENO) == 1)
+        var lineNumber = 0
+        try LineReader(input).forEachLine { line in
+            lineNumber += 1
+            guard line.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) else { return }
+            do {
+                let record = try DecisionRecord(line: line, fallbackSeed: UInt64(lineNumber))
+                diff.compare(record, line: lineNumber, old: oldRules, new: newRules, registry: snapshot)
+            } catch {
+                diff.skip(because: "\(error)")
+            }
+            progress.update(lines: lineNumber, changed: diff.changed)
+        }
+        progress.finish()
+        let report = DiffReport(diff: diff, old: oldRules, new: newRules, lines: lineNumber)
+        switch format {
+        case .text: print(report.text)
+        case .markdown: print(report.markdown, terminator: "")
+        case .json: print(JSONWriter.string(report.json))
+        }
+        if let limit = failIfChanged, diff.changedPercent > limit {
+            printError(
+                "diff-rules: \(DiffReport.percent(diff.changedPercent)) of the messages are decided differently, over --fail-if-changed \(limit)%"
+            )
+            throw ExitCode(Status.failed)
+        }
+    }
+}
+
+public enum DiffFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case text, json, markdown
+}
+
+/// A line on a terminal that says how far a long run is (nothing when standard error is not one).
+struct Progress {
+    let enabled: Bool
+    private let start = ContinuousClock.now
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func update(lines: Int, changed: Int) {
+        guard enabled, lines % 100_000 == 0 else { return }
+        let seconds = Double((ContinuousClock.now - start).components.seconds)
+        FileHandle.standardError.write(
+            Data("\r  \(lines) lines, \(changed) changed, \(Int(Double(lines) / max(seconds, 1))) lines/s…".utf8))
+    }
+
+    func finish() {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+}
+
+/// Reads a file a megabyte at a time and hands out its lines (without the newline), so a file
+/// of a million recorded messages is not held in memory whole.
+struct LineReader {
+    let handle: FileHandle
+
+    init(_ handle: FileHandle) { self.handle = handle }
+
+    func forEachLine(_ body: (ArraySlice<UInt8>) throws -> Void) throws {
+        var pending: [UInt8] = []
+        while true {
+            let chunk = try handle.read(upToCount: 1 << 20) ?? Data()
+            if chunk.isEmpty { break }
+            pending.append(contentsOf: chunk)
+            var start = pending.startIndex
+            while let newline = pending[start...].firstIndex(of: 0x0A) {
+                try body(pending[start..<newline])
+                start = newline + 1
+            }
+            pending.removeSubrange(..<start)
+        }
+        if !pending.isEmpty { try body(pending[...]) }
+    }
+}
