@@ -144,6 +144,22 @@ public struct RunOptions: ParsableArguments {
         help: "Include explain traces (which quote message fields) in /decisions; without them: route, outcome, id.")
     public var decisionTraces = true
 
+    @Option(
+        help:
+            "Candidate rules (file or directory) decided beside the live ones on every message, publishing nothing: divergences in /metrics and /shadow."
+    )
+    public var shadowRules: String?
+
+    @Option(
+        help:
+            "Record every decision to this file as JSON Lines, for broker diff-rules (messages only with --decision-traces)."
+    )
+    public var record: String?
+
+    @Option(
+        help: "Size of the --record file (bytes, or with K, M or G) at which it becomes FILE.1 and a new one starts.")
+    public var recordMaxSize = "64M"
+
     @Option(help: "Admin HTTP address, host:port (port 0: any free port).")
     public var adminAddress = "127.0.0.1:\(AdminServer.Configuration.defaultPort)"
 
@@ -222,6 +238,14 @@ public struct RunOptions: ParsableArguments {
 
     /// The daemon's configuration, with the transport taken from `transports` (default: the
     /// standard ones, RabbitMQ declaring its queues as the options say).
+    /// `64M`, `500K`, `1G` or a number of bytes.
+    static func bytes(_ text: String) -> Int? {
+        let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
+        guard let last = text.uppercased().last else { return nil }
+        if let unit = units[last] { return Int(text.dropLast()).map { $0 * unit } }
+        return Int(text)
+    }
+
     public func configuration(
         transports: TransportFactory? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment
@@ -254,6 +278,13 @@ public struct RunOptions: ParsableArguments {
         configuration.drainTimeout = .seconds(drainTimeout)
         configuration.watchRules = watchRules
         configuration.strictRules = strictRules
+        configuration.shadowRules = shadowRules.map { [$0] } ?? []
+        if let record {
+            guard let size = Self.bytes(recordMaxSize), size > 0 else {
+                throw ValidationError("--record-max-size must be a size such as 64M, 500K or 1048576")
+            }
+            configuration.record = (record, size)
+        }
         configuration.admin.showsDecisionTraces = decisionTraces
         let hostPort = adminAddress.split(separator: ":")
         configuration.admin.host = hostPort.dropLast().joined(separator: ":")

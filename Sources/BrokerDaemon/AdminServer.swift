@@ -134,12 +134,25 @@ public final class AdminServer: Sendable {
             let records = daemon.telemetry.recentDecisions(limit: filtered ? Int.max : limit).filter { record in
                 let labels = Telemetry.labels(record)
                 return (route == nil || labels.route == route) && (outcome == nil || labels.outcome == outcome)
+            }.prefix(limit)
+            if query.get("format") == "jsonl" {
+                // What broker diff-rules replays, oldest first (messages only with traces shown).
+                let lines = records.reversed().compactMap { Self.recordLine($0, includesMessage: traces) }
+                return Response(
+                    status: .ok, headers: [.contentType: "application/jsonl"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: lines.joined())))
             }
-            return Self.json(.array(records.prefix(limit).map { Self.describe($0, trace: traces) }))
+            return Self.json(.array(records.map { Self.describe($0, trace: traces) }))
         }
         addConsole(to: router, daemon: daemon, authorized: authorized)
+        router.get("shadow") { request, _ in
+            guard authorized(request) else { return Self.json(["error": "unauthorized"], status: .unauthorized) }
+            let limit = max(1, min(request.uri.queryParameters.get("limit", as: Int.self) ?? 20, 50))
+            return Self.json(Self.shadowReport(daemon.shadow, traces: traces, limit: limit))
+        }
         router.post("-/reload") { request, _ in
             guard authorized(request) else { return Self.json(["error": "unauthorized"], status: .unauthorized) }
+            if let shadow = daemon.shadow { await shadow.reloader.reload(reason: "POST /-/reload") }
             switch await daemon.reloader.reload(reason: "POST /-/reload") {
             case .loaded(let hash), .unchanged(let hash):
                 return Self.json(.object(JSONObject([("hash", .string(hash)), ("status", .string("loaded"))])))
@@ -218,5 +231,61 @@ public final class AdminServer: Sendable {
             }
         }
         return .object(object)
+    }
+}
+
+extension AdminServer {
+    /// A recorded decision as a ``RoutingRules/DecisionRecord`` line; `nil` for what was not
+    /// decided (not JSON, trimmed for size).
+    static func recordLine(_ record: RoutingRecord, includesMessage: Bool) -> [UInt8]? {
+        guard let message = record.message, let snapshot = record.snapshot, let decision = record.decision else {
+            return nil
+        }
+        return DecisionRecord.line(
+            message: message, agents: DecisionRecord.namedAgents(message, decision, in: snapshot), decision: decision,
+            seed: record.seed, at: record.at, ruleSet: record.ruleSet.hash, includesMessage: includesMessage)
+    }
+
+    /// `/shadow`: the shadow rules in force, the comparisons by (live route, shadow route, same),
+    /// and the last divergent decisions with both traces (when traces are shown).
+    static func shadowReport(_ shadow: ShadowRules?, traces: Bool, limit: Int) -> JSONValue {
+        guard let shadow else {
+            return .object(
+                JSONObject([("enabled", .bool(false)), ("hint", .string("start with --shadow-rules PATH"))]))
+        }
+        let status = shadow.reloader.status
+        let counts = shadow.counts.map { entry in
+            JSONValue.object(
+                JSONObject([
+                    ("live_route", .string(entry.liveRoute)), ("shadow_route", .string(entry.shadowRoute)),
+                    ("same", .bool(entry.same)), ("count", .number(JSONNumber(entry.count))),
+                ]))
+        }
+        let divergences = shadow.recentDivergences(limit: limit).map { divergence -> JSONValue in
+            let record = divergence.record
+            var object = JSONObject([
+                ("at", .string(ISO8601DateFormatter().string(from: record.at))),
+                ("message_id", record.message?.body[MessageKey.messageID] ?? .null),
+                ("live_route", record.decision?.route.map(JSONValue.string) ?? .null),
+                ("fields", .array(divergence.fields.map { .string($0.rawValue) })),
+            ])
+            if traces, let message = record.message, let snapshot = record.snapshot {
+                var live = FastRandom(seed: record.seed)
+                var candidate = FastRandom(seed: record.seed)
+                let liveTrace = record.ruleSet.explain(message, in: snapshot, random: &live, now: record.at)
+                let shadowTrace = divergence.shadow.explain(message, in: snapshot, random: &candidate, now: record.at)
+                object["shadow_route"] = shadowTrace.decision.route.map(JSONValue.string) ?? .null
+                object["live"] = .string(liveTrace.render())
+                object["shadow"] = .string(shadowTrace.render())
+            }
+            return .object(object)
+        }
+        return .object(
+            JSONObject([
+                ("enabled", .bool(true)), ("hash", .string(status.hash)),
+                ("files", .array(status.files.map(JSONValue.string))),
+                ("last_error", status.lastError.map { .array($0.map(JSONValue.string)) } ?? .null),
+                ("decisions", .array(counts)), ("divergences", .array(divergences)),
+            ]))
     }
 }

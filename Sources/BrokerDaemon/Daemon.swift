@@ -21,6 +21,10 @@ public final class Daemon: Sendable {
     public let registry: AgentRegistry
     public let reloader: RuleReloader
     public let telemetry: Telemetry
+    /// The candidate rules decided beside the live ones (`--shadow-rules`).
+    public let shadow: ShadowRules?
+    /// Where decisions are recorded (`--record`).
+    public let recorder: DecisionRecorder?
     public let router: MessageRouter
     /// The admin HTTP server.
     public let admin: AdminServer
@@ -45,7 +49,17 @@ public final class Daemon: Sendable {
         reloader = try RuleReloader(
             paths: configuration.rules, registry: registry, strict: configuration.strictRules, metrics: metrics)
         agents = try AgentSource(configuration, registry: registry)
-        telemetry = Telemetry(metrics: metrics, onUnknownAgent: agents.refresh)
+        shadow =
+            configuration.shadowRules.isEmpty
+            ? nil
+            : try ShadowRules(
+                paths: configuration.shadowRules, registry: registry, strict: configuration.strictRules,
+                metrics: metrics)
+        recorder = try configuration.record.map {
+            try DecisionRecorder(
+                path: $0.path, maximumSize: $0.maximumSize, includesMessages: configuration.admin.showsDecisionTraces)
+        }
+        telemetry = Telemetry(metrics: metrics, onUnknownAgent: agents.refresh, recorder: recorder, shadow: shadow)
         let transport = configuration.transport
         let ruleSet = reloader.holder.current
         output = try transport.makeOutbound(declaring: ruleSet.namedQueues.sorted())
@@ -91,11 +105,16 @@ public final class Daemon: Sendable {
                 "transport": "\(configuration.transport.endpoint)",
             ])
         var services: [any Service] = [AdminService(admin: admin), agents]
-        if configuration.watchRules { services.append(RuleWatchService(reloader: reloader)) }
+        if configuration.watchRules {
+            services.append(RuleWatchService(reloader: reloader))
+            if let shadow { services.append(RuleWatchService(reloader: shadow.reloader)) }
+        }
         services.append(routing)
         let group = ServiceGroup(
             configuration: .init(services: services.map { .init(service: $0) }, logger: logger))
         groupBox.set(group)
+        // Whatever the recorder still buffers reaches its file.
+        defer { recorder?.close() }
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             if let signals {
                 tasks.addTask { await self.handle(signals, group: group) }
@@ -143,6 +162,7 @@ public final class Daemon: Sendable {
             case .sighup:
                 notifier?.reloading()
                 await reloader.reload(reason: "SIGHUP")
+                await shadow?.reloader.reload(reason: "SIGHUP")
                 notifier?.send("READY=1")
             default:
                 if stopping {

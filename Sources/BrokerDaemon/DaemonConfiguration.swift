@@ -32,6 +32,10 @@ public struct DaemonConfiguration: Sendable {
     /// Refuse rules with warnings at start-up and on every reload (`validate-rules --strict`'s
     /// rule), so that a reload never puts in force what the next start would refuse.
     public var strictRules = false
+    /// A candidate rule set evaluated beside the live one, with no side effect (``ShadowRules``).
+    public var shadowRules: [String] = []
+    /// Where every decision is recorded as JSON Lines, and the file's size limit (``DecisionRecorder``).
+    public var record: (path: String, maximumSize: Int)?
     /// How long a graceful shutdown may take to finish what is in flight.
     public var drainTimeout: Duration = .seconds(10)
     public var admin = AdminServer.Configuration()

@@ -37,6 +37,9 @@ public final class RuleReloader: Sendable {
     public let strict: Bool
     public let holder: RuleSetHolder
     private let registry: AgentRegistry
+    /// Whether the registry indexes the metrics these rules test (not for shadow rules: they
+    /// must not change what the live rules find indexed).
+    private let indexesRegistry: Bool
     private let logger: Logger
     private let state: Mutex<Status>
     /// Serializes reloads; holds the number of the newest one.
@@ -49,12 +52,18 @@ public final class RuleReloader: Sendable {
     private let failures: CoreMetrics.Counter
 
     /// Loads the rules once; throws with the diagnostics when they are invalid.
+    ///
+    /// - Parameters:
+    ///   - metricPrefix: the reload counters are `<prefix>_reloads_total` and
+    ///     `<prefix>_reload_failures_total`.
+    ///   - indexesRegistry: whether the registry indexes the metrics these rules test.
     public init(
         paths: [String], registry: AgentRegistry, strict: Bool = false, metrics: BrokerMetrics = BrokerMetrics(),
+        metricPrefix: String = "broker_rules", indexesRegistry: Bool = true,
         logger: Logger = Logger(label: "broker.rules")
     ) throws {
-        reloads = CoreMetrics.Counter(label: "broker_rules_reloads_total", factory: metrics.factory)
-        failures = CoreMetrics.Counter(label: "broker_rules_reload_failures_total", factory: metrics.factory)
+        reloads = CoreMetrics.Counter(label: metricPrefix + "_reloads_total", factory: metrics.factory)
+        failures = CoreMetrics.Counter(label: metricPrefix + "_reload_failures_total", factory: metrics.factory)
         let result = try RuleSetLoader().load(paths: paths)
         guard let ruleSet = result.ruleSet, result.isAcceptable(strict: strict) else {
             throw InvalidRules(diagnostics: Self.refusal(result, strict: strict))
@@ -63,10 +72,11 @@ public final class RuleReloader: Sendable {
         self.paths = paths
         self.strict = strict
         self.registry = registry
+        self.indexesRegistry = indexesRegistry
         self.logger = logger
         self.holder = RuleSetHolder(ruleSet)
         self.prepared = Mutex(ruleSet.namedQueues)
-        registry.indexMetrics(ruleSet.indexedMetricKeys)
+        if indexesRegistry { registry.indexMetrics(ruleSet.indexedMetricKeys) }
         state = Mutex(
             Status(
                 hash: ruleSet.hash, files: ruleSet.files, loadedAt: Date(), routes: ruleSet.routeNames.count,
@@ -190,9 +200,9 @@ public final class RuleReloader: Sendable {
     private func swap(in ruleSet: RuleSet, reason: String) -> Result {
         let now = Date()
         let current = holder.current
-        registry.indexMetrics(current.indexedMetricKeys.union(ruleSet.indexedMetricKeys))
+        if indexesRegistry { registry.indexMetrics(current.indexedMetricKeys.union(ruleSet.indexedMetricKeys)) }
         holder.replace(with: ruleSet)
-        registry.indexMetrics(ruleSet.indexedMetricKeys)
+        if indexesRegistry { registry.indexMetrics(ruleSet.indexedMetricKeys) }
         state.withLock {
             $0 = Status(
                 hash: ruleSet.hash, files: ruleSet.files, loadedAt: now, routes: ruleSet.routeNames.count,

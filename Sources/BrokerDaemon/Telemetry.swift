@@ -34,15 +34,22 @@ public final class Telemetry: RouterObserver {
     private let unknownAgent: (@Sendable (String) -> Void)?
     private let factory: any MetricsFactory
     private let decisionTime: CoreMetrics.Timer
+    private let recorder: DecisionRecorder?
+    private let shadow: ShadowRules?
 
     /// - Parameters:
     ///   - metrics: where the counters go.
     ///   - recentDecisions: how many decisions `/decisions` can show.
     ///   - onUnknownAgent: called with an `agent_*` id that a message names and the registry does
     ///     not know (the daemon asks the server for a refresh).
+    ///   - recorder: where every decision is written as a line (`--record`).
+    ///   - shadow: the candidate rules each decision is compared with (`--shadow-rules`).
     public init(
-        metrics: BrokerMetrics, recentDecisions: Int = 100, onUnknownAgent: (@Sendable (String) -> Void)? = nil
+        metrics: BrokerMetrics, recentDecisions: Int = 100, onUnknownAgent: (@Sendable (String) -> Void)? = nil,
+        recorder: DecisionRecorder? = nil, shadow: ShadowRules? = nil
     ) {
+        self.recorder = recorder
+        self.shadow = shadow
         capacity = max(recentDecisions, 1)
         unknownAgent = onUnknownAgent
         factory = metrics.factory
@@ -94,6 +101,8 @@ public final class Telemetry: RouterObserver {
         }
         decisions.increment()
         deadLetters?.increment()
+        recorder?.observe(record)
+        shadow?.observe(record)
         if record.decision != nil { decisionTime.recordInterval(record.evaluation) }
         if let unknownAgent, let message = record.message, let snapshot = record.snapshot {
             for id in [message.senderID, message.receiverID].compactMap({ $0 })

@@ -41,6 +41,9 @@ public struct BenchReplicas: AsyncParsableCommand {
     )
     var singleActiveConsumer = false
 
+    @Option(help: "Shadow rules: each replica count runs twice, without and with --shadow-rules PATH.")
+    var shadowRules: String?
+
     public func run() async throws {
         guard let kind = QueueSettings.Kind(rawValue: queueType) else {
             throw ValidationError("--queue-type must be classic or quorum")

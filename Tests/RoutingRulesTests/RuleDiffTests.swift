@@ -104,13 +104,15 @@ import Testing
         let registry = AgentRegistry.Snapshot(agents: Self.agents)
         let message = try Message(
             decoding: Array(#"{"message_type":"TEXT","sender_id":"agent_b","message_id":"x"}"#.utf8))
-        var random = FastRandom(seed: 99)
+        // A seed past 2^53: it must not go through a Double.
+        let seed = UInt64.max - 12_345
+        var random = FastRandom(seed: seed)
         let decision = rules.evaluate(message, in: registry, random: &random)
         let line = DecisionRecord.line(
             message: message, agents: DecisionRecord.namedAgents(message, decision, in: registry), decision: decision,
-            seed: 99, at: Date(), ruleSet: rules.hash, includesMessage: true)
+            seed: seed, at: Date(), ruleSet: rules.hash, includesMessage: true)
         let record = try DecisionRecord(line: line.dropLast(), fallbackSeed: 0)
-        #expect(record.seed == 99 && record.agents.map(\.id).contains("agent_b"))
+        #expect(record.seed == seed && record.agents.map(\.id).contains("agent_b"))
         var replay = FastRandom(seed: record.seed)
         #expect(rules.evaluate(record.message!, in: registry, random: &replay) == decision)
         let hidden = DecisionRecord.line(

@@ -45,7 +45,12 @@ public struct DecisionRecord: Sendable {
         guard case .object(let object)? = try? JSONParser.parse(Array(line)) else {
             throw FormatError(description: "not a JSON object")
         }
-        seed = object["seed"]?.numericValue.map { UInt64(max(0, $0)) } ?? fallbackSeed
+        // Exactly as written: a 64-bit seed does not survive a trip through a Double.
+        if case .number(let number)? = object["seed"], let exact = UInt64(number.literal) {
+            seed = exact
+        } else {
+            seed = fallbackSeed
+        }
         at = object["at"]?.stringValue.flatMap { Self.parseDate($0) }
         if case .object(let fields)? = object["message"] {
             message = Message(fields)

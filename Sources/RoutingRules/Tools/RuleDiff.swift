@@ -55,7 +55,8 @@ public struct RuleDiff: Sendable {
             routingStatus = deliveries.map { $0.message[string: "routing_status"] ?? "-" }
         }
 
-        func differences(from other: Summary) -> [Field] {
+        /// The fields in which this decision differs from `other`.
+        public func differences(from other: Summary) -> [Field] {
             var fields: [Field] = []
             if route != other.route { fields.append(.route) }
             if action != other.action { fields.append(.action) }

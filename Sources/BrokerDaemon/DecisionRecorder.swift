@@ -1,0 +1,158 @@
+import BrokerCore
+import BrokerRouter
+import Foundation
+import Logging
+import RoutingRules
+import Synchronization
+
+/// `--record FILE`: every decision as a line of ``RoutingRules/DecisionRecord`` JSON, for
+/// `broker diff-rules` to replay. Bounded: when the file would pass its size it becomes
+/// `FILE.1` (replacing the previous one) and a new `FILE` starts, so at most twice the size is
+/// on disk.
+///
+/// The routing path only appends to a buffer; a thread of its own writes the buffer out every
+/// 200 ms (or at 1 MiB), so a slow disk never holds a message. When the disk falls behind by
+/// more than 16 MiB, lines are dropped and counted (``dropped``) rather than held in memory.
+public final class DecisionRecorder: Sendable {
+    public let path: String
+    public let maximumSize: Int
+    /// Whether lines carry the message (as `/decisions` shows them: `--decision-traces`).
+    let includesMessages: Bool
+    private let logger = Logger(label: "broker.record")
+
+    private struct State {
+        var buffer: [UInt8] = []
+        var dropped = 0
+        var stopped = false
+    }
+
+    private let state = Mutex(State())
+    private let wake = DispatchSemaphore(value: 0)
+    private let done = DispatchSemaphore(value: 0)
+    static let flushAt = 1 << 20
+    static let backlogLimit = 16 << 20
+
+    /// Opens (appending to) `path`; throws when it cannot be written.
+    public init(path: String, maximumSize: Int, includesMessages: Bool) throws {
+        self.path = path
+        self.maximumSize = max(4096, maximumSize)
+        self.includesMessages = includesMessages
+        if !FileManager.default.fileExists(atPath: path) {
+            guard FileManager.default.createFile(atPath: path, contents: nil) else {
+                throw CannotRecord(path: path, reason: "cannot create the file")
+            }
+        }
+        guard FileHandle(forWritingAtPath: path) != nil else {
+            throw CannotRecord(path: path, reason: "cannot write to the file")
+        }
+        let thread = Thread { [self] in writeLoop() }
+        thread.name = "broker-record"
+        thread.start()
+    }
+
+    /// The record file could not be opened.
+    public struct CannotRecord: Error, CustomStringConvertible {
+        public var path: String
+        public var reason: String
+        public var description: String { "--record \(path): \(reason)" }
+    }
+
+    /// Lines dropped because the disk fell behind.
+    public var dropped: Int { state.withLock { $0.dropped } }
+
+    func observe(_ record: RoutingRecord) {
+        guard let message = record.message, let snapshot = record.snapshot, let decision = record.decision else {
+            return
+        }
+        let line = DecisionRecord.line(
+            message: message, agents: DecisionRecord.namedAgents(message, decision, in: snapshot), decision: decision,
+            seed: record.seed, at: record.at, ruleSet: record.ruleSet.hash, includesMessage: includesMessages)
+        let full = state.withLock { s -> Bool in
+            guard s.buffer.count + line.count <= Self.backlogLimit else {
+                s.dropped += 1
+                return false
+            }
+            s.buffer += line
+            return s.buffer.count >= Self.flushAt
+        }
+        if full { wake.signal() }
+    }
+
+    /// Writes what is buffered and stops the writer.
+    public func close() {
+        let first = state.withLock { s -> Bool in
+            defer { s.stopped = true }
+            return !s.stopped
+        }
+        guard first else { return }
+        wake.signal()
+        done.wait()
+    }
+
+    private func writeLoop() {
+        var written = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        while true {
+            _ = wake.wait(timeout: .now() + .milliseconds(200))
+            let (bytes, stopped) = state.withLock { s -> ([UInt8], Bool) in
+                defer { s.buffer.removeAll(keepingCapacity: true) }
+                return (s.buffer, s.stopped)
+            }
+            if !bytes.isEmpty { written = write(bytes, after: written) }
+            if stopped { break }
+        }
+        done.signal()
+    }
+
+    /// Appends `bytes` (whole lines), rotating wherever the next line would pass the size;
+    /// returns the file's new size.
+    private func write(_ bytes: [UInt8], after written: Int) -> Int {
+        var size = written
+        var start = bytes.startIndex
+        while start < bytes.endIndex {
+            // As many whole lines as fit; at least one, in a file of its own when it is too big.
+            var end = start
+            while let newline = bytes[end...].firstIndex(of: 0x0A) {
+                let next = newline + 1
+                if size + (next - start) > maximumSize && end > start { break }
+                end = next
+                if size + (end - start) > maximumSize { break }
+            }
+            if end == start { end = bytes.endIndex }
+            if size > 0 && size + (end - start) > maximumSize {
+                rotate()
+                size = 0
+                continue
+            }
+            size = append(bytes[start..<end], to: size)
+            start = end
+        }
+        return size
+    }
+
+    private func rotate() {
+        let previous = path + ".1"
+        try? FileManager.default.removeItem(atPath: previous)
+        do {
+            try FileManager.default.moveItem(atPath: path, toPath: previous)
+        } catch {
+            logger.error("cannot rotate the record file", metadata: ["path": "\(path)", "error": "\(error)"])
+        }
+        FileManager.default.createFile(atPath: path, contents: nil)
+    }
+
+    private func append(_ bytes: ArraySlice<UInt8>, to size: Int) -> Int {
+        guard let handle = FileHandle(forWritingAtPath: path) else {
+            logger.error("cannot write the record file", metadata: ["path": "\(path)"])
+            return size
+        }
+        defer { try? handle.close() }
+        do {
+            try handle.seekToEnd()
+            try handle.write(contentsOf: bytes)
+            return size + bytes.count
+        } catch {
+            logger.error("cannot write the record file", metadata: ["path": "\(path)", "error": "\(error)"])
+            return size
+        }
+    }
+}
