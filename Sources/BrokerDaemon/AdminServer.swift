@@ -130,10 +130,13 @@ public final class AdminServer: Sendable {
             let limit = max(1, min(query.get("limit", as: Int.self) ?? 20, 1000))
             let route = query.get("route").flatMap { $0.isEmpty ? nil : $0 }
             let outcome = query.get("outcome").flatMap { $0.isEmpty ? nil : $0 }
-            let filtered = route != nil || outcome != nil
+            // One decision by its id (what the console fetches when a trace is opened).
+            let id = query.get("id").flatMap { UInt64($0) }
+            let filtered = route != nil || outcome != nil || id != nil
             let records = daemon.telemetry.recentDecisions(limit: filtered ? Int.max : limit).filter { record in
                 let labels = Telemetry.labels(record)
                 return (route == nil || labels.route == route) && (outcome == nil || labels.outcome == outcome)
+                    && (id == nil || record.seed == id)
             }.prefix(limit)
             if query.get("format") == "jsonl" {
                 // What broker diff-rules replays, oldest first (messages only with traces shown).
@@ -142,7 +145,9 @@ public final class AdminServer: Sendable {
                     status: .ok, headers: [.contentType: "application/jsonl"],
                     body: .init(byteBuffer: ByteBuffer(bytes: lines.joined())))
             }
-            return Self.json(.array(records.map { Self.describe($0, trace: traces) }))
+            // `traces=0`: without them (a list that shows a trace only when it is opened).
+            let withTraces = traces && query.get("traces") != "0"
+            return Self.json(.array(records.map { Self.describe($0, trace: withTraces, traceable: traces) }))
         }
         addConsole(to: router, daemon: daemon, authorized: authorized)
         router.get("shadow") { request, _ in
@@ -208,8 +213,19 @@ public final class AdminServer: Sendable {
             body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(value) + [0x0A])))
     }
 
-    static func describe(_ record: RoutingRecord, trace: Bool = true) -> JSONValue {
+    /// How many candidates a trace the daemon shows names (it counts them all): a selection
+    /// over 100,000 online agents must not put 100,000 ids in every trace.
+    static let traceCandidates = 50
+
+    /// Traces already replayed, by the decision's seed: a console page polls the same recent
+    /// decisions every second, and each is explained once.
+    static let traces = TraceCache()
+
+    /// A decision as `/decisions` shows it: with its trace when `trace`; `traced` says whether
+    /// one can be had (`traceable`: the daemon shows traces; the message was kept whole).
+    static func describe(_ record: RoutingRecord, trace: Bool = true, traceable: Bool = true) -> JSONValue {
         var object = JSONObject([
+            ("id", .string(String(record.seed))),
             ("at", .string(ISO8601DateFormatter().string(from: record.at))), ("rule_set", .string(record.ruleSet.hash)),
             ("route", record.decision?.route.map(JSONValue.string) ?? .null),
             ("outcome", .string(Telemetry.labels(record).outcome)),
@@ -220,14 +236,22 @@ public final class AdminServer: Sendable {
                 "(a \(record.bodySize)-byte message: kept without its body and trace, over the \(Telemetry.maximumRecordedBodySize)-byte limit)"
             )
         }
+        object["traced"] = .bool(traceable && record.message != nil && record.snapshot != nil)
         if let message = record.message {
             object["message_id"] = message.body[MessageKey.messageID] ?? .null
             if trace, let snapshot = record.snapshot {
-                // Replaying with the recorded seed reproduces the decision and its trace.
-                var random = FastRandom(seed: record.seed)
-                let explanation = record.ruleSet.explain(message, in: snapshot, random: &random, now: record.at)
-                object["explanation"] = .string(explanation.render())
-                object["trace"] = explanation.json(ruleSet: record.ruleSet, snapshot: snapshot, message: message)
+                let (text, json) = Self.traces.trace(of: record.seed) {
+                    // Replaying with the recorded seed reproduces the decision and its trace.
+                    var random = FastRandom(seed: record.seed)
+                    let explanation = record.ruleSet.explain(
+                        message, in: snapshot, random: &random, now: record.at, maximumCandidates: Self.traceCandidates)
+                    return (
+                        explanation.render(),
+                        explanation.json(ruleSet: record.ruleSet, snapshot: snapshot, message: message)
+                    )
+                }
+                object["explanation"] = .string(text)
+                object["trace"] = json
             }
         }
         return .object(object)
@@ -272,8 +296,10 @@ extension AdminServer {
             if traces, let message = record.message, let snapshot = record.snapshot {
                 var live = FastRandom(seed: record.seed)
                 var candidate = FastRandom(seed: record.seed)
-                let liveTrace = record.ruleSet.explain(message, in: snapshot, random: &live, now: record.at)
-                let shadowTrace = divergence.shadow.explain(message, in: snapshot, random: &candidate, now: record.at)
+                let liveTrace = record.ruleSet.explain(
+                    message, in: snapshot, random: &live, now: record.at, maximumCandidates: Self.traceCandidates)
+                let shadowTrace = divergence.shadow.explain(
+                    message, in: snapshot, random: &candidate, now: record.at, maximumCandidates: Self.traceCandidates)
                 object["shadow_route"] = shadowTrace.decision.route.map(JSONValue.string) ?? .null
                 object["live"] = .string(liveTrace.render())
                 object["shadow"] = .string(shadowTrace.render())
@@ -287,5 +313,22 @@ extension AdminServer {
                 ("last_error", status.lastError.map { .array($0.map(JSONValue.string)) } ?? .null),
                 ("decisions", .array(counts)), ("divergences", .array(divergences)),
             ]))
+    }
+}
+
+/// Rendered traces by decision seed (unique per decision in a process), at most ``capacity``
+/// (all are dropped when it is full: the recent decisions are explained again on demand).
+final class TraceCache: Sendable {
+    static let capacity = 4_096
+    private let entries = Mutex<[UInt64: (String, JSONValue)]>([:])
+
+    func trace(of seed: UInt64, _ make: () -> (String, JSONValue)) -> (String, JSONValue) {
+        if let cached = entries.withLock({ $0[seed] }) { return cached }
+        let made = make()
+        entries.withLock { entries in
+            if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+            entries[seed] = made
+        }
+        return made
     }
 }

@@ -58,18 +58,22 @@ public struct BenchReplicas: AsyncParsableCommand {
         print(
             "broker bench-replicas: \(messages) messages, \(queueType) queues\(singleActiveConsumer ? " (single active consumer, in order)" : ""), prefetch \(prefetch), RabbitMQ \(amqp)"
         )
+        let shadows: [String?] = shadowRules.map { [nil, $0] } ?? [nil]
         for count in counts {
-            await Bench.waitForIdleRabbitMQ()
-            let run = DrainRun(
-                messages: messages, prefetch: prefetch,
-                extraArguments: ["--queue-type", queueType] + (singleActiveConsumer ? ["--single-active-consumer"] : [])
-            )
-            let result = try await run.measure(replicas: count, amqp: amqp, ruleText: ruleText)
-            let perMessage = { (seconds: Double) in String(format: "%.1f µs", seconds * 1e6) }
-            print(
-                String(format: "  %d replica%@: %.0f msg/s", count, count == 1 ? "" : "s", result.rate)
-                    + "; CPU per message: brokers \(perMessage(result.brokerCPU)), RabbitMQ \(perMessage(result.rabbitCPU))"
-            )
+            for shadow in shadows {
+                await Bench.waitForIdleRabbitMQ()
+                var arguments = ["--queue-type", queueType]
+                if singleActiveConsumer { arguments.append("--single-active-consumer") }
+                if let shadow { arguments += ["--shadow-rules", shadow] }
+                let run = DrainRun(messages: messages, prefetch: prefetch, extraArguments: arguments)
+                let result = try await run.measure(replicas: count, amqp: amqp, ruleText: ruleText)
+                let perMessage = { (seconds: Double) in String(format: "%.1f µs", seconds * 1e6) }
+                let label = shadowRules == nil ? "" : shadow == nil ? ", no shadow rules" : ", shadow rules"
+                print(
+                    String(format: "  %d replica%@%@: %.0f msg/s", count, count == 1 ? "" : "s", label, result.rate)
+                        + "; CPU per message: brokers \(perMessage(result.brokerCPU)), RabbitMQ \(perMessage(result.rabbitCPU))"
+                )
+            }
         }
     }
 

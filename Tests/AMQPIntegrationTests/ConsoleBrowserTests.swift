@@ -104,6 +104,8 @@ import Testing
             "document.querySelectorAll('li.decision[data-route=\"random-online-agent\"]').length >= 5",
             what: "the decisions are listed")
         try await browser.evaluate("document.querySelector('li.decision details.trace-box').open = true")
+        try await browser.waitFor(
+            "document.querySelector('li.decision:first-child .step')", what: "the trace loads when opened")
         let steps = Self.strings(try await browser.evaluate(Self.texts("li.decision:first-child .step strong")))
         #expect(steps.last == "random-online-agent")
         #expect(

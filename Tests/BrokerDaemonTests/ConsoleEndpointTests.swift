@@ -160,6 +160,19 @@ func exchange(
             }
             #expect(records.count == 1 && records.first?.objectValue?["message_id"] == "x")
             #expect(records.first?.objectValue?["trace"]?.objectValue?["steps"] != nil)
+            // The console's list: no traces, each fetched by id when opened.
+            let list = try JSONParser.parse(try await exchange("GET", base + "/decisions?traces=0&limit=3").body)
+            guard case .array(let summaries) = list, let first = summaries.first?.objectValue,
+                let id = first["id"]?.stringValue
+            else {
+                Issue.record("no list: \(list)")
+                return
+            }
+            #expect(summaries.count == 3 && first["trace"] == nil && first["traced"] == .bool(true))
+            let one = try JSONParser.parse(try await exchange("GET", base + "/decisions?id=\(id)").body)
+            if case .array(let found) = one {
+                #expect(found.count == 1 && found.first?.objectValue?["trace"]?.objectValue?["steps"] != nil)
+            }
             let routed = try JSONParser.parse(
                 try await exchange("GET", base + "/decisions?route=stamp-one&limit=50").body)
             if case .array(let items) = routed { #expect(items.count == 6) }

@@ -84,7 +84,8 @@ final class MessageTrial: Sendable {
         warnings: JSONValue
     ) -> Answer {
         var random = FastRandom(seed: UInt64.random(in: 1...UInt64.max))
-        let explanation = ruleSet.explain(message, in: snapshot, random: &random)
+        let explanation = ruleSet.explain(
+            message, in: snapshot, random: &random, maximumCandidates: AdminServer.traceCandidates)
         return Answer(
             status: 200,
             body: .object(

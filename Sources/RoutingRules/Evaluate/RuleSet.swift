@@ -152,7 +152,7 @@ public final class RuleSet: Sendable {
         case .select(let selection):
             let selector = Selector(selection: selection, route: route)
             if Observer.isTracing {
-                observer.candidates(selector.qualifying(&context).map(context.snapshot.agentID(at:)), selection)
+                observer.candidates(selector.qualifying(&context), in: context.snapshot, selection)
             }
             if case .exactly(1) = selection.count {
                 guard let slot = selector.pickOne(&context, random: &random) else { return nil }
@@ -207,7 +207,8 @@ protocol EvaluationObserver {
     static var isTracing: Bool { get }
     mutating func skipped(_ route: CompiledRoute, because failure: String)
     mutating func taken(_ route: CompiledRoute)
-    mutating func candidates(_ agentIDs: [String], _ selection: Selection)
+    /// The qualifying agents' slots of `snapshot`, in agent-id order.
+    mutating func candidates(_ slots: [Int32], in snapshot: AgentRegistry.Snapshot, _ selection: Selection)
     mutating func chainEnded(_ route: CompiledRoute)
     mutating func noRouteMatched(checked: Int, of total: Int)
 }
@@ -217,7 +218,7 @@ struct SilentObserver: EvaluationObserver {
     static var isTracing: Bool { false }
     func skipped(_ route: CompiledRoute, because failure: String) {}
     func taken(_ route: CompiledRoute) {}
-    func candidates(_ agentIDs: [String], _ selection: Selection) {}
+    func candidates(_ slots: [Int32], in snapshot: AgentRegistry.Snapshot, _ selection: Selection) {}
     func chainEnded(_ route: CompiledRoute) {}
     func noRouteMatched(checked: Int, of total: Int) {}
 }

@@ -38,6 +38,7 @@ extension Explanation {
         if let candidates = step.candidates {
             object["selection"] = .string(step.selection ?? "")
             object["candidates"] = .array(candidates.map(JSONValue.string))
+            object["candidate_count"] = .number(JSONNumber(step.candidateCount ?? candidates.count))
         }
         return .object(object)
     }

@@ -15,7 +15,10 @@ public struct Explanation: Sendable {
         public var route: String
         public var location: SourceLocation
         public var result: Result
+        /// The qualifying agents (the first ``Explanation/maximumCandidates`` of them, in id order).
         public var candidates: [String]?
+        /// How many agents qualified (more than ``candidates`` holds when it was cut).
+        public var candidateCount: Int?
         public var selection: String?
     }
 
@@ -44,9 +47,10 @@ public struct Explanation: Sendable {
             case .taken, .noAgent:
                 lines.append("  ✓ \(step.route) (\(step.location)): matched")
                 if let candidates = step.candidates {
-                    let shown = candidates.prefix(20).joined(separator: ", ") + (candidates.count > 20 ? ", …" : "")
+                    let count = step.candidateCount ?? candidates.count
+                    let shown = candidates.prefix(20).joined(separator: ", ") + (count > 20 ? ", …" : "")
                     lines.append(
-                        "      candidates (\(candidates.count)) from \(step.selection ?? "agents"): \(shown.isEmpty ? "none" : shown)"
+                        "      candidates (\(count)) from \(step.selection ?? "agents"): \(shown.isEmpty ? "none" : shown)"
                     )
                 }
                 if step.result == .noAgent {
@@ -89,6 +93,8 @@ public struct Explanation: Sendable {
 
 struct ExplainingObserver: EvaluationObserver {
     static var isTracing: Bool { true }
+    /// How many candidates a step keeps by id.
+    var maximumCandidates = Int.max
     var steps: [Explanation.Step] = []
     var checked = 0
     var total = 0
@@ -103,13 +109,15 @@ struct ExplainingObserver: EvaluationObserver {
         steps.append(.init(route: route.name, location: route.location, result: .taken))
     }
 
-    mutating func candidates(_ agentIDs: [String], _ selection: Selection) {
+    mutating func candidates(_ slots: [Int32], in snapshot: AgentRegistry.Snapshot, _ selection: Selection) {
         guard !steps.isEmpty else { return }
+        let agentIDs = slots.prefix(maximumCandidates).map(snapshot.agentID(at:))
         steps[steps.count - 1].candidates = agentIDs
+        steps[steps.count - 1].candidateCount = slots.count
         steps[steps.count - 1].selection =
             selection.description + (selection.excludeSender ? ", excluding the sender" : "")
             + (selection.excludeReceiver ? ", excluding the receiver" : "")
-        if agentIDs.isEmpty { steps[steps.count - 1].result = .noAgent }
+        if slots.isEmpty { steps[steps.count - 1].result = .noAgent }
     }
 
     mutating func chainEnded(_ route: CompiledRoute) { closeTakenStep() }
@@ -127,11 +135,14 @@ struct ExplainingObserver: EvaluationObserver {
 }
 
 extension RuleSet {
-    /// Evaluates `message` and records every step.
+    /// Evaluates `message` and records every step; each step names at most `maximumCandidates`
+    /// of its candidates (and counts them all).
     public func explain(
-        _ message: Message, in snapshot: AgentRegistry.Snapshot, random: inout FastRandom, now: Date? = nil
+        _ message: Message, in snapshot: AgentRegistry.Snapshot, random: inout FastRandom, now: Date? = nil,
+        maximumCandidates: Int = .max
     ) -> Explanation {
         var observer = ExplainingObserver()
+        observer.maximumCandidates = maximumCandidates
         let decision = evaluate(message, in: snapshot, random: &random, now: now, observer: &observer)
         let considered = Set(index.routes(for: message.body))
         let context = EvaluationContext(message: message.body, snapshot: snapshot, now: now)

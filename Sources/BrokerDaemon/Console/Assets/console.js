@@ -336,9 +336,10 @@ function renderTrace(trace) {
       el("span", { class: "source" }, step.location));
     if (!held) item.append(el("div", { class: "why" }, "failed: ", el("code", null, step.failed_test)));
     if (step.candidates) {
-      const shown = step.candidates.slice(0, 20).join(", ") + (step.candidates.length > 20 ? ", …" : "");
+      const count = step.candidate_count === undefined ? step.candidates.length : step.candidate_count;
+      const shown = step.candidates.slice(0, 20).join(", ") + (count > 20 ? ", …" : "");
       item.append(el("div", { class: "candidates" },
-        `candidates (${step.candidates.length}) from ${step.selection || "agents"}: `, shown || "none"));
+        `candidates (${count}) from ${step.selection || "agents"}: `, shown || "none"));
     }
     if (step.result === "no_agent") item.append(el("div", { class: "why" }, "no agent chosen: following otherwise"));
     return item;
@@ -385,7 +386,7 @@ async function fillDecisionFilters() {
 
 async function loadDecisions() {
   if (!$("decision-follow").checked && decisionView.seen.size) return;
-  const query = new URLSearchParams({ limit: 100 });
+  const query = new URLSearchParams({ limit: 100, traces: 0 });
   if (decisionView.route) query.set("route", decisionView.route);
   if (decisionView.outcome) query.set("outcome", decisionView.outcome);
   let records;
@@ -406,13 +407,30 @@ async function loadDecisions() {
         el("strong", null, record.route || "no route"), " ",
         el("span", { class: "outcome outcome-" + record.outcome }, record.outcome), " ",
         record.message_id ? el("code", null, String(record.message_id)) : null),
-      record.trace ? el("details", { class: "trace-box" }, el("summary", null, "trace"), renderTrace(record.trace))
+      record.traced ? traceBox(record.id)
         : record.explanation ? el("pre", { class: "explanation" }, record.explanation) : null));
   }
   list.prepend(...fresh);
   while (list.children.length > 300) list.lastChild.remove();
   if (!list.children.length) list.replaceChildren(el("li", { class: "empty" }, "No decision matches yet."));
   else if (fresh.length) for (const empty of list.querySelectorAll(".empty")) empty.remove();
+}
+
+/** A folded trace, fetched from the daemon the first time it is opened. */
+function traceBox(id) {
+  const box = el("details", { class: "trace-box" }, el("summary", null, "trace"));
+  box.addEventListener("toggle", async () => {
+    if (!box.open || box.dataset.loaded) return;
+    box.dataset.loaded = "yes";
+    try {
+      const [record] = await getJSON("/decisions?id=" + encodeURIComponent(id));
+      box.append(record && record.trace ? renderTrace(record.trace)
+        : el("p", { class: "note" }, "This decision is no longer among the recent ones."));
+    } catch (error) {
+      delete box.dataset.loaded;
+    }
+  });
+  return box;
 }
 
 function setUpDecisions() {
