@@ -3,6 +3,7 @@ import BrokerCLISupport
 import BrokerCore
 import Foundation
 import RoutingRules
+import Synchronization
 
 /// `broker diff-rules OLD NEW --messages FILE.jsonl`: what a rule change does to recorded traffic.
 public struct DiffRules: ParsableCommand {
@@ -43,29 +44,36 @@ public struct DiffRules: ParsableCommand {
     public init() {}
 
     public func run() throws {
-        let oldRules = try loadRuleSet(old)
-        let newRules = try loadRuleSet(new)
         let snapshot = try registry.map(loadRegistry)
         guard let input = messages == "-" ? FileHandle.standardInput : FileHandle(forReadingAtPath: messages) else {
             printError("error: \(messages): cannot read file")
             throw ExitCode(Status.usage)
         }
-        var diff = RuleDiff()
-        diff.examplesPerGroup = max(0, examples)
+        // One worker per core, each with rule sets of its own (round-robin counters are per
+        // rule set: old and new see the same sequence within a worker), over batches of lines
+        // merged in file order, so the report does not depend on the number of cores.
+        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8))
+        let copies = try (0..<workers).map { _ in (try loadRuleSet(old), try loadRuleSet(new)) }
+        let settings = DiffSettings(examples: max(0, examples), now: Date())
+        var diff = settings.empty
         let progress = Progress(enabled: isatty(STDERR_FILENO) == 1)
+        var batch: [ArraySlice<UInt8>] = []
+        var first = 1
         var lineNumber = 0
-        try LineReader(input).forEachLine { line in
-            lineNumber += 1
-            guard line.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) else { return }
-            do {
-                let record = try DecisionRecord(line: line, fallbackSeed: UInt64(lineNumber))
-                diff.compare(record, line: lineNumber, old: oldRules, new: newRules, registry: snapshot)
-            } catch {
-                diff.skip(because: "\(error)")
-            }
+        func flush() {
+            diff.merge(Self.compare(batch, firstLine: first, copies: copies, registry: snapshot, settings: settings))
+            first += batch.count
+            batch.removeAll(keepingCapacity: true)
             progress.update(lines: lineNumber, changed: diff.changed)
         }
+        try LineReader(input).forEachLine { line in
+            lineNumber += 1
+            batch.append(line)
+            if batch.count == Self.batchSize { flush() }
+        }
+        flush()
         progress.finish()
+        let (oldRules, newRules) = copies[0]
         let report = DiffReport(diff: diff, old: oldRules, new: newRules, lines: lineNumber)
         switch format {
         case .text: print(report.text)
@@ -78,6 +86,51 @@ public struct DiffRules: ParsableCommand {
             )
             throw ExitCode(Status.failed)
         }
+    }
+}
+
+extension DiffRules {
+    static let batchSize = 1 << 15
+
+    struct DiffSettings: Sendable {
+        var examples: Int
+        var now: Date
+
+        var empty: RuleDiff {
+            var diff = RuleDiff()
+            diff.examplesPerGroup = examples
+            diff.now = now
+            return diff
+        }
+    }
+
+    /// The lines of one batch, split between the workers and merged back in order.
+    static func compare(
+        _ lines: [ArraySlice<UInt8>], firstLine: Int, copies: [(RuleSet, RuleSet)], registry: AgentRegistry.Snapshot?,
+        settings: DiffSettings
+    ) -> RuleDiff {
+        let share = (lines.count + copies.count - 1) / max(1, copies.count)
+        let parts = Mutex([RuleDiff?](repeating: nil, count: copies.count))
+        DispatchQueue.concurrentPerform(iterations: copies.count) { worker in
+            var diff = settings.empty
+            let (old, new) = copies[worker]
+            let start = worker * share
+            for offset in start..<min(lines.count, start + share) {
+                let line = lines[offset]
+                let number = firstLine + offset
+                guard line.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) else { continue }
+                do {
+                    let record = try DecisionRecord(line: line, fallbackSeed: UInt64(number))
+                    diff.compare(record, line: number, old: old, new: new, registry: registry)
+                } catch {
+                    diff.skip(because: "\(error)")
+                }
+            }
+            parts.withLock { $0[worker] = diff }
+        }
+        var merged = settings.empty
+        for part in parts.withLock({ $0 }) { if let part { merged.merge(part) } }
+        return merged
     }
 }
 

@@ -112,6 +112,25 @@ public struct RuleDiff: Sendable {
     /// Percentage of compared messages decided differently.
     public var changedPercent: Double { compared == 0 ? 0 : Double(changed) * 100 / Double(compared) }
 
+    /// Adds what `other` counted (lines after this one's): totals add up, groups keep their
+    /// first-seen order and their earliest examples.
+    public mutating func merge(_ other: RuleDiff) {
+        compared += other.compared
+        changed += other.changed
+        for (reason, count) in other.skipped { skipped[reason, default: 0] += count }
+        for (field, count) in other.changedByField { changedByField[field, default: 0] += count }
+        for group in other.groupList {
+            if let index = groupIndex[group.change] {
+                groupList[index].count += group.count
+                let room = max(0, examplesPerGroup - groupList[index].examples.count)
+                groupList[index].examples += group.examples.prefix(room)
+            } else {
+                groupIndex[group.change] = groupList.count
+                groupList.append(group)
+            }
+        }
+    }
+
     /// Counts a line that held nothing to decide.
     public mutating func skip(because reason: String) { skipped[reason, default: 0] += 1 }
 
