@@ -29,9 +29,15 @@ public final class ShadowRules: Sendable {
         public var fields: [RuleDiff.Field]
     }
 
+    /// What a comparison is counted under.
+    private struct Key: Hashable {
+        var liveRoute: String?
+        var shadowRoute: String?
+        var same: Bool
+    }
+
     private struct State {
-        var counters: [String: CoreMetrics.Counter] = [:]
-        var counts: [String: Int] = [:]
+        var counters: [Key: (counter: CoreMetrics.Counter, count: Int)] = [:]
         var kinds = Set<String>()
         var recent: [Divergence] = []
         var recentStart = 0
@@ -56,25 +62,28 @@ public final class ShadowRules: Sendable {
         let shadow = reloader.holder.current
         var random = FastRandom(seed: record.seed)
         let decision = shadow.evaluate(message, in: snapshot, random: &random, now: record.at)
-        let fields = RuleDiff.Summary(decision).differences(from: RuleDiff.Summary(live))
-        let liveRoute = live.route ?? "none"
-        let shadowRoute = decision.route ?? "none"
+        // The common case, the same decision, allocates nothing to find out.
+        let fields =
+            RuleDiff.Summary.agree(decision, live)
+            ? [] : RuleDiff.Summary(decision).differences(from: RuleDiff.Summary(live))
         let same = fields.isEmpty
-        let key = liveRoute + "\u{0}" + shadowRoute + "\u{0}" + (same ? "true" : "false")
-        let fieldNames: String = fields.map { $0.rawValue }.joined(separator: ",")
-        let kind = "\(liveRoute) → \(shadowRoute) [\(fieldNames)]"
+        let key = Key(liveRoute: live.route, shadowRoute: decision.route, same: same)
         let factory = self.factory
         let (counter, isNewKind) = state.withLock { s -> (CoreMetrics.Counter, Bool) in
-            let counter =
-                s.counters[key]
-                ?? CoreMetrics.Counter(
+            let counter: CoreMetrics.Counter
+            if let entry = s.counters[key] {
+                counter = entry.counter
+                s.counters[key]?.count += 1
+            } else {
+                counter = CoreMetrics.Counter(
                     label: "broker_shadow_decisions_total",
                     dimensions: [
-                        ("live_route", liveRoute), ("shadow_route", shadowRoute), ("same", same ? "true" : "false"),
+                        ("live_route", live.route ?? "none"), ("shadow_route", decision.route ?? "none"),
+                        ("same", same ? "true" : "false"),
                     ],
                     factory: factory)
-            s.counters[key] = counter
-            s.counts[key, default: 0] += 1
+                s.counters[key] = (counter, 1)
+            }
             guard !same else { return (counter, false) }
             let divergence = Divergence(record: record, shadow: shadow, fields: fields)
             if s.recent.count < capacity {
@@ -83,6 +92,7 @@ public final class ShadowRules: Sendable {
                 s.recent[s.recentStart] = divergence
                 s.recentStart = (s.recentStart + 1) % capacity
             }
+            let kind = "\(live.route ?? "none") → \(decision.route ?? "none") \(fields.map(\.rawValue))"
             return (counter, s.kinds.insert(kind).inserted)
         }
         counter.increment()
@@ -90,8 +100,8 @@ public final class ShadowRules: Sendable {
             logger.notice(
                 "shadow rules decide differently",
                 metadata: [
-                    "live_route": "\(liveRoute)", "shadow_route": "\(shadowRoute)",
-                    "fields": "\(fieldNames)",
+                    "live_route": "\(live.route ?? "none")", "shadow_route": "\(decision.route ?? "none")",
+                    "fields": "\(fields.map(\.rawValue).joined(separator: ","))",
                     "message_id": "\(message.messageID ?? "-")", "shadow_rules": "\(shadow.hash.prefix(12))",
                 ])
         }
@@ -100,9 +110,8 @@ public final class ShadowRules: Sendable {
     /// Decisions compared so far: (live route, shadow route, same) → count.
     public var counts: [(liveRoute: String, shadowRoute: String, same: Bool, count: Int)] {
         state.withLock { s in
-            s.counts.map { key, count in
-                let parts = key.split(separator: "\u{0}", omittingEmptySubsequences: false).map(String.init)
-                return (parts[0], parts[1], parts[2] == "true", count)
+            s.counters.map { key, entry in
+                (key.liveRoute ?? "none", key.shadowRoute ?? "none", key.same, entry.count)
             }.sorted {
                 ($0.liveRoute, $0.shadowRoute, $0.same ? 1 : 0) < ($1.liveRoute, $1.shadowRoute, $1.same ? 1 : 0)
             }

@@ -120,4 +120,31 @@ import Testing
             includesMessage: false)
         #expect(!String(decoding: hidden, as: UTF8.self).contains("\"sender_id\""), "no message contents")
     }
+
+    /// The shadow rules' fast path must agree with the full comparison on every kind of pair.
+    @Test func agreeingDecisionsAreExactlyThoseWithNoDifferences() throws {
+        let sets = [
+            try compile(Self.randomRules),
+            try compile(Self.randomRules.replacingOccurrences(of: "strategy: random", with: "strategy: first")),
+            try compile("version: 1\nroutes:\n  - { name: anyone, when: { message.message_type: TEXT }, drop: x }\n"),
+            try compile("version: 1\nroutes:\n  - { name: anyone, set: { routing_status: other }, deliver: as_is }\n"),
+        ]
+        let registry = AgentRegistry.Snapshot(agents: Self.agents)
+        var pairs = 0
+        for (number, line) in Self.recorded(count: 40, invoices: 0).enumerated() {
+            let record = try DecisionRecord(line: Array(line.utf8), fallbackSeed: UInt64(number))
+            let decisions = sets.map { rules -> Decision in
+                var random = FastRandom(seed: record.seed)
+                return rules.evaluate(record.message!, in: registry, random: &random)
+            }
+            for a in decisions {
+                for b in decisions {
+                    let differences = RuleDiff.Summary(a).differences(from: RuleDiff.Summary(b))
+                    #expect(RuleDiff.Summary.agree(a, b) == differences.isEmpty, "\(a) vs \(b): \(differences)")
+                    pairs += 1
+                }
+            }
+        }
+        #expect(pairs == 40 * 16)
+    }
 }

@@ -55,6 +55,24 @@ public struct RuleDiff: Sendable {
             routingStatus = deliveries.map { $0.message[string: "routing_status"] ?? "-" }
         }
 
+        /// Whether `a` and `b` agree on every compared field, found without building summaries.
+        public static func agree(_ a: Decision, _ b: Decision) -> Bool {
+            guard a.route == b.route else { return false }
+            switch (a.outcome, b.outcome) {
+            case (.deliver(let x), .deliver(let y)): return same(x, y)
+            case (.broadcast(let xs), .broadcast(let ys)):
+                return xs.count == ys.count && zip(xs, ys).allSatisfy { same($0, $1) }
+            case (.deadLetter(_, let x), .deadLetter(_, let y)): return x == y
+            case (.drop, .drop), (.statusUpdate, .statusUpdate): return true
+            default: return false
+            }
+        }
+
+        private static func same(_ x: Delivery, _ y: Delivery) -> Bool {
+            x.agentID == y.agentID && x.destination == y.destination
+                && x.message[string: "routing_status"] == y.message[string: "routing_status"]
+        }
+
         /// The fields in which this decision differs from `other`.
         public func differences(from other: Summary) -> [Field] {
             var fields: [Field] = []
