@@ -113,8 +113,17 @@ public final class Daemon: Sendable {
         let group = ServiceGroup(
             configuration: .init(services: services.map { .init(service: $0) }, logger: logger))
         groupBox.set(group)
+        do {
+            try await runServices(group, signals: signals)
+        } catch {
+            await recorder?.finish()
+            throw error
+        }
         // Whatever the recorder still buffers reaches its file.
-        defer { recorder?.close() }
+        await recorder?.finish()
+    }
+
+    private func runServices(_ group: ServiceGroup, signals: UnixSignalsSequence?) async throws {
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             if let signals {
                 tasks.addTask { await self.handle(signals, group: group) }

@@ -78,7 +78,17 @@ public final class DecisionRecorder: Sendable {
         if full { wake.signal() }
     }
 
-    /// Writes what is buffered and stops the writer.
+    /// ``close()`` without holding a task thread while the writer finishes.
+    public func finish() async {
+        await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                self.close()
+                finished.resume()
+            }
+        }
+    }
+
+    /// Writes what is buffered and stops the writer (blocking until it has).
     public func close() {
         let first = state.withLock { s -> Bool in
             defer { s.stopped = true }

@@ -16,7 +16,7 @@ extension RabbitMQIntegration {
             try requireRabbitMQ()
             let queues = TestQueues()
             defer { queues.cleanUp() }
-            let policy = try TestRabbitMQ.rejectPublishes(
+            let policy = try await TestRabbitMQ.rejectPublishes(
                 to: queues.output, beyond: 0, name: "test-refuse-\(queues.id)")
             var cleared = false
             defer { if !cleared { try? TestRabbitMQ.ctl(["clear_policy", policy]) } }
@@ -31,7 +31,7 @@ extension RabbitMQIntegration {
                 return publisher.connectionsLost > 0
             }
             #expect(refusals > 0, "the full queue refused publishes")
-            try TestRabbitMQ.ctl(["clear_policy", policy])
+            try await TestRabbitMQ.control(["clear_policy", policy])
             cleared = true
             try await eventually("a publish is confirmed again", timeout: .seconds(20)) {
                 await publisher.publish(message) == .confirmed
@@ -44,7 +44,7 @@ extension RabbitMQIntegration {
             try requireRabbitMQ()
             let queues = TestQueues()
             defer { queues.cleanUp() }
-            let policy = try TestRabbitMQ.rejectPublishes(
+            let policy = try await TestRabbitMQ.rejectPublishes(
                 to: queues.output, beyond: 0, name: "test-refuse-\(queues.id)")
             defer { try? TestRabbitMQ.ctl(["clear_policy", policy]) }
             var configuration = rabbit

@@ -147,9 +147,9 @@ extension RabbitMQIntegration {
             let id = String(UUID().uuidString.prefix(8)).lowercased()
             // A stale registry is routed on for --max-staleness before readiness fails.
             let broker = try startBroker(simulator: simulator, id: id, extra: ["--max-staleness", "2"])
+            // Never waits on a task thread for the broker to exit (a drain can take seconds).
             defer {
-                kill(broker.process.processIdentifier, SIGTERM)
-                broker.process.waitUntilExit()
+                if broker.process.isRunning { kill(broker.process.processIdentifier, SIGKILL) }
                 cleanUp(broker)
             }
             try await eventually("ready") { await ready(broker) }
@@ -175,10 +175,10 @@ extension RabbitMQIntegration {
             #expect(Set(routed.compactMap { (try? Message(decoding: $0))?.receiverID }) == ["agent_a"])
 
             // RabbitMQ goes away: not ready; back: ready.
-            try rabbitmqctl(["stop_app"])
+            try await rabbitmqctl(["stop_app"])
             try await eventually("not ready without RabbitMQ") { !(await ready(broker)) }
-            try rabbitmqctl(["start_app"])
-            try rabbitmqctl(["-q", "await_startup"])
+            try await rabbitmqctl(["start_app"])
+            try await rabbitmqctl(["-q", "await_startup"])
             try await eventually("ready again with RabbitMQ", timeout: .seconds(60)) { await ready(broker) }
             await simulator.stop()
         }
@@ -190,7 +190,7 @@ extension RabbitMQIntegration {
     @Suite(.serialized) struct PortTakenTests {
         @Test func aTakenAdminPortFailsStartUpBeforeAnythingIsConsumed() async throws {
             try TestRabbitMQ.requireReachable()
-            let vhost = try TestRabbitMQ.makeVirtualHost()
+            let vhost = try await TestRabbitMQ.makeVirtualHost()
             defer { vhost.delete() }
             try await vhost.publish((0..<50).map { text("p\($0)", from: "web_1") }, to: "broker_input_queue")
             let taken = try ListeningSocket()

@@ -53,10 +53,10 @@ extension RabbitMQIntegration {
             try await eventually("2,000 are settled", timeout: .seconds(60), every: .milliseconds(5)) {
                 router.statistics.settled >= 2_000
             }
-            try rabbitmqctl(["stop_app"])
+            try await rabbitmqctl(["stop_app"])
             try await Task.sleep(for: .seconds(1))
-            try rabbitmqctl(["start_app"])
-            try rabbitmqctl(["-q", "await_startup"])
+            try await rabbitmqctl(["start_app"])
+            try await rabbitmqctl(["-q", "await_startup"])
             try await waitUntilDrained(queues.input)
             consumer.beginGracefulShutdown()
             await task.value

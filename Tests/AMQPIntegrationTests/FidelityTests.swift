@@ -58,8 +58,8 @@ extension RabbitMQIntegration.DaemonProcessTests {
         let id = String(UUID().uuidString.prefix(8)).lowercased()
         // A producer with a RabbitMQ user of its own: its user_id is not the broker's.
         let producerUser = "fidelity_\(id)"
-        try rabbitmqctl(["-q", "add_user", producerUser, "secret"])
-        try rabbitmqctl(["-q", "set_permissions", "-p", "/", producerUser, ".*", ".*", ".*"])
+        try await rabbitmqctl(["-q", "add_user", producerUser, "secret"])
+        try await rabbitmqctl(["-q", "set_permissions", "-p", "/", producerUser, ".*", ".*", ".*"])
         let broker = try startBroker(simulator: simulator, id: id)
         defer {
             if broker.process.isRunning { kill(broker.process.processIdentifier, SIGKILL) }

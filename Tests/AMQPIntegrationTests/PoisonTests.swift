@@ -139,7 +139,7 @@ extension RabbitMQIntegration {
             try requireRabbitMQ()
             let queues = TestQueues()
             defer { queues.cleanUp() }
-            let policy = try TestRabbitMQ.rejectPublishes(
+            let policy = try await TestRabbitMQ.rejectPublishes(
                 to: queues.output, beyond: 5, name: "test-full-\(queues.id)")
             defer { try? TestRabbitMQ.ctl(["clear_policy", policy]) }
             try AMQPAdmin.declareQueues([queues.output], configuration: rabbit)

@@ -45,7 +45,7 @@ extension RabbitMQIntegration {
             defer { publisher.beginGracefulShutdown() }
             try await eventually("connected") { publisher.isConnected }
             #expect(await publisher.publish(OutboundMessage(body: [1], target: .queue(queues.output))) == .confirmed)
-            try TestRabbitMQ.ctl(["set_vm_memory_high_watermark", "0.0000001"])
+            try await TestRabbitMQ.control(["set_vm_memory_high_watermark", "0.0000001"])
             var restored = false
             defer { if !restored { try? TestRabbitMQ.ctl(["set_vm_memory_high_watermark", "0.4"]) } }
             let held = Task { await publisher.publish(OutboundMessage(body: [2], target: .queue(queues.output))) }
@@ -53,7 +53,7 @@ extension RabbitMQIntegration {
                 publisher.health.state == .blocked
             }
             #expect(publisher.health.detail?.contains("RabbitMQ blocks publishing") == true)
-            try TestRabbitMQ.ctl(["set_vm_memory_high_watermark", "0.4"])
+            try await TestRabbitMQ.control(["set_vm_memory_high_watermark", "0.4"])
             restored = true
             #expect(await held.value == .confirmed, "held, not lost, and confirmed once the alarm clears")
             try await eventually("unblocked") { publisher.health.state == .connected }

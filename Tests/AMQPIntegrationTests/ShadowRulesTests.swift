@@ -23,7 +23,7 @@ import Testing
 
     @Test func shadowRulesPublishAndSettleNothingAndAgreeWithDiffRules() async throws {
         try TestRabbitMQ.requireReachable()
-        let vhost = try TestRabbitMQ.makeVirtualHost()
+        let vhost = try await TestRabbitMQ.makeVirtualHost()
         defer { vhost.delete() }
         let directory = temporaryPath("shadow")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

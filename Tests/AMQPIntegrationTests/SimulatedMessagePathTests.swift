@@ -11,7 +11,7 @@ extension RabbitMQIntegration {
     @Suite(.serialized) struct SimulatedMessagePathTests {
         @Test func deliversBouncesDropsAndRepublishesAsTheServerDoes() async throws {
             try TestRabbitMQ.requireReachable()
-            let vhost = try TestRabbitMQ.makeVirtualHost()
+            let vhost = try await TestRabbitMQ.makeVirtualHost()
             defer { vhost.delete() }
             let simulator = AgentServerSimulator(rabbitmq: vhost.configuration)
             simulator.setAgents([
@@ -59,7 +59,7 @@ extension RabbitMQIntegration {
 
         @Test func aRestartForgetsTheAgentsAndBringsThemBackUnderNewIDs() async throws {
             try TestRabbitMQ.requireReachable()
-            let vhost = try TestRabbitMQ.makeVirtualHost()
+            let vhost = try await TestRabbitMQ.makeVirtualHost()
             defer { vhost.delete() }
             let simulator = AgentServerSimulator(rabbitmq: vhost.configuration)
             simulator.setAgents([AgentStatusRecord(agentID: "agent_first", agentName: "First", isOnline: true)])

@@ -83,10 +83,10 @@ extension RabbitMQIntegration {
                         properties: MessageProperties(headers: message.headers),
                         configuration: vhost.configuration)
                 }
-                try TestRabbitMQ.ctl(["stop_app"])
+                try await TestRabbitMQ.control(["stop_app"])
                 try await Task.sleep(for: .seconds(2))
-                try TestRabbitMQ.ctl(["start_app"])
-                try TestRabbitMQ.ctl(["await_startup"])
+                try await TestRabbitMQ.control(["start_app"])
+                try await TestRabbitMQ.control(["await_startup"])
                 try await eventually("phase 1 is consumed after the restart", timeout: .seconds(120)) {
                     (try? vhost.count("broker_input_queue")) == 0
                 }
@@ -99,9 +99,9 @@ extension RabbitMQIntegration {
 
                 // Phase 2: the other half, with a memory alarm while it is routed.
                 try await vhost.publish((half..<Self.total).map(Self.body), to: "broker_input_queue")
-                try TestRabbitMQ.ctl(["set_vm_memory_high_watermark", "0.0000001"])
+                try await TestRabbitMQ.control(["set_vm_memory_high_watermark", "0.0000001"])
                 try await Task.sleep(for: .seconds(3))
-                try TestRabbitMQ.ctl(["set_vm_memory_high_watermark", "0.4"])
+                try await TestRabbitMQ.control(["set_vm_memory_high_watermark", "0.4"])
                 await reloads.value
 
                 let expected = Self.total + Self.poison.count

@@ -68,3 +68,6 @@ func messageID(_ message: InboundMessage) -> String? {
 
 /// Runs `rabbitmqctl` against the test node and requires it to succeed.
 func rabbitmqctl(_ arguments: [String]) throws { try TestRabbitMQ.ctl(arguments) }
+
+/// ``rabbitmqctl(_:)`` without holding a task thread (use it everywhere but in a `defer`).
+func rabbitmqctl(_ arguments: [String]) async throws { try await TestRabbitMQ.control(arguments) }

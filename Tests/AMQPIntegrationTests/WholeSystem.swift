@@ -20,7 +20,7 @@ final class WholeSystem: @unchecked Sendable {
     /// started separately.
     init(agents: Int = 3, rules: String? = nil, churn: String = "0/s") async throws {
         try TestRabbitMQ.requireReachable()
-        vhost = try TestRabbitMQ.makeVirtualHost()
+        vhost = try await TestRabbitMQ.makeVirtualHost()
         controlPort = try freePort()
         webSocketPort = try freePort()
         let grpcPort = try freePort()

@@ -36,8 +36,8 @@ public enum TestRabbitMQ {
 
     /// Sets a policy of its own on `queue`: at most `length` messages, publishes beyond it
     /// nacked (`reject-publish`). Returns the policy's name, for `ctl(["clear_policy", name])`.
-    public static func rejectPublishes(to queue: String, beyond length: Int, name: String) throws -> String {
-        try ctl([
+    public static func rejectPublishes(to queue: String, beyond length: Int, name: String) async throws -> String {
+        try await control([
             "set_policy", name, "^\(queue)$", #"{"max-length":\#(length),"overflow":"reject-publish"}"#,
             "--apply-to", "queues",
         ])
@@ -46,11 +46,24 @@ public enum TestRabbitMQ {
 
     /// A virtual host of its own for one test, so the broker and the simulator use the real
     /// queue names (broker_input_queue, server_input_queue, …) without seeing other tests.
-    public static func makeVirtualHost() throws -> VirtualHost {
+    ///
+    /// Async: rabbitmqctl takes a second or more (an Erlang VM starts), and a test that waited
+    /// for it on a task thread would hold one of the two this machine has, stalling every other
+    /// test in the process.
+    public static func makeVirtualHost() async throws -> VirtualHost {
         let name = "test_\(uniqueID())"
-        try ctl(["-q", "add_vhost", name])
-        try ctl(["-q", "set_permissions", "-p", name, configuration.user, ".*", ".*", ".*"])
+        try await control(["-q", "add_vhost", name])
+        try await control(["-q", "set_permissions", "-p", name, configuration.user, ".*", ".*", ".*"])
         return VirtualHost(name: name)
+    }
+
+    /// ``ctl(_:sourceLocation:)`` without holding a task thread while rabbitmqctl runs.
+    public static func control(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let (status, output) = try await runCommand(
+            "/bin/bash", [repositoryRoot.appendingPathComponent("scripts/rabbitmq.sh").path, "ctl"] + arguments)
+        try #require(
+            status == 0, "rabbitmqctl \(arguments.joined(separator: " ")) failed: \(output)",
+            sourceLocation: sourceLocation)
     }
 
     /// One test's virtual host.
@@ -85,8 +98,12 @@ public enum TestRabbitMQ {
             await TestRabbitMQ.drain(queue, configuration: configuration, quiet: quiet)
         }
 
-        /// Deletes the virtual host and everything in it.
-        public func delete() { try? TestRabbitMQ.ctl(["-q", "delete_vhost", name]) }
+        /// Deletes the virtual host and everything in it, on a thread of its own (callable from
+        /// a `defer`; no task thread waits for rabbitmqctl).
+        public func delete() {
+            let name = self.name
+            Thread.detachNewThread { try? TestRabbitMQ.ctl(["-q", "delete_vhost", name]) }
+        }
     }
 
     /// Publishes `bodies` (with `properties`) to `queue` with confirms, at most `inFlight` at once
