@@ -217,8 +217,8 @@ public final class AdminServer: Sendable {
     /// over 100,000 online agents must not put 100,000 ids in every trace.
     static let traceCandidates = 50
 
-    /// Traces already replayed, by the decision's seed: a console page polls the same recent
-    /// decisions every second, and each is explained once.
+    /// Traces already replayed: a console page polls the same recent decisions every second,
+    /// and each is explained once.
     static let traces = TraceCache()
 
     /// A decision as `/decisions` shows it: with its trace when `trace`; `traced` says whether
@@ -240,7 +240,10 @@ public final class AdminServer: Sendable {
         if let message = record.message {
             object["message_id"] = message.body[MessageKey.messageID] ?? .null
             if trace, let snapshot = record.snapshot {
-                let (text, json) = Self.traces.trace(of: record.seed) {
+                let key = TraceCache.Key(
+                    seed: record.seed, ruleSet: record.ruleSet.hash, message: message.body.contentHash,
+                    registry: snapshot.version)
+                let (text, json) = Self.traces.trace(of: key) {
                     // Replaying with the recorded seed reproduces the decision and its trace.
                     var random = FastRandom(seed: record.seed)
                     let explanation = record.ruleSet.explain(
@@ -316,18 +319,27 @@ extension AdminServer {
     }
 }
 
-/// Rendered traces by decision seed (unique per decision in a process), at most ``capacity``
-/// (all are dropped when it is full: the recent decisions are explained again on demand).
+/// Rendered traces by what decided them, at most ``capacity`` (all are dropped when it is
+/// full: the recent decisions are explained again on demand).
 final class TraceCache: Sendable {
-    static let capacity = 4_096
-    private let entries = Mutex<[UInt64: (String, JSONValue)]>([:])
+    /// A decision: its seed (unique per decision of one router, but not across the daemons of
+    /// one test process), the rules, the message and the registry snapshot it was decided with.
+    struct Key: Hashable {
+        var seed: UInt64
+        var ruleSet: String
+        var message: UInt64
+        var registry: UInt64
+    }
 
-    func trace(of seed: UInt64, _ make: () -> (String, JSONValue)) -> (String, JSONValue) {
-        if let cached = entries.withLock({ $0[seed] }) { return cached }
+    static let capacity = 4_096
+    private let entries = Mutex<[Key: (String, JSONValue)]>([:])
+
+    func trace(of key: Key, _ make: () -> (String, JSONValue)) -> (String, JSONValue) {
+        if let cached = entries.withLock({ $0[key] }) { return cached }
         let made = make()
         entries.withLock { entries in
             if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
-            entries[seed] = made
+            entries[key] = made
         }
         return made
     }

@@ -86,7 +86,7 @@ func rawHTTP(port: Int, _ text: String, timeout: Int = 5) throws -> String {
         queues.enqueue(
             Array(#"{"message_type":"TEXT","message_id":"secret-1","text_payload":"s3cret"}"#.utf8),
             to: "broker_input_queue")
-        try await eventually("routed") { daemon.router.statistics.settled == 1 }
+        try await eventually("routed", timeout: .seconds(60)) { daemon.router.statistics.settled == 1 }
         let (_, decisions) = try await request("GET", "http://127.0.0.1:\(daemon.admin.port)/decisions")
         #expect(decisions.contains("secret-1") && !decisions.contains("explanation"), "\(decisions)")
         daemon.stop()

@@ -28,7 +28,7 @@ import Testing
                 Array(#"{"message_type":"TEXT","message_id":"r\#(i)","sender_id":"agent_ed38e8b1"}"#.utf8),
                 to: "broker_input_queue")
         }
-        try await eventually("all are settled") { daemon.router.statistics.settled >= 400 }
+        try await eventually("all are settled", timeout: .seconds(60)) { daemon.router.statistics.settled >= 400 }
         daemon.stop()
         try await running.value
         let current = try Data(contentsOf: file)
@@ -70,7 +70,7 @@ import Testing
                     Array(#"{"message_type":"TEXT","message_id":"j\#(i)","text_payload":"secret"}"#.utf8),
                     to: "broker_input_queue")
             }
-            try await eventually("all are settled") { daemon.router.statistics.settled >= 5 }
+            try await eventually("all are settled", timeout: .seconds(60)) { daemon.router.statistics.settled >= 5 }
             let (status, body) = try await request(
                 "GET", "http://127.0.0.1:\(daemon.admin.port)/decisions?format=jsonl")
             #expect(status == 200)

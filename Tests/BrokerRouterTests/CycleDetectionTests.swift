@@ -60,7 +60,7 @@ import Testing
             Array(#"{"message_type":"ERROR","message_id":"e1","routing_status":"pending"}"#.utf8),
             to: "broker_input_queue")
         var rounds = 0
-        try await eventually("the cycle is dead-lettered", timeout: .seconds(10), every: .milliseconds(5)) {
+        try await eventually("the cycle is dead-lettered", timeout: .seconds(60), every: .milliseconds(5)) {
             if queues.contents(of: "server_input_queue").count == 1 {
                 rounds += 1
                 serverLoop(queues, rounds: rounds)
