@@ -95,7 +95,7 @@ public final class AdminServer: Sendable {
                         ("hash", .string(s.hash)), ("files", .array(s.files.map(JSONValue.string))),
                         ("loaded_at", .string(ISO8601DateFormatter().string(from: s.loadedAt))),
                         ("routes", .number(JSONNumber(s.routes))), ("reloads", .number(JSONNumber(s.reloads))),
-                        ("last_error", s.lastError.map { .array($0.map(JSONValue.string)) } ?? .null),
+                        ("last_error", s.lastErrorJSON),
                     ])))
         }
         router.get("agents") { request, _ in
@@ -140,7 +140,7 @@ public final class AdminServer: Sendable {
             }.prefix(limit)
             if query.get("format") == "jsonl" {
                 // What broker diff-rules replays, oldest first (messages only with traces shown).
-                let lines = records.reversed().compactMap { Self.recordLine($0, includesMessage: traces) }
+                let lines = records.reversed().compactMap { $0.recordLine(includesMessage: traces) }
                 return Response(
                     status: .ok, headers: [.contentType: "application/jsonl"],
                     body: .init(byteBuffer: ByteBuffer(bytes: lines.joined())))
@@ -262,17 +262,6 @@ public final class AdminServer: Sendable {
 }
 
 extension AdminServer {
-    /// A recorded decision as a ``RoutingRules/DecisionRecord`` line; `nil` for what was not
-    /// decided (not JSON, trimmed for size).
-    static func recordLine(_ record: RoutingRecord, includesMessage: Bool) -> [UInt8]? {
-        guard let message = record.message, let snapshot = record.snapshot, let decision = record.decision else {
-            return nil
-        }
-        return DecisionRecord.line(
-            message: message, agents: DecisionRecord.namedAgents(message, decision, in: snapshot), decision: decision,
-            seed: record.seed, at: record.at, ruleSet: record.ruleSet.hash, includesMessage: includesMessage)
-    }
-
     /// `/shadow`: the shadow rules in force, the comparisons by (live route, shadow route, same),
     /// and the last divergent decisions with both traces (when traces are shown).
     static func shadowReport(_ shadow: ShadowRules?, traces: Bool, limit: Int) -> JSONValue {
@@ -313,7 +302,7 @@ extension AdminServer {
             JSONObject([
                 ("enabled", .bool(true)), ("hash", .string(status.hash)),
                 ("files", .array(status.files.map(JSONValue.string))),
-                ("last_error", status.lastError.map { .array($0.map(JSONValue.string)) } ?? .null),
+                ("last_error", status.lastErrorJSON),
                 ("decisions", .array(counts)), ("divergences", .array(divergences)),
             ]))
     }

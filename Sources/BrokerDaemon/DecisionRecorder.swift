@@ -61,12 +61,7 @@ public final class DecisionRecorder: Sendable {
     public var dropped: Int { state.withLock { $0.dropped } }
 
     func observe(_ record: RoutingRecord) {
-        guard let message = record.message, let snapshot = record.snapshot, let decision = record.decision else {
-            return
-        }
-        let line = DecisionRecord.line(
-            message: message, agents: DecisionRecord.namedAgents(message, decision, in: snapshot), decision: decision,
-            seed: record.seed, at: record.at, ruleSet: record.ruleSet.hash, includesMessage: includesMessages)
+        guard let line = record.recordLine(includesMessage: includesMessages) else { return }
         let full = state.withLock { s -> Bool in
             guard s.buffer.count + line.count <= Self.backlogLimit else {
                 s.dropped += 1
@@ -113,30 +108,23 @@ public final class DecisionRecorder: Sendable {
         done.signal()
     }
 
-    /// Appends `bytes` (whole lines), rotating wherever the next line would pass the size;
-    /// returns the file's new size.
+    /// Appends `bytes` (whole lines), rotating before a line that would take the file past its
+    /// size (a line longer than the size gets a file of its own); returns the file's new size.
     private func write(_ bytes: [UInt8], after written: Int) -> Int {
         var size = written
-        var start = bytes.startIndex
-        while start < bytes.endIndex {
-            // As many whole lines as fit; at least one, in a file of its own when it is too big.
-            var end = start
-            while let newline = bytes[end...].firstIndex(of: 0x0A) {
-                let next = newline + 1
-                if size + (next - start) > maximumSize && end > start { break }
-                end = next
-                if size + (end - start) > maximumSize { break }
-            }
-            if end == start { end = bytes.endIndex }
-            if size > 0 && size + (end - start) > maximumSize {
+        var start = bytes.startIndex  // the first byte not yet written
+        var end = start  // the end of the lines that fit after `size`
+        while end < bytes.endIndex {
+            let next = (bytes[end...].firstIndex(of: 0x0A) ?? bytes.endIndex - 1) + 1
+            if size + (next - start) > maximumSize && size + (end - start) > 0 {
+                if end > start { size = append(bytes[start..<end], to: size) }
                 rotate()
                 size = 0
-                continue
+                start = end
             }
-            size = append(bytes[start..<end], to: size)
-            start = end
+            end = next
         }
-        return size
+        return end > start ? append(bytes[start..<end], to: size) : size
     }
 
     private func rotate() {
@@ -164,5 +152,17 @@ public final class DecisionRecorder: Sendable {
             logger.error("cannot write the record file", metadata: ["path": "\(path)", "error": "\(error)"])
             return size
         }
+    }
+}
+
+extension RoutingRecord {
+    /// The decision as a ``RoutingRules/DecisionRecord`` line (what `--record` writes and
+    /// `/decisions?format=jsonl` shows); `nil` for what was not decided (not JSON, trimmed for
+    /// size).
+    func recordLine(includesMessage: Bool) -> [UInt8]? {
+        guard let message, let snapshot, let decision else { return nil }
+        return DecisionRecord.line(
+            message: message, agents: DecisionRecord.namedAgents(message, decision, in: snapshot), decision: decision,
+            seed: seed, at: at, ruleSet: ruleSet.hash, includesMessage: includesMessage)
     }
 }

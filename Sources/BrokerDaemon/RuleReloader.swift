@@ -242,3 +242,8 @@ public final class RuleReloader: Sendable {
         return .failed(diagnostics: diagnostics)
     }
 }
+
+extension RuleReloader.Status {
+    /// ``lastError`` as the admin endpoints show it: the diagnostics' lines, or null.
+    var lastErrorJSON: JSONValue { lastError.map { .array($0.map(JSONValue.string)) } ?? .null }
+}

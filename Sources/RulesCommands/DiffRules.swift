@@ -58,11 +58,10 @@ public struct DiffRules: ParsableCommand {
         var diff = settings.empty
         let progress = Progress(enabled: isatty(STDERR_FILENO) == 1)
         var batch: [ArraySlice<UInt8>] = []
-        var first = 1
         var lineNumber = 0
         func flush() {
+            let first = lineNumber - batch.count + 1
             diff.merge(Self.compare(batch, firstLine: first, copies: copies, registry: snapshot, settings: settings))
-            first += batch.count
             batch.removeAll(keepingCapacity: true)
             progress.update(lines: lineNumber, changed: diff.changed)
         }
@@ -145,8 +144,9 @@ struct Progress {
 
     init(enabled: Bool) { self.enabled = enabled }
 
+    /// Called after each batch of lines.
     func update(lines: Int, changed: Int) {
-        guard enabled, lines % 100_000 == 0 else { return }
+        guard enabled else { return }
         let seconds = Double((ContinuousClock.now - start).components.seconds)
         FileHandle.standardError.write(
             Data("\r  \(lines) lines, \(changed) changed, \(Int(Double(lines) / max(seconds, 1))) lines/s…".utf8))

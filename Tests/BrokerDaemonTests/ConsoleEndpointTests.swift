@@ -27,34 +27,10 @@ func exchange(
 /// The console's pages, files and JSON on a daemon with in-memory queues (the browser test,
 /// in AMQPIntegrationTests, looks at the rendered pages).
 @Suite(.serialized) struct ConsoleEndpointTests {
-    /// Runs `body` with a daemon routing the `rules(version: "one")` rule set and its admin URL.
-    func withDaemon(
-        adjust: (inout DaemonConfiguration) -> Void = { _ in },
-        _ body: (Daemon, InMemoryQueues, String) async throws -> Void
-    ) async throws {
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        try rules(version: "one").write(
-            to: directory.appendingPathComponent("routes.yaml"), atomically: true, encoding: .utf8)
-        let queues = InMemoryQueues()
-        let daemon = try memoryDaemon(rulesDirectory: directory, queues: queues, adjust: adjust)
-        let running = Task { try await daemon.run() }
-        try await eventually("the admin server listens") { daemon.admin.port != 0 }
-        do {
-            try await body(daemon, queues, "http://127.0.0.1:\(daemon.admin.port)")
-        } catch {
-            daemon.stop()
-            try? await running.value
-            throw error
-        }
-        daemon.stop()
-        try await running.value
-    }
-
     static let json = ["Content-Type": "application/json"]
 
     @Test func pagesForbidInlineAndRemoteScriptsAndCarryNone() async throws {
-        try await withDaemon { _, _, base in
+        try await withMemoryDaemon { _, _, base in
             for path in ["/console", "/console/agents", "/console/decisions", "/console/try"] {
                 let page = try await exchange("GET", base + path)
                 #expect(page.status == 200, "\(path)")
@@ -79,7 +55,7 @@ func exchange(
     }
 
     @Test func aTrialDecidesWithTheLiveRulesAndRegistryAndPublishesNothing() async throws {
-        try await withDaemon { daemon, queues, base in
+        try await withMemoryDaemon { daemon, queues, base in
             let message = #"{"message": {"message_type": "TEXT", "message_id": "t1", "sender_id": "agent_ed38e8b1"}}"#
             let answer = try await exchange("POST", base + "/-/try", body: Array(message.utf8), headers: Self.json)
             #expect(answer.status == 200, "\(answer.body)")
@@ -111,7 +87,7 @@ func exchange(
     }
 
     @Test func aTrialIsBoundedInSizeAndShapeAndNeedsTheTokenWhereTheJSONEndpointsDo() async throws {
-        try await withDaemon { _, _, base in
+        try await withMemoryDaemon { _, _, base in
             let big = #"{"message": {"text_payload": ""# + String(repeating: "x", count: 300 << 10) + #""}}"#
             #expect(
                 try await exchange("POST", base + "/-/try", body: Array(big.utf8), headers: Self.json).status == 413)
@@ -122,7 +98,7 @@ func exchange(
             let notAnObject = try await exchange("POST", base + "/-/try", body: Array("[1]".utf8), headers: Self.json)
             #expect(notAnObject.status == 400 && notAnObject.body.contains("JSON object"))
         }
-        try await withDaemon(adjust: {
+        try await withMemoryDaemon(adjust: {
             $0.admin.host = "0.0.0.0"
             $0.admin.token = "s3cret"
         }) { _, _, base in
@@ -139,7 +115,7 @@ func exchange(
     }
 
     @Test func countsFiltersAndSortsAreWhatThePagesShow() async throws {
-        try await withDaemon { daemon, queues, base in
+        try await withMemoryDaemon { daemon, queues, base in
             for i in 0..<6 {
                 queues.enqueue(Array(#"{"message_type":"TEXT","message_id":"m\#(i)"}"#.utf8), to: "broker_input_queue")
             }

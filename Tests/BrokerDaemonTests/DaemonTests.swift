@@ -49,6 +49,31 @@ func memoryDaemon(
     return try Daemon(configuration: configuration)
 }
 
+/// Runs `body` with a daemon on in-memory queues routing the `rules(version: "one")` rule set,
+/// its queues and its admin URL; stops the daemon (and waits for it) whatever `body` does.
+func withMemoryDaemon(
+    adjust: (inout DaemonConfiguration) -> Void = { _ in },
+    _ body: (Daemon, InMemoryQueues, String) async throws -> Void
+) async throws {
+    let directory = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    try rules(version: "one").write(
+        to: directory.appendingPathComponent("routes.yaml"), atomically: true, encoding: .utf8)
+    let queues = InMemoryQueues()
+    let daemon = try memoryDaemon(rulesDirectory: directory, queues: queues, adjust: adjust)
+    let running = Task { try await daemon.run() }
+    try await eventually("the admin server listens") { daemon.admin.port != 0 }
+    do {
+        try await body(daemon, queues, "http://127.0.0.1:\(daemon.admin.port)")
+    } catch {
+        daemon.stop()
+        try? await running.value
+        throw error
+    }
+    daemon.stop()
+    try await running.value
+}
+
 /// Runs Debian's promtool (scripts/promtool.sh finds or unpacks it) on a metrics text.
 func promtool(_ metrics: String) async throws -> (status: Int32, output: String) {
     let (found, path) = try await runCommand("/bin/bash", [root.appendingPathComponent("scripts/promtool.sh").path])

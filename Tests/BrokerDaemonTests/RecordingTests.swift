@@ -14,35 +14,32 @@ import Testing
             try? FileManager.default.removeItem(at: file)
             try? FileManager.default.removeItem(atPath: file.path + ".1")
         }
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        try rules(version: "one").write(
-            to: directory.appendingPathComponent("routes.yaml"), atomically: true, encoding: .utf8)
-        let queues = InMemoryQueues()
-        let daemon = try memoryDaemon(rulesDirectory: directory, queues: queues) {
-            $0.record = (file.path, 16 << 10)
+        var ruleSet: RuleSet?
+        var registry: AgentRegistry.Snapshot?
+        var published = 0
+        try await withMemoryDaemon(adjust: { $0.record = (file.path, 16 << 10) }) { daemon, queues, _ in
+            for i in 0..<400 {
+                queues.enqueue(
+                    Array(#"{"message_type":"TEXT","message_id":"r\#(i)","sender_id":"agent_ed38e8b1"}"#.utf8),
+                    to: "broker_input_queue")
+            }
+            try await eventually("all are settled", timeout: .seconds(60)) { daemon.router.statistics.settled >= 400 }
+            ruleSet = daemon.reloader.holder.current
+            registry = daemon.registry.snapshot
+            published = queues.contents(of: "server_input_queue").count
         }
-        let running = Task { try await daemon.run() }
-        for i in 0..<400 {
-            queues.enqueue(
-                Array(#"{"message_type":"TEXT","message_id":"r\#(i)","sender_id":"agent_ed38e8b1"}"#.utf8),
-                to: "broker_input_queue")
-        }
-        try await eventually("all are settled", timeout: .seconds(60)) { daemon.router.statistics.settled >= 400 }
-        daemon.stop()
-        try await running.value
         let current = try Data(contentsOf: file)
         let previous = try Data(contentsOf: URL(fileURLWithPath: file.path + ".1"))
         #expect(current.count <= 16 << 10 && previous.count <= 16 << 10 && previous.count > 8 << 10)
-        let ruleSet = daemon.reloader.holder.current
-        let registry = daemon.registry.snapshot
+        let rules = try #require(ruleSet)
+        let snapshot = try #require(registry)
         var lines = 0
         for line in (String(decoding: previous, as: UTF8.self) + String(decoding: current, as: UTF8.self))
             .split(separator: "\n")
         {
             let record = try DecisionRecord(line: Array(line.utf8), fallbackSeed: 0)
             var random = FastRandom(seed: record.seed)
-            let decision = ruleSet.evaluate(try #require(record.message), in: registry, random: &random)
+            let decision = rules.evaluate(try #require(record.message), in: snapshot, random: &random)
             let recorded = try JSONParser.parse(String(line)).objectValue?["decision"]?.objectValue
             #expect(recorded?["route"] == "stamp-one")
             let agent = decision.deliveries.first?.agentID
@@ -50,38 +47,29 @@ import Testing
             lines += 1
         }
         #expect(lines >= 20 && lines < 400, "older lines went with the rotation: \(lines)")
-        #expect(queues.contents(of: "server_input_queue").count == 400)
+        #expect(published == 400)
     }
 
     @Test func decisionsAsJSONLinesCarryMessagesOnlyWhenTracesAreShown() async throws {
         for traces in [true, false] {
-            let directory = try temporaryDirectory()
-            defer { try? FileManager.default.removeItem(at: directory) }
-            try rules(version: "one").write(
-                to: directory.appendingPathComponent("routes.yaml"), atomically: true, encoding: .utf8)
-            let queues = InMemoryQueues()
-            let daemon = try memoryDaemon(rulesDirectory: directory, queues: queues) {
-                $0.admin.showsDecisionTraces = traces
+            try await withMemoryDaemon(adjust: { $0.admin.showsDecisionTraces = traces }) { daemon, queues, base in
+                for i in 0..<5 {
+                    queues.enqueue(
+                        Array(#"{"message_type":"TEXT","message_id":"j\#(i)","text_payload":"secret"}"#.utf8),
+                        to: "broker_input_queue")
+                }
+                try await eventually("all are settled", timeout: .seconds(60)) {
+                    daemon.router.statistics.settled >= 5
+                }
+                let (status, body) = try await request("GET", base + "/decisions?format=jsonl")
+                #expect(status == 200)
+                let lines = body.split(separator: "\n")
+                #expect(lines.count == 5)
+                let first = try JSONParser.parse(String(lines[0])).objectValue
+                #expect(first?["version"] == 1 && first?["decision"] != nil)
+                #expect(body.contains("secret") == traces, "message contents only with traces")
+                if traces { #expect(first?["message"]?.objectValue?["message_id"] != nil) }
             }
-            let running = Task { try await daemon.run() }
-            try await eventually("the admin server listens") { daemon.admin.port != 0 }
-            for i in 0..<5 {
-                queues.enqueue(
-                    Array(#"{"message_type":"TEXT","message_id":"j\#(i)","text_payload":"secret"}"#.utf8),
-                    to: "broker_input_queue")
-            }
-            try await eventually("all are settled", timeout: .seconds(60)) { daemon.router.statistics.settled >= 5 }
-            let (status, body) = try await request(
-                "GET", "http://127.0.0.1:\(daemon.admin.port)/decisions?format=jsonl")
-            #expect(status == 200)
-            let lines = body.split(separator: "\n")
-            #expect(lines.count == 5)
-            let first = try JSONParser.parse(String(lines[0])).objectValue
-            #expect(first?["version"] == 1 && first?["decision"] != nil)
-            #expect(body.contains("secret") == traces, "message contents only with traces")
-            if traces { #expect(first?["message"]?.objectValue?["message_id"] != nil) }
-            daemon.stop()
-            try await running.value
         }
     }
 }

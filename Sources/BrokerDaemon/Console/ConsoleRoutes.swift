@@ -86,7 +86,7 @@ extension AdminServer {
             JSONObject([
                 ("hash", .string(status.hash)),
                 ("loaded_at", .string(ISO8601DateFormatter().string(from: status.loadedAt))),
-                ("last_error", status.lastError.map { .array($0.map(JSONValue.string)) } ?? .null),
+                ("last_error", status.lastErrorJSON),
                 (
                     "routes",
                     .array(
@@ -128,7 +128,7 @@ extension AdminServer {
                 ("synced", .bool(sync.state == .synced)), ("state", .string(sync.state.rawValue)),
                 ("state_since", .string(ISO8601DateFormatter().string(from: sync.since))),
                 ("rules_hash", .string(rules.hash)),
-                ("last_error", rules.lastError.map { .array($0.map(JSONValue.string)) } ?? .null),
+                ("last_error", rules.lastErrorJSON),
             ]))
     }
 }

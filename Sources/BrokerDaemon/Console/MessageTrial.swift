@@ -64,6 +64,7 @@ final class MessageTrial: Sendable {
         let message = Message(fields)
         var ruleSet = live
         var source = "live"
+        var warnings: [Diagnostic] = []
         if case .string(let text)? = request["rules"], !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             let result = RuleSetLoader().load([RuleSource(name: pastedFileName, text: text)])
             guard let pasted = result.ruleSet, result.isAcceptable(strict: false) else {
@@ -72,11 +73,9 @@ final class MessageTrial: Sendable {
             }
             ruleSet = pasted
             source = "pasted"
-            if !result.warnings.isEmpty {
-                return answer(message, ruleSet, snapshot, source, warnings: diagnostics(result.warnings))
-            }
+            warnings = result.warnings
         }
-        return answer(message, ruleSet, snapshot, source, warnings: .array([]))
+        return answer(message, ruleSet, snapshot, source, warnings: diagnostics(warnings))
     }
 
     private static func answer(
