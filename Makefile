@@ -9,7 +9,7 @@ BINDIR ?= $(PREFIX)/bin
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR ?= /etc
 
-.PHONY: all build release install test demo deps lint bench
+.PHONY: all build release release-current install test demo deps lint bench
 
 all: build
 
@@ -24,14 +24,17 @@ build: deps
 release: deps
 	$(SWIFT) build -c release --static-swift-stdlib --product broker
 
-.build/release/broker:
-	$(MAKE) release
+# The static release binary, built (incrementally) unless the one there is static and newer
+# than every source: a binary from a plain `swift build -c release` needs the toolchain's
+# runtime, so it is never installed as it is.
+release-current:
+	@bash scripts/release-is-current.sh .build/release/broker || $(MAKE) release
 
-# The release binary (built by `make release` when missing, as GNU's `make && make install`
+# The release binary (built as `release-current` says, as GNU's `make && make install`
 # expects), the systemd unit (pointing at BINDIR), and example settings and rules in
 # SYSCONFDIR/broker (existing files there are kept). The binary is stripped (200 MB of debug
 # information otherwise).
-install: .build/release/broker
+install: release-current
 	install -D -m 0755 -s .build/release/broker "$(DESTDIR)$(BINDIR)/broker"
 	install -d "$(DESTDIR)$(UNITDIR)" "$(DESTDIR)$(SYSCONFDIR)/broker/rules"
 	sed 's|/usr/local/bin/|$(BINDIR)/|g' deploy/broker.service > "$(DESTDIR)$(UNITDIR)/broker.service"

@@ -1,6 +1,7 @@
 import BrokerCore
 import BrokerTransports
 import Foundation
+import Logging
 import RoutingRules
 import Synchronization
 
@@ -38,7 +39,10 @@ public final class MessageRouter: Sendable {
     private let registry: AgentRegistry
     let output: any OutboundSink
     private let configuration: RouterConfiguration
-    private let sequence = Atomic<UInt64>(0)
+    /// Numbers the decisions; each decision's seed is derived from its number. It starts at a
+    /// value from the system's random source, so replicas and a restarted broker do not pick in
+    /// lockstep (each decision's seed is recorded, so a recorded decision still replays).
+    private let sequence = Atomic<UInt64>(UInt64.random(in: .min ... .max))
     /// Counts of what the router did, for metrics, tests and benchmarks.
     public let statistics = RouterStatistics()
     /// What status updates on the input (and the metadata queue) may add to the registry.
@@ -48,6 +52,8 @@ public final class MessageRouter: Sendable {
     private let observer: (any RouterObserver)?
     private let gate: RoutingGate
     private let cycles: CycleDetector
+    private let cycleLog = LogThrottle()
+    private let logger = Logger(label: "broker.router")
 
     public init(
         rules: RuleSetHolder, registry: AgentRegistry, output: any OutboundSink,
@@ -126,10 +132,14 @@ public final class MessageRouter: Sendable {
         let ruleSet = rules.current
         let hops = Self.hops(inbound)
         if hops >= configuration.maximumHops {
-            return await deadLetter(
-                inbound, code: "routing_cycle",
-                reason: "routed \(hops) times without leaving the broker: a routing cycle", route: nil,
-                queue: ruleSet.deadLetterQueue, ruleSet: ruleSet, turn: turn)
+            let reason = "routed \(hops) times without leaving the broker: a routing cycle"
+            let outcome = await deadLetter(
+                inbound, code: "routing_cycle", reason: reason, route: nil, queue: ruleSet.deadLetterQueue,
+                ruleSet: ruleSet, turn: turn)
+            logCycle(
+                outcome, messageID: (try? Message(decoding: inbound.body))?.messageID, count: ("hops", hops),
+                reason: reason)
+            return outcome
         }
         let message: Message
         do {
@@ -143,11 +153,13 @@ public final class MessageRouter: Sendable {
         if cycles.isEnabled {
             roundTrips = cycles.roundTrips(of: message.body.contentHash)
             if roundTrips >= cycles.maximumRoundTrips {
-                return await deadLetter(
-                    inbound, code: "routing_cycle",
-                    reason:
-                        "came back to the broker \(roundTrips) times within \(cycles.window.components.seconds) s unchanged: a routing cycle through the agent server",
-                    route: nil, queue: ruleSet.deadLetterQueue, ruleSet: ruleSet, turn: turn)
+                let reason =
+                    "came back to the broker \(roundTrips) times within \(cycles.window.components.seconds) s unchanged: a routing cycle through the agent server"
+                let outcome = await deadLetter(
+                    inbound, code: "routing_cycle", reason: reason, route: nil, queue: ruleSet.deadLetterQueue,
+                    ruleSet: ruleSet, turn: turn)
+                logCycle(outcome, messageID: message.messageID, count: ("round_trips", roundTrips), reason: reason)
+                return outcome
             }
         }
         let seed = StableHash.mix(sequence.add(1, ordering: .relaxed).newValue)
@@ -184,6 +196,18 @@ public final class MessageRouter: Sendable {
             inbound.settlement.ack()
             return .statusApplied(agents: applied, problems: problems.count + refused)
         }
+    }
+
+    /// One warning per broken cycle, at most one every 10 s (saying how many it stands for).
+    private func logCycle(_ outcome: RoutingOutcome, messageID: String?, count: (String, Int), reason: String) {
+        guard case .deadLettered = outcome else { return }
+        let (log, heldBack) = cycleLog.admit()
+        guard log else { return }
+        var metadata: Logger.Metadata = [
+            "message_id": "\(messageID ?? "-")", count.0: "\(count.1)", "reason": "\(reason)",
+        ]
+        if heldBack > 0 { metadata["more_cycles_since_last_line"] = "\(heldBack)" }
+        logger.warning("routing cycle broken: message dead-lettered as routing_cycle", metadata: metadata)
     }
 
     private func publish(

@@ -142,6 +142,11 @@ extension RabbitMQIntegration {
                 #expect(dead.first?.message?.messageID == "loop")
                 let republished = try await system.status().messages["republished"] ?? 0
                 #expect(republished == 10, "round trips before the cycle was broken: \(republished)")
+                // The operator sees it in the log, not only in /metrics.
+                let log = system.broker?.output ?? ""
+                let line = log.split(separator: "\n").first { $0.contains("routing cycle broken") }
+                #expect(line?.contains("message_id=loop") == true, "no log line for the broken cycle:\n\(log)")
+                #expect(line?.contains("round_trips=10") == true, "\(line ?? "")")
 
                 // A TEXT to an offline agent: the server sends an ERROR back once; it is delivered.
                 try await system.setOnline(b, false)

@@ -20,9 +20,10 @@ import Testing
         var error: String
     }
 
-    /// Runs `broker` in the repository (waiting off the cooperative pool: see `runProcess`).
-    func broker(_ arguments: [String], input: String? = nil) async throws -> Run {
-        let result = try await runProcess(Self.binary, arguments, input: input, in: Self.root)
+    /// Runs `broker` in the repository, or in `workingDirectory` (waiting off the cooperative
+    /// pool: see `runProcess`).
+    func broker(_ arguments: [String], input: String? = nil, workingDirectory: URL? = nil) async throws -> Run {
+        let result = try await runProcess(Self.binary, arguments, input: input, in: workingDirectory ?? Self.root)
         return Run(status: result.status, output: result.output, error: result.error)
     }
 

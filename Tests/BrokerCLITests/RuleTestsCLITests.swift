@@ -37,6 +37,30 @@ extension CLITests {
         #expect(run.output.contains("coverage in all: 100.0% (72 of 72 items)"), "\(run.output)")
     }
 
+    /// CI jobs pass test files by absolute path: `rules: fb.yaml` is beside the test file either
+    /// way (it lost the leading `/` and was looked up relative to the working directory).
+    @Test func aTestFileNamesItsRulesRelativeToItselfWhetherNamedAbsolutelyOrNot() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rules-ci-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let rules = try String(
+            contentsOf: Self.root.appendingPathComponent("rules/examples/escalation.yaml"), encoding: .utf8)
+        try rules.write(to: directory.appendingPathComponent("fb.yaml"), atomically: true, encoding: .utf8)
+        let tests = directory.appendingPathComponent("tests.yaml")
+        try ("rules: fb.yaml\nnow: 2026-12-01T09:30:00Z\n" + Self.urgentCase).write(
+            to: tests, atomically: true, encoding: .utf8)
+        let absolute = try await broker(["test-rules", tests.path])
+        #expect(absolute.status == 0, "\(absolute.output)\(absolute.error)")
+        #expect(absolute.output.contains("1 passed"), "\(absolute.output)")
+        let relative = try await broker(["test-rules", "tests.yaml"], workingDirectory: directory)
+        #expect(relative.status == 0, "\(relative.output)\(relative.error)")
+        let dotted = try await broker(["test-rules", directory.path + "/./../" + directory.lastPathComponent + "/tests.yaml"])
+        #expect(dotted.status == 0, "\(dotted.output)\(dotted.error)")
+        // --rules names the rules itself, relative to the working directory.
+        let overridden = try await broker(["test-rules", "--rules", "fb.yaml", tests.path], workingDirectory: directory)
+        #expect(overridden.status == 0, "\(overridden.output)\(overridden.error)")
+    }
+
     @Test func nowPinnedInTheFileTheCaseOrTheCommandLineDecidesWithin() async throws {
         let pinned = try ruleTestFile("now: 2026-12-01T09:30:00Z\n" + Self.urgentCase)
         defer { try? FileManager.default.removeItem(at: pinned.deletingLastPathComponent()) }

@@ -55,6 +55,37 @@ import Testing
         #expect(output.split(separator: "\n").last == "0", "the runtime directory was not hidden: \(output)")
     }
 
+    /// `make install` builds the static release first unless the binary there is it, and current:
+    /// a binary from a plain `swift build -c release` (linking the toolchain's runtime) or one
+    /// older than the sources is never installed as it is.
+    @Test func makeInstallNeverInstallsADynamicOrOutdatedBinary() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: binary.path), "run `make release` first")
+        let script = repositoryRoot.appendingPathComponent("scripts/release-is-current.sh").path
+        let current = try await run("/bin/bash", [script, binary.path])
+        #expect(current.status == 0, "the static release binary of make test: \(current.output)")
+
+        let directory = temporaryPath("release-check")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // The debug build links the toolchain's runtime as a plain release build does.
+        let dynamic = directory.appendingPathComponent("dynamic")
+        try FileManager.default.copyItem(at: CLITests.binary, to: dynamic)
+        let refused = try await run("/bin/bash", [script, dynamic.path])
+        #expect(refused.status == 1)
+        #expect(refused.output.contains("links the Swift runtime dynamically"), "\(refused.output)")
+
+        let old = directory.appendingPathComponent("old")
+        try FileManager.default.copyItem(at: binary, to: old)
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: 0)], ofItemAtPath: old.path)
+        let outdated = try await run("/bin/bash", [script, old.path])
+        #expect(outdated.status == 1)
+        #expect(outdated.output.contains("is newer than"), "\(outdated.output)")
+        let missing = try await run("/bin/bash", [script, directory.appendingPathComponent("none").path])
+        #expect(missing.status == 1)
+        let makefile = try String(contentsOf: repositoryRoot.appendingPathComponent("Makefile"), encoding: .utf8)
+        #expect(makefile.contains("install: release-current"))
+    }
+
     @Test func makeInstallHonoursDestdirAndPrefix() async throws {
         let destination = temporaryPath("install")
         defer { try? FileManager.default.removeItem(at: destination) }

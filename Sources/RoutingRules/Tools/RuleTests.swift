@@ -129,16 +129,23 @@ public enum RuleTests {
         if path.hasPrefix("/") { return path }
         let directory = (file as NSString).deletingLastPathComponent
         if directory.isEmpty { return path }
-        // `rules/tests/../default.yaml` is `rules/default.yaml` (the name diagnostics show).
+        // `rules/tests/../default.yaml` is `rules/default.yaml` (the name diagnostics show); a
+        // test file named by an absolute path names its rules by one too (`/..` is `/`).
+        let absolute = directory.hasPrefix("/")
         var parts: [Substring] = []
         for part in (directory + "/" + path).split(separator: "/", omittingEmptySubsequences: true) {
             switch part {
             case ".": continue
-            case "..": if let last = parts.last, last != ".." { parts.removeLast() } else { parts.append(part) }
+            case "..":
+                if let last = parts.last, last != ".." {
+                    parts.removeLast()
+                } else if !absolute {
+                    parts.append(part)
+                }
             default: parts.append(part)
             }
         }
-        return parts.joined(separator: "/")
+        return (absolute ? "/" : "") + parts.joined(separator: "/")
     }
 
     /// Runs one case at its own `now`, else at `now`, else at the clock's time.
