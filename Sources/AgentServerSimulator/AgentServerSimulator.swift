@@ -22,9 +22,10 @@ import Synchronization
 /// the `AgentStatusService` gRPC service (a full list first, then updates). With a message path
 /// (``SimulatedMessagePath``, on RabbitMQ) it also delivers, bounces and republishes messages as
 /// the server does. A Swift API adds and removes agents, changes metrics, drops streams, refuses
-/// registration, restarts gRPC on a new port, and restarts the whole server (``restart(outage:)``):
-/// it goes away, forgets its agents, and comes back on the same ports with the agents under new
-/// ids, as the original server does.
+/// registration, restarts gRPC on a new port, and restarts the whole server
+/// (``restart(outage:behaviour:)``): it goes away, forgets its agents, and comes back on the same
+/// ports **empty**, as the original server does; its agents reconnect one by one with new ids
+/// over a spread of time, and some never do (``RestartBehaviour``).
 public final class AgentServerSimulator: Sendable {
     private let state = SimulatorState()
     private let logger: Logger
@@ -32,6 +33,8 @@ public final class AgentServerSimulator: Sendable {
     private let grpc = Mutex<(server: GRPCServer<HTTP2ServerTransport.Posix>, task: Task<Void, any Error>)?>(nil)
     private let boundWebSocketPort = Mutex(0)
     private let lifecycle = Mutex(Lifecycle())
+    /// Agents coming back after a restart.
+    private let reconnecting = Mutex<Task<Void, Never>?>(nil)
     /// The message path on RabbitMQ, when the simulator has one.
     public let messagePath: SimulatedMessagePath?
 
@@ -126,30 +129,63 @@ public final class AgentServerSimulator: Sendable {
         lifecycle.withLock { $0.listening = true }
     }
 
-    /// Restarts the whole server as the original does: every connection drops, nothing listens
-    /// for `outage`, the server forgets its agents, and it comes back on the same ports with the
-    /// same agents under new ids (they reconnected), announcing itself with `SERVER_AVAILABLE`.
-    public func restart(outage: Duration) async throws {
+    /// Restarts the whole server: every connection drops, nothing listens for `outage`, the
+    /// server forgets its agents, and it comes back on the same ports, announcing itself with
+    /// `SERVER_AVAILABLE`. What its agents do then is `behaviour`'s: by default, as the real
+    /// server, it comes back empty and they reconnect later under new ids.
+    public func restart(outage: Duration, behaviour: RestartBehaviour = .empty()) async throws {
         let ports = lifecycle.withLock { ($0.webSocketPort, $0.grpcPort) }
         await stop()
         lifecycle.withLock { $0.restarts += 1 }
-        state.values.withLock { v in
-            var renamed: [String: AgentStatusRecord] = [:]
-            var order: [String] = []
-            for id in v.agentOrder {
-                guard var record = v.agents[id] else { continue }
-                record.agentID = Self.newAgentID()
-                renamed[record.agentID] = record
-                order.append(record.agentID)
+        let returning = state.values.withLock { v -> [AgentStatusRecord] in
+            let known = v.agentOrder.compactMap { v.agents[$0] }
+            let connected = known.filter(\.isOnline)
+            switch behaviour {
+            case .sameAgents:
+                v.agentOrder = []
+                v.agents = [:]
+                for var record in known {
+                    record.agentID = Self.newAgentID()
+                    v.agents[record.agentID] = record
+                    v.agentOrder.append(record.agentID)
+                }
+                return []
+            case .empty(_, let neverReturn):
+                v.agentOrder = []
+                v.agents = [:]
+                let lost = Int((Double(connected.count) * neverReturn).rounded())
+                return Array(connected.shuffled().dropFirst(lost))
             }
-            v.agents = renamed
-            v.agentOrder = order
         }
-        logger.notice("simulated server down", metadata: ["outage": "\(outage)"])
+        logger.notice("simulated server down", metadata: ["outage": "\(outage)", "restart": "\(behaviour)"])
         try await Task.sleep(for: outage)
         // The ports it just closed may be busy for a moment still.
         try await start(webSocketPort: ports.0, grpcPort: ports.1, retryingFor: .seconds(5))
         logger.notice("simulated server back", metadata: ["agents": "\(agents.count)"])
+        if case .empty(let spread, _) = behaviour, !returning.isEmpty {
+            reconnect(returning, over: spread)
+        }
+    }
+
+    /// Agents come back after a restart at random moments within `spread` of the server
+    /// listening, one by one, each under a new id (as a new WebSocket connection gets one).
+    private func reconnect(_ records: [AgentStatusRecord], over spread: Duration) {
+        let spreadSeconds = Double(spread.components.seconds) + Double(spread.components.attoseconds) / 1e18
+        let moments = records.map { _ in Double.random(in: 0...max(0, spreadSeconds)) }.sorted()
+        let started = ContinuousClock.now
+        let task = Task { [self] in
+            for (record, moment) in zip(records, moments) {
+                try? await Task.sleep(until: started + .milliseconds(Int(moment * 1000)), clock: .continuous)
+                guard !Task.isCancelled else { return }
+                var back = record
+                back.agentID = Self.newAgentID()
+                back.isOnline = true
+                back.lastSeen = ISO8601DateFormatter().string(from: Date())
+                upsert(back)
+                logger.info("agent reconnected", metadata: ["agent": "\(back.agentID)", "name": "\(back.agentName)"])
+            }
+        }
+        reconnecting.withLock { $0 = task }
     }
 
     /// A fresh agent id, as the server assigns when an agent connects.
@@ -162,6 +198,10 @@ public final class AgentServerSimulator: Sendable {
     /// what is already in `server_input_queue` (for half a second at least, at most 2 s) and
     /// stops.
     public func stop() async {
+        reconnecting.withLock { task in
+            task?.cancel()
+            task = nil
+        }
         lifecycle.withLock { $0.listening = false }
         state.values.withLock { $0.shuttingDown = true }
         defer { state.values.withLock { $0.shuttingDown = false } }

@@ -7,7 +7,8 @@ import ServiceLifecycle
 import Synchronization
 
 /// An HTTP control endpoint for a simulator running as its own process, so tests and people can
-/// drive it: `GET /status`, `POST /restart?outage=SECONDS`, `POST /agents/ID/online`,
+/// drive it: `GET /status`, `POST /restart?outage=SECONDS` (with `mode=empty|same-agents`,
+/// `spread=SECONDS` and `never_return=FRACTION`, see ``RestartBehaviour``), `POST /agents/ID/online`,
 /// `POST /agents/ID/offline`. It stays up while the simulated server is down.
 public final class SimulatorControl: Sendable {
     private let simulator: AgentServerSimulator
@@ -29,9 +30,20 @@ public final class SimulatorControl: Sendable {
             guard outage >= 0, outage <= 3600 else {
                 return Self.json(.object(JSONObject([("error", .string("outage must be 0…3600 s"))])), .badRequest)
             }
+            let query = request.uri.queryParameters
+            let behaviour: RestartBehaviour
+            do {
+                behaviour = try RestartBehaviour(
+                    mode: query.get("mode") ?? "empty", spreadSeconds: query.get("spread", as: Double.self) ?? 10,
+                    neverReturn: query.get("never_return", as: Double.self) ?? 0)
+            } catch {
+                return Self.json(.object(JSONObject([("error", .string("\(error)"))])), .badRequest)
+            }
             self.restarting.withLock { task in
                 task = Task {
-                    do { try await simulator.restart(outage: .milliseconds(Int(outage * 1000))) } catch {
+                    do {
+                        try await simulator.restart(outage: .milliseconds(Int(outage * 1000)), behaviour: behaviour)
+                    } catch {
                         Logger(label: "simulator.control").error("restart failed", metadata: ["error": "\(error)"])
                     }
                 }

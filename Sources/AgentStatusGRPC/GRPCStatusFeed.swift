@@ -18,6 +18,11 @@ import Synchronization
 /// registration makes it unsynced at once. Reconnecting: a server that refuses the connection is
 /// retried every ``Configuration/refusedRetryDelay``; other failures back off exponentially with
 /// jitter.
+///
+/// A registration's first list that is empty, or names far fewer online agents than were online
+/// before, starts a warm-up (``BrokerCore/RegistryWarmup``): the real server comes back from a
+/// restart empty and its agents reconnect later. The warm-up begins before the registry is marked
+/// synced, so no decision is ever taken on the empty list as if it were settled.
 public final class GRPCStatusFeed: StatusFeed {
     /// Feed settings.
     public struct Configuration: Sendable {
@@ -33,6 +38,8 @@ public final class GRPCStatusFeed: StatusFeed {
         public var maximumMessageSize = 128 << 20
         /// How the status stream is secured.
         public var security: Security = .plaintext
+        /// When the registry warms up after the server's list comes back short, and how long.
+        public var warmup = RegistryWarmup.Policy()
 
         /// How the status stream is secured.
         public enum Security: Sendable, Hashable {
@@ -89,6 +96,11 @@ public final class GRPCStatusFeed: StatusFeed {
     private let latest = Mutex<ServerRegistration?>(nil)
     private let lastRefresh = Mutex<ContinuousClock.Instant?>(nil)
     private let counters = Counters()
+    /// The warm-up after the server (re)starts.
+    public let warmup: RegistryWarmup
+    /// Agents online before the registration that was lost: what the next first list is
+    /// compared with (the larger count across registrations lost in a row).
+    private let expectedOnline = Mutex<Int?>(nil)
 
     final class Counters: Sendable {
         let updates = Atomic(0)
@@ -105,6 +117,7 @@ public final class GRPCStatusFeed: StatusFeed {
         self.events = events
         self.configuration = configuration
         self.logger = logger
+        warmup = RegistryWarmup(registry: registry, policy: configuration.warmup)
     }
 
     /// Stream messages applied so far.
@@ -117,11 +130,16 @@ public final class GRPCStatusFeed: StatusFeed {
     /// Follows the link's events until they end or the task is cancelled: each registration
     /// replaces the stream of the previous one.
     public func run() async {
+        let logger = self.logger
+        let watcher = Task { await warmup.watch { Self.log($0, logger) } }
+        defer { watcher.cancel() }
         var current: Task<Void, Never>?
         for await event in events {
             current?.cancel()
             await current?.value
             current = nil
+            let before = warmup.expectedOnline
+            expectedOnline.withLock { $0 = max($0 ?? 0, before) }
             switch event {
             case .registered(let registration):
                 latest.withLock { $0 = registration }
@@ -201,10 +219,17 @@ public final class GRPCStatusFeed: StatusFeed {
                         logger.warning("skipped agent records without agent_id", metadata: ["count": "\(skipped)"])
                     }
                     if applied.isFullUpdate && progress.fullLists == 0 {
-                        // The registration's first full list: it is the whole truth.
+                        // The registration's first full list: the whole truth, but perhaps not
+                        // settled yet (a restarted server's agents are still reconnecting).
                         registry.replaceAll(with: applied)
+                        let expected = self.expectedOnline.withLock { e in
+                            defer { e = nil }
+                            return e ?? 0
+                        }
+                        if let event = self.warmup.firstList(expected: expected) { Self.log(event, logger) }
                     } else {
                         registry.apply(applied)
+                        if let event = self.warmup.check() { Self.log(event, logger) }
                     }
                     counters.updates.add(1, ordering: .relaxed)
                     progress.received(full: applied.isFullUpdate)
@@ -218,6 +243,22 @@ public final class GRPCStatusFeed: StatusFeed {
                     }
                 }
             }
+        }
+    }
+
+    static func log(_ event: RegistryWarmup.Event, _ logger: Logger) {
+        switch event {
+        case .began(let warmup, let online):
+            logger.warning(
+                "the agent server's view is not settled: decisions that choose among agents wait",
+                metadata: [
+                    "reason": "\(warmup.reason)", "online": "\(online)", "expected": "\(warmup.expected)",
+                    "deadline": "\(ISO8601DateFormatter().string(from: warmup.deadline))",
+                ])
+        case .ended(let reason, let online, let after):
+            logger.notice(
+                "warm-up over: routing on the agents online",
+                metadata: ["reason": "\(reason)", "online": "\(online)", "after": "\(String(format: "%.1f", after)) s"])
         }
     }
 
@@ -252,6 +293,7 @@ public final class GRPCStatusFeed: StatusFeed {
                 return true
             }
             registry.apply(update.validated.update)
+            if let event = warmup.check() { Self.log(event, logger) }
             logger.info(
                 "refreshed agent status", metadata: ["unknown_agent": "\(agentID)", "agents": "\(update.agents.count)"])
         } catch {

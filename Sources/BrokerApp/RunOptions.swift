@@ -76,6 +76,15 @@ public struct RunOptions: ParsableArguments {
     @Option(help: "Seconds a dropped status stream may stay down before --stale-policy applies.")
     public var maxStaleness = 10
 
+    @Option(
+        help:
+            "Seconds at most that decisions choosing among agents wait after the agent server (re)starts with an empty or short agent list, while its agents reconnect (0: never wait)."
+    )
+    public var warmUp: Double = 30
+
+    @Option(help: "A warm-up ends once some agent is back and no other has come back for this many seconds.")
+    public var warmUpQuiet: Double = 5
+
     @Option(help: "Round trips through the agent server after which a returning message is a cycle (0: off).")
     public var maxRoundTrips = 10
 
@@ -206,6 +215,9 @@ public struct RunOptions: ParsableArguments {
         guard maxRoundTrips >= 0, maxStaleness >= 0 else {
             throw ValidationError("--max-round-trips and --max-staleness must be 0 or more")
         }
+        guard warmUp >= 0, warmUp <= 3600, warmUpQuiet >= 0, warmUpQuiet <= 3600 else {
+            throw ValidationError("--warm-up and --warm-up-quiet must be 0…3600 seconds")
+        }
         guard roundTripWindow > 0, maxHops > 0, maxMessageSize > 0, prefetch > 0, drainTimeout > 0,
             confirmTimeout > 0
         else {
@@ -266,6 +278,8 @@ public struct RunOptions: ParsableArguments {
         configuration.router.maximumMessageSize = maxMessageSize
         configuration.router.stalePolicy = RouterConfiguration.StalePolicy(name: stalePolicy) ?? .wait
         configuration.router.maximumStaleness = .seconds(maxStaleness)
+        configuration.statusFeed.warmup = RegistryWarmup.Policy(
+            deadline: .milliseconds(Int(warmUp * 1000)), quietPeriod: .milliseconds(Int(warmUpQuiet * 1000)))
         configuration.router.maximumRoundTrips = maxRoundTrips
         configuration.router.unroutableRetry = .seconds(unroutableRetry)
         configuration.router.maximumDataPathRecordsPerMessage = maxDataPathRecords

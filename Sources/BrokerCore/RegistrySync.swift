@@ -27,9 +27,33 @@ public final class RegistrySync: Sendable {
         public var reason: String
         /// Increases with every change.
         public var version: UInt64
+        /// Set while the registry warms up after the agent server (re)started (see
+        /// ``RegistryWarmup``): synced, but the server's view has not settled yet.
+        public var warmup: Warmup?
+    }
+
+    /// A warm-up in progress: the server's first list after a registration was empty, or named
+    /// far fewer online agents than were online before, and its agents are still reconnecting.
+    public struct Warmup: Sendable, Hashable {
+        /// When it began.
+        public var since: Date
+        /// When it ends at the latest.
+        public var deadline: Date
+        /// Agents online before the server's list came back short.
+        public var expected: Int
+        /// Why it began.
+        public var reason: String
+
+        public init(since: Date, deadline: Date, expected: Int, reason: String) {
+            self.since = since
+            self.deadline = deadline
+            self.expected = expected
+            self.reason = reason
+        }
     }
 
     private let stateCode = Atomic<UInt8>(0)
+    private let warming = Atomic<Bool>(false)
     /// When the registry was last synced, as seconds since 1970 (bit pattern of a Double; 0: never).
     private let lastSyncedBits = Atomic<UInt64>(0)
     private let current: Mutex<Status>
@@ -55,6 +79,42 @@ public final class RegistrySync: Sendable {
 
     /// The state with its reason and start.
     public var status: Status { current.withLock { $0 } }
+
+    /// Whether the registry is warming up (one atomic load: the router asks per decision).
+    public var isWarming: Bool { warming.load(ordering: .acquiring) }
+
+    /// Starts a warm-up (replacing one in progress). Decisions that depend on who is online wait
+    /// until ``endWarming(reason:)``.
+    public func beginWarming(_ warmup: Warmup) {
+        change { status in
+            status.warmup = warmup
+            return true
+        }
+    }
+
+    /// Ends the warm-up in progress; returns it (nil when none was).
+    @discardableResult
+    public func endWarming(reason: String) -> Warmup? {
+        var ended: Warmup?
+        change { status in
+            ended = status.warmup
+            status.warmup = nil
+            return ended != nil
+        }
+        return ended
+    }
+
+    /// Applies `edit` to the status under the lock; when it says it changed something, the
+    /// version moves and every waiter wakes.
+    private func change(_ edit: (inout Status) -> Bool) {
+        let changed = current.withLock { status -> Bool in
+            guard edit(&status) else { return false }
+            status.version += 1
+            warming.store(status.warmup != nil, ordering: .releasing)
+            return true
+        }
+        if changed { wakeWaiters() }
+    }
 
     /// Seconds since the registry was last synced: 0 while it is, infinity if it never was.
     public func staleness(now: Date = Date()) -> TimeInterval {
@@ -89,11 +149,17 @@ public final class RegistrySync: Sendable {
             if status.state == .synced || state == .synced {
                 lastSyncedBits.store(now.timeIntervalSince1970.bitPattern, ordering: .releasing)
             }
-            status = Status(state: state, since: now, reason: reason, version: status.version + 1)
+            // A lost registration ends a warm-up: the next registration's first list decides anew.
+            let warmup = state == .unsynced ? nil : status.warmup
+            status = Status(state: state, since: now, reason: reason, version: status.version + 1, warmup: warmup)
             stateCode.store(state == .synced ? 1 : state == .stale ? 2 : 0, ordering: .releasing)
+            warming.store(warmup != nil, ordering: .releasing)
             return true
         }
-        guard changed else { return }
+        if changed { wakeWaiters() }
+    }
+
+    private func wakeWaiters() {
         let resumed = waiters.withLock { waiters in
             defer { waiters.removeAll() }
             return Array(waiters.values)

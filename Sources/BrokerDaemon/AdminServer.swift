@@ -119,6 +119,7 @@ public final class AdminServer: Sendable {
                         ("synced", .bool(snapshot.sync.isSynced)),
                         ("state", .string(snapshot.sync.state.rawValue)),
                         ("state_since", .string(ISO8601DateFormatter().string(from: snapshot.sync.status.since))),
+                        ("warming", daemon.warmupJSON(snapshot.sync.status)),
                         ("offset", .number(JSONNumber(page.offset))), ("limit", .number(JSONNumber(page.limit))),
                         ("next_offset", page.next.map { .number(JSONNumber($0)) } ?? .null),
                         ("agents", .array(agents.map { Self.describe($0, decisions: deliveries[$0.id] ?? 0) })),

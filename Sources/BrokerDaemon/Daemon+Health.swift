@@ -31,7 +31,16 @@ extension Daemon {
             checks.append(
                 Check(check: "registry", ok: true, detail: "\(state), routing until \(Self.timestamp(until))"))
         case .route(nil):
-            checks.append(Check(check: "registry", ok: true, detail: state))
+            if let warmup = status.warmup {
+                checks.append(
+                    Check(
+                        check: "registry", ok: true,
+                        detail:
+                            "\(state), warming up until \(Self.timestamp(warmup.deadline)) at the latest: \(warmup.reason); \(router.statistics.waitingForAgents) messages wait for agents"
+                    ))
+            } else {
+                checks.append(Check(check: "registry", ok: true, detail: state))
+            }
         case .wait(let reason):
             checks.append(Check(check: "registry", ok: false, detail: "\(state): \(reason); routing paused"))
         case .deadLetter(let code, _):
@@ -69,4 +78,15 @@ extension Daemon {
     }
 
     static func timestamp(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
+
+    /// The warm-up in progress for `/stats` and `/agents` (`null` when none is).
+    func warmupJSON(_ status: RegistrySync.Status) -> JSONValue {
+        guard let warmup = status.warmup else { return .null }
+        return .object(
+            JSONObject([
+                ("since", .string(Self.timestamp(warmup.since))), ("deadline", .string(Self.timestamp(warmup.deadline))),
+                ("expected", .number(JSONNumber(warmup.expected))), ("reason", .string(warmup.reason)),
+                ("waiting_messages", .number(JSONNumber(router.statistics.waitingForAgents))),
+            ]))
+    }
 }

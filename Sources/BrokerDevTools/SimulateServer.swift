@@ -18,7 +18,7 @@ public struct SimulateServer: AsyncParsableCommand {
 
             With --rabbitmq URL the simulator also does what the server does with messages: it consumes server_input_queue, delivers to agent_queue_<id> for an online agent, sends an ERROR back for an offline one, drops (and logs) messages for receivers it does not know, republishes messages whose routing_status is "pending" to broker_input_queue, and announces itself with SERVER_AVAILABLE on server_advertisement_queue when it starts.
 
-            --restart-after restarts the whole server once (it goes away for --outage seconds, forgets its agents, and comes back with them under new ids); --control-port serves GET /status, POST /restart?outage=SECONDS and POST /agents/ID/online|offline on loopback for scripts and tests. Stop with Ctrl-C.
+            --restart-after restarts the whole server once: it goes away for --outage seconds and forgets its agents. As the real server, it comes back empty (--restart-mode empty): the agents that were connected reconnect one by one under new ids within --reconnect-spread seconds, and the fraction --never-return of them never does. --restart-mode same-agents brings every agent back at once under new ids (kinder than the real server). --control-port serves GET /status, POST /restart?outage=SECONDS[&mode=empty|same-agents&spread=SECONDS&never_return=FRACTION] and POST /agents/ID/online|offline on loopback for scripts and tests. Stop with Ctrl-C.
             """
     )
 
@@ -46,11 +46,27 @@ public struct SimulateServer: AsyncParsableCommand {
     @Option(help: "Seconds the server stays down when it restarts.")
     var outage: Double = 5
 
+    @Option(help: "What agents do when the server restarts: empty (the real server's way) or same-agents.")
+    var restartMode = "empty"
+
+    @Option(help: "Seconds after a restart within which the agents that come back reconnect, one by one.")
+    var reconnectSpread: Double = 10
+
+    @Option(help: "Fraction (0-1) of the connected agents that never reconnect after a restart.")
+    var neverReturn: Double = 0
+
     public func validate() throws {
         guard churnRate != nil else { throw ValidationError("--churn must look like 2/s") }
         guard agents >= 0 else { throw ValidationError("--agents must be 0 or more") }
         guard outage >= 0, (restartAfter ?? 0) >= 0 else {
             throw ValidationError("--outage and --restart-after must be 0 or more")
+        }
+        _ = try restartBehaviour
+    }
+
+    var restartBehaviour: RestartBehaviour {
+        get throws {
+            try RestartBehaviour(mode: restartMode, spreadSeconds: reconnectSpread, neverReturn: neverReturn)
         }
     }
 
@@ -112,15 +128,15 @@ public struct SimulateServer: AsyncParsableCommand {
                 }
             }
         }
-        let (restartAfter, outage) = (self.restartAfter, self.outage)
+        let (restartAfter, outage, behaviour) = (self.restartAfter, self.outage, try restartBehaviour)
         let restartTask = Task {
             guard let restartAfter else { return }
             try? await Task.sleep(for: .milliseconds(Int(restartAfter * 1000)))
             guard !Task.isCancelled else { return }
-            say("restarting: down for \(outage) s")
+            say("restarting: down for \(outage) s, then \(behaviour)")
             do {
-                try await simulator.restart(outage: .milliseconds(Int(outage * 1000)))
-                say("back: \(simulator.agents.count) agents under new ids")
+                try await simulator.restart(outage: .milliseconds(Int(outage * 1000)), behaviour: behaviour)
+                say("back: \(simulator.agents.count) agents so far")
             } catch {
                 printError("error: restart failed: \(error)")
             }

@@ -162,11 +162,33 @@ public final class MessageRouter: Sendable {
                 return outcome
             }
         }
-        let seed = StableHash.mix(sequence.add(1, ordering: .relaxed).newValue)
+        var seed = StableHash.mix(sequence.add(1, ordering: .relaxed).newValue)
         var random = FastRandom(seed: seed)
-        let snapshot = registry.snapshot
-        let started = ContinuousClock.now
-        let decision = ruleSet.evaluate(message, in: snapshot, random: &random)
+        var snapshot = registry.snapshot
+        var started = ContinuousClock.now
+        var decision = ruleSet.evaluate(message, in: snapshot, random: &random)
+        while decision.choseAmongAgents && registry.sync.isWarming {
+            // The server's view has not settled (it restarted and its agents are reconnecting):
+            // a choice among the agents online now, or "nobody is online", is not final yet.
+            statistics.beginWaitingForAgents()
+            let verdict = await waitForWarmup()
+            statistics.endWaitingForAgents()
+            switch verdict {
+            case .route: break
+            case .wait(let reason):
+                inbound.settlement.reject(requeue: true)
+                return .requeued(reason: "stopped while waiting for the agent server's agents: \(reason)")
+            case .deadLetter(let code, let reason):
+                return await deadLetter(
+                    inbound, code: code, reason: reason, route: nil, queue: ruleSet.deadLetterQueue, ruleSet: ruleSet,
+                    turn: turn)
+            }
+            seed = StableHash.mix(sequence.add(1, ordering: .relaxed).newValue)
+            random = FastRandom(seed: seed)
+            snapshot = registry.snapshot
+            started = ContinuousClock.now
+            decision = ruleSet.evaluate(message, in: snapshot, random: &random)
+        }
         if observer != nil {
             record.evaluation = ContinuousClock.now - started
             record.message = message
@@ -196,6 +218,23 @@ public final class MessageRouter: Sendable {
             inbound.settlement.ack()
             return .statusApplied(agents: applied, problems: problems.count + refused)
         }
+    }
+
+    /// Returns once the registry's warm-up is over and the gate lets messages through (a
+    /// registration lost meanwhile makes the gate wait as at start-up); `.wait` when the task was
+    /// cancelled before.
+    private func waitForWarmup() async -> RoutingGate.Verdict {
+        while !Task.isCancelled {
+            let status = registry.sync.status
+            if status.warmup != nil {
+                await registry.sync.change(after: status.version)
+                continue
+            }
+            let verdict = gate.verdict(status)
+            guard case .wait = verdict else { return verdict }
+            await gate.waitWhileHeld()
+        }
+        return gate.verdict(registry.sync.status).waiting(or: "stopped")
     }
 
     /// One warning per broken cycle, at most one every 10 s (saying how many it stands for).

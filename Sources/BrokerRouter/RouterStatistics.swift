@@ -10,7 +10,24 @@ public final class RouterStatistics: Sendable {
     private let started = Atomic<Int>(0)
     private let publishRetries = Atomic<Int>(0)
 
+    private let waiting = Atomic<Int>(0)
+    private let waited = Atomic<Int>(0)
+
     func begin() { started.add(1, ordering: .relaxed) }
+
+    /// A decision that chose among agents waits for the registry's warm-up to end.
+    func beginWaitingForAgents() {
+        waiting.add(1, ordering: .relaxed)
+        waited.add(1, ordering: .relaxed)
+    }
+
+    func endWaitingForAgents() { waiting.subtract(1, ordering: .relaxed) }
+
+    /// Messages waiting now for the agent server's view to settle (held unacknowledged).
+    public var waitingForAgents: Int { waiting.load(ordering: .relaxed) }
+
+    /// Messages that waited for a warm-up to end so far.
+    public var waitedForAgents: Int { waited.load(ordering: .relaxed) }
 
     func retried(_ copies: Int) { publishRetries.add(copies, ordering: .relaxed) }
 

@@ -94,6 +94,15 @@ public struct RoutingGate: Sendable {
     }
 }
 
+extension RoutingGate.Verdict {
+    /// This verdict if it holds messages; otherwise a `wait` with `reason` (for a task that was
+    /// stopped before it could act on a verdict that lets messages through).
+    func waiting(or reason: String) -> Self {
+        if case .wait = self { return self }
+        return .wait(reason: reason)
+    }
+}
+
 extension Duration {
     /// The duration in seconds.
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }

@@ -57,21 +57,46 @@ extension RabbitMQIntegration {
             await simulator.stop()
         }
 
-        @Test func aRestartForgetsTheAgentsAndBringsThemBackUnderNewIDs() async throws {
+        /// As the real server (wire-protocol §6): it comes back empty, its agents reconnect one by
+        /// one under new ids within the spread, and the fraction that never returns does not.
+        @Test func aRestartComesBackEmptyAndAgentsReconnectUnderNewIDs() async throws {
+            try TestRabbitMQ.requireReachable()
+            let vhost = try await TestRabbitMQ.makeVirtualHost()
+            defer { vhost.delete() }
+            let simulator = AgentServerSimulator(rabbitmq: vhost.configuration)
+            let names = ["First", "Second", "Third", "Fourth"]
+            simulator.setAgents(
+                names.enumerated().map { AgentStatusRecord(agentID: "agent_\($0.offset)", agentName: $0.element, isOnline: true)
+                })
+            try await simulator.start()
+            let port = simulator.webSocketPort
+            try await simulator.restart(
+                outage: .milliseconds(200), behaviour: .empty(reconnectSpread: .seconds(1), neverReturn: 0.5))
+            #expect(simulator.webSocketPort == port, "back on the same port")
+            #expect(simulator.agents.count <= 2, "back empty: only agents that reconnected since")
+            try await eventually("two agents reconnect within the spread", timeout: .seconds(5)) {
+                simulator.agents.count == 2
+            }
+            try await Task.sleep(for: .milliseconds(1200))
+            #expect(simulator.agents.count == 2, "half never return")
+            #expect(Set(simulator.agents.map(\.agentID)).isDisjoint(with: ["agent_0", "agent_1", "agent_2", "agent_3"]))
+            #expect(Set(simulator.agents.map(\.agentName)).isSubset(of: Set(names)))
+            #expect(simulator.status.restarts == 1)
+            #expect(await vhost.drain("server_advertisement_queue").count == 2, "announced at each start")
+            await simulator.stop()
+        }
+
+        @Test func theKindRestartBringsEveryAgentBackAtOnce() async throws {
             try TestRabbitMQ.requireReachable()
             let vhost = try await TestRabbitMQ.makeVirtualHost()
             defer { vhost.delete() }
             let simulator = AgentServerSimulator(rabbitmq: vhost.configuration)
             simulator.setAgents([AgentStatusRecord(agentID: "agent_first", agentName: "First", isOnline: true)])
             try await simulator.start()
-            let port = simulator.webSocketPort
-            try await simulator.restart(outage: .milliseconds(200))
-            #expect(simulator.webSocketPort == port, "back on the same port")
+            try await simulator.restart(outage: .milliseconds(200), behaviour: .sameAgents)
             #expect(simulator.agents.count == 1)
             #expect(simulator.agents.first?.agentID != "agent_first")
             #expect(simulator.agents.first?.agentName == "First")
-            #expect(simulator.status.restarts == 1)
-            #expect(await vhost.drain("server_advertisement_queue").count == 2, "announced at each start")
             await simulator.stop()
         }
     }

@@ -34,7 +34,7 @@ import Testing
 
         // An outage long enough that the link notices it while the server is down, even on a busy machine
         // (noticed after the restart, its first reconnection would succeed at once).
-        let restart = Task { try await simulator.restart(outage: .seconds(3)) }
+        let restart = Task { try await simulator.restart(outage: .seconds(3), behaviour: .sameAgents) }
         try await eventually("the link is lost and the registry unsynced") {
             let link = daemon.readiness.first { $0.check == "agent_server" }
             return link?.ok == false && daemon.registry.sync.state == .unsynced

@@ -56,6 +56,7 @@ struct ConsolePage {
             </header>
             <div class="banner lost" id="lost" hidden></div>
             <div class="banner reload-error" id="reload-error" hidden></div>
+            <div class="banner warming" id="warming" hidden></div>
             <form class="banner token" id="token-form" hidden>
             <label>This daemon asks for its admin token: <input type="password" id="token-input" autocomplete="off"></label>
             <button type="submit">Use for this session</button>

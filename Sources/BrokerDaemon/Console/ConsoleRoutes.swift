@@ -127,6 +127,7 @@ extension AdminServer {
                 ("online", .number(JSONNumber(snapshot.online.count))),
                 ("synced", .bool(sync.state == .synced)), ("state", .string(sync.state.rawValue)),
                 ("state_since", .string(ISO8601DateFormatter().string(from: sync.since))),
+                ("warming", daemon.warmupJSON(sync)),
                 ("rules_hash", .string(rules.hash)),
                 ("last_error", rules.lastErrorJSON),
             ]))

@@ -51,10 +51,15 @@ public struct Decision: Sendable, Hashable {
     public var route: String?
     /// The outcome.
     public var outcome: Outcome
+    /// Whether a selection among agents took part: its choice, or the `otherwise` taken because
+    /// it found nobody, depends on who is online (the router holds such decisions while the
+    /// registry warms up after the agent server restarted).
+    public var choseAmongAgents: Bool
 
-    public init(route: String?, outcome: Outcome) {
+    public init(route: String?, outcome: Outcome, choseAmongAgents: Bool = false) {
         self.route = route
         self.outcome = outcome
+        self.choseAmongAgents = choseAmongAgents
     }
 
     /// The messages to publish, whatever the outcome.

@@ -69,6 +69,8 @@ struct EvaluationContext {
     private let fixedNow: Date?
     var candidate: Int32? = nil
     var routeName: String = ""
+    /// Set once a selection ran: the decision then depends on who is online.
+    var choseAmongAgents = false
 
     /// The instant `within` compares against (read from the clock only when asked).
     var now: Date { fixedNow ?? Date() }
@@ -96,6 +98,7 @@ struct EvaluationContext {
         case .registry(.agentCount): return .number(Double(snapshot.count))
         case .registry(.synced): return .bool(snapshot.sync.isSynced)
         case .registry(.stale): return .bool(!snapshot.sync.isSynced)
+        case .registry(.warming): return .bool(snapshot.sync.isWarming)
         case .registry(.staleness):
             let seconds = snapshot.sync.staleness(now: now)
             return .number(seconds.isFinite ? seconds : Double(Int32.max))

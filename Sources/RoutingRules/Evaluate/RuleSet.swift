@@ -117,7 +117,7 @@ public final class RuleSet: Sendable {
             if Observer.isTracing { observer.taken(route) }
             let name = reportedRoute ?? route.name
             if let outcome = perform(route, message, &context, random: &random, observer: &observer) {
-                return Decision(route: name, outcome: outcome)
+                return Decision(route: name, outcome: outcome, choseAmongAgents: context.choseAmongAgents)
             }
             // The route could not deliver: follow `otherwise`, skipping targets whose `when` fails.
             var next = route.otherwise
@@ -150,6 +150,7 @@ public final class RuleSet: Sendable {
             let destination = route.output?.render(context) ?? defaultOutput
             return .deliver(Delivery(message: Message(body), destination: destination, agentID: nil))
         case .select(let selection):
+            context.choseAmongAgents = true
             let selector = Selector(selection: selection, route: route)
             if Observer.isTracing {
                 observer.candidates(selector.qualifying(&context), in: context.snapshot, selection)

@@ -252,6 +252,9 @@ public enum RegistryField: String, Sendable, Hashable, CaseIterable {
     case stale
     /// Seconds since the status feed was last healthy (0 while it is).
     case staleness
+    /// The agent server's view has not settled since it (re)started: its list came back empty
+    /// or short and its agents are reconnecting (``BrokerCore/RegistryWarmup``).
+    case warming
 
-    var valueType: SubjectType { self == .synced || self == .stale ? .bool : .number }
+    var valueType: SubjectType { self == .synced || self == .stale || self == .warming ? .bool : .number }
 }

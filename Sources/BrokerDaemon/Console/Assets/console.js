@@ -113,6 +113,7 @@ async function pollStats() {
   const live = $("live");
   live.classList.toggle("tick");
   showReloadError(stats);
+  showWarming(stats.warming);
   if (page === "rules") updateRules(stats);
   shared.previous = stats;
 }
@@ -130,6 +131,20 @@ function showReloadError(stats) {
     el("strong", null, "The last rule reload failed. The rules in force are still " +
       stats.rules_hash.slice(0, 12) + "; fix the files and reload again."),
     el("ul", null, stats.last_error.map((line) => el("li", null, el("code", null, line)))));
+  banner.hidden = false;
+}
+
+// The agent server restarted and its agents are reconnecting: say what waits and until when.
+function showWarming(warming) {
+  const banner = $("warming");
+  if (!warming) {
+    banner.hidden = true;
+    return;
+  }
+  banner.replaceChildren(
+    el("strong", null, "Warming up: the agent server's view has not settled. "),
+    `${warming.reason}; ${warming.waiting_messages} messages wait for agents ` +
+      `(since ${localTime(warming.since)}, until ${localTime(warming.deadline)} at the latest).`);
   banner.hidden = false;
 }
 
@@ -263,8 +278,9 @@ async function loadAgents() {
   } catch (error) {
     return;
   }
-  $("sync").textContent = (answer.synced ? "synced" : answer.state) + " since " + localTime(answer.state_since);
-  $("sync").className = "sync " + (answer.synced ? "ok" : "warn");
+  $("sync").textContent = (answer.synced ? "synced" : answer.state) + " since " + localTime(answer.state_since) +
+    (answer.warming ? ", warming up" : "");
+  $("sync").className = "sync " + (answer.synced && !answer.warming ? "ok" : "warn");
   const first = answer.matched === 0 ? 0 : answer.offset + 1;
   const last = Math.min(answer.offset + answer.agents.length, answer.matched);
   $("agent-range").textContent = `${first}–${last} of ${answer.matched}` +
