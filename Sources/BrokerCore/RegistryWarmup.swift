@@ -10,8 +10,9 @@ import Synchronization
 /// decision that chose among agents (a selection: its candidates are the shrunken set, and its
 /// `otherwise` is the "no online agents" ERROR) and lets every other decision through.
 ///
-/// The warm-up ends at the first of:
-/// - every agent that was online before is back (as many online as before);
+/// The warm-up lasts while the list is short, and ends at the first of:
+/// - at least half of the agents that were online before are back (the list is no longer short
+///   by the measure that began the warm-up);
 /// - some agent is back and none has come back for ``Policy/quietPeriod``: the server's view
 ///   has settled;
 /// - ``Policy/deadline`` after it began: whatever is online then decides, and with nobody
@@ -89,8 +90,8 @@ public final class RegistryWarmup: Sendable {
             return a.lastArrival
         }
         let reason: String
-        if warmup.expected > 0 && online >= warmup.expected {
-            reason = "every agent is back (\(online) online)"
+        if warmup.expected > 0 && online * 2 >= warmup.expected {
+            reason = "\(online) of the \(warmup.expected) agents online before are back"
         } else if online > 0 && now.timeIntervalSince(lastArrival) >= policy.quietPeriod.seconds {
             reason = "\(online) agents are back and no other came for \(policy.quietPeriod)"
         } else if now >= warmup.deadline {
@@ -111,7 +112,8 @@ public final class RegistryWarmup: Sendable {
     }
 
     /// Ends warm-ups on time (their deadline, a quiet period) until the task is cancelled,
-    /// reporting each event to `report`.
+    /// reporting each event to `report`. Idle (waiting for a change of sync state) while no
+    /// warm-up is in progress.
     public func watch(report: @Sendable (Event) -> Void) async {
         while !Task.isCancelled {
             let version = registry.sync.status.version
@@ -119,7 +121,9 @@ public final class RegistryWarmup: Sendable {
                 await registry.sync.change(after: version)
                 continue
             }
-            let wait = max(0.001, next.timeIntervalSinceNow)
+            // Agents coming back move the next check earlier without a change of sync state:
+            // look again at least every quarter of a second while warming up.
+            let wait = min(max(0.001, next.timeIntervalSinceNow), 0.25)
             await registry.sync.change(after: version, timeout: .milliseconds(Int(wait * 1000) + 1))
             if let event = check() { report(event) }
         }

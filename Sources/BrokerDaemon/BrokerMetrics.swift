@@ -21,7 +21,9 @@ public final class BrokerMetrics: Sendable {
         "broker_publish_retries_total":
             "Routed copies published again because a full queue refused them or no queue took them yet.",
         "broker_data_path_agents_refused_total":
-            "Agent records from the input or metadata queue refused by --max-data-path-records/-agents.",
+            "Agent records from the input or metadata queue not applied: over --max-data-path-records/-agents, or (trust feed) about agents the feed does not know or taking a feed-known agent offline.",
+        "broker_data_path_agents_unconfirmed_total":
+            "Agent records from the input or metadata queue about agents the feed did not know (the feed was asked; trust feed).",
         "broker_dead_letter_failures_total": "Dead letters not confirmed (the input was requeued after a pause).",
         "broker_decision_seconds": "Time to evaluate the rules for one message.",
         "broker_registry_agents": "Agents in the registry.",

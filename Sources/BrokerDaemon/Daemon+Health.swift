@@ -84,7 +84,8 @@ extension Daemon {
         guard let warmup = status.warmup else { return .null }
         return .object(
             JSONObject([
-                ("since", .string(Self.timestamp(warmup.since))), ("deadline", .string(Self.timestamp(warmup.deadline))),
+                ("since", .string(Self.timestamp(warmup.since))),
+                ("deadline", .string(Self.timestamp(warmup.deadline))),
                 ("expected", .number(JSONNumber(warmup.expected))), ("reason", .string(warmup.reason)),
                 ("waiting_messages", .number(JSONNumber(router.statistics.waitingForAgents))),
             ]))

@@ -82,9 +82,16 @@ public final class Daemon: Sendable {
                 queue: configuration.advertisementQueue, prefetch: 16, paused: false)
             advertisementHandler = ServerAdvertisementHandler(link: link, follow: configuration.followAdvertisedURL)
         }
+        // The feed answers with its whole list: asking about the first unknown id is enough.
+        var askFeed: (@Sendable ([String]) -> Void)?
+        if let refresh = agents.refresh {
+            askFeed = { ids in
+                if let first = ids.first { refresh(first) }
+            }
+        }
         router = MessageRouter(
             rules: reloader.holder, registry: registry, output: output, configuration: configuration.router,
-            observer: telemetry)
+            observer: telemetry, onUnknownAgents: askFeed)
         routing = RoutingService(
             router: router, input: input, output: output, metadata: metadata, advertisements: advertisements,
             metadataHandler: MetadataHandler(registry: registry, limit: router.dataPathAgents),

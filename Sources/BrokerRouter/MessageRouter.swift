@@ -55,9 +55,12 @@ public final class MessageRouter: Sendable {
     private let cycleLog = LogThrottle()
     private let logger = Logger(label: "broker.router")
 
+    /// - Parameter onUnknownAgents: called with agent ids that a status record on the data path
+    ///   named and the registry does not know (with feed trust the daemon asks the server).
     public init(
         rules: RuleSetHolder, registry: AgentRegistry, output: any OutboundSink,
-        configuration: RouterConfiguration = RouterConfiguration(), observer: (any RouterObserver)? = nil
+        configuration: RouterConfiguration = RouterConfiguration(), observer: (any RouterObserver)? = nil,
+        onUnknownAgents: (@Sendable ([String]) -> Void)? = nil
     ) {
         self.rules = rules
         self.registry = registry
@@ -66,7 +69,8 @@ public final class MessageRouter: Sendable {
         self.observer = observer
         dataPathAgents = DataPathAgents(
             maximumRecordsPerMessage: configuration.maximumDataPathRecordsPerMessage,
-            maximumNewAgents: configuration.maximumDataPathAgents, trust: configuration.dataPathTrust)
+            maximumNewAgents: configuration.maximumDataPathAgents, trust: configuration.dataPathTrust,
+            onUnknownAgents: onUnknownAgents)
         gate = RoutingGate(
             sync: registry.sync, policy: configuration.stalePolicy, maximumStaleness: configuration.maximumStaleness)
         cycles = CycleDetector(

@@ -5,9 +5,10 @@ import BrokerTransports
 /// `REGISTER_AGENT` marks an agent online, `CLIENT_DISCONNECTED` marks it offline.
 ///
 /// The agent id is read from `agent_id`, else `client_id`, else `sender_id`. Ids the registry
-/// does not know are added only when they look like agents (`agent_…`), so frontend clients do
-/// not enter the registry. Every message is acknowledged: these carry no routing duty.
-/// New agents count against the router's ``DataPathAgents`` bound.
+/// does not know are considered only when they look like agents (`agent_…`), so frontend
+/// clients do not enter the registry; what then applies is the router's ``DataPathAgents``
+/// decision (with feed trust, the feed is asked about an unknown agent instead). Every message
+/// is acknowledged: these carry no routing duty.
 public struct MetadataHandler: Sendable {
     let registry: AgentRegistry
     let limit: DataPathAgents

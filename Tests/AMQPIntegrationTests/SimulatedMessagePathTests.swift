@@ -66,7 +66,8 @@ extension RabbitMQIntegration {
             let simulator = AgentServerSimulator(rabbitmq: vhost.configuration)
             let names = ["First", "Second", "Third", "Fourth"]
             simulator.setAgents(
-                names.enumerated().map { AgentStatusRecord(agentID: "agent_\($0.offset)", agentName: $0.element, isOnline: true)
+                names.enumerated().map {
+                    AgentStatusRecord(agentID: "agent_\($0.offset)", agentName: $0.element, isOnline: true)
                 })
             try await simulator.start()
             let port = simulator.webSocketPort
@@ -79,7 +80,8 @@ extension RabbitMQIntegration {
             }
             try await Task.sleep(for: .milliseconds(1200))
             #expect(simulator.agents.count == 2, "half never return")
-            #expect(Set(simulator.agents.map(\.agentID)).isDisjoint(with: ["agent_0", "agent_1", "agent_2", "agent_3"]))
+            #expect(
+                Set(simulator.agents.map(\.agentID)).isDisjoint(with: ["agent_0", "agent_1", "agent_2", "agent_3"]))
             #expect(Set(simulator.agents.map(\.agentName)).isSubset(of: Set(names)))
             #expect(simulator.status.restarts == 1)
             #expect(await vhost.drain("server_advertisement_queue").count == 2, "announced at each start")

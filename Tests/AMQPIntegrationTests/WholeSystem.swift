@@ -96,9 +96,15 @@ final class WholeSystem: @unchecked Sendable {
             restarts: object["restarts"]?.numberValue.map { Int($0) } ?? 0, agents: agents, messages: messages)
     }
 
-    /// Asks the simulator to restart with `outage` seconds down.
-    func restartServer(outage: Int) async throws {
-        let (code, body) = await http("POST", "http://127.0.0.1:\(controlPort)/restart?outage=\(outage)")
+    /// Asks the simulator to restart with `outage` seconds down. As the real server (the
+    /// default), it comes back empty and the connected agents reconnect under new ids within
+    /// `spread` seconds, the fraction `neverReturn` of them never; `mode: "same-agents"` brings
+    /// them all back at once.
+    func restartServer(
+        outage: Double, mode: String = "empty", spread: Double = 5, neverReturn: Double = 0
+    ) async throws {
+        let query = "outage=\(outage)&mode=\(mode)&spread=\(spread)&never_return=\(neverReturn)"
+        let (code, body) = await http("POST", "http://127.0.0.1:\(controlPort)/restart?\(query)")
         try #require(code == 200, "restart refused: \(body)")
     }
 

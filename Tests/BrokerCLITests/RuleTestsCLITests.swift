@@ -54,10 +54,13 @@ extension CLITests {
         #expect(absolute.output.contains("1 passed"), "\(absolute.output)")
         let relative = try await broker(["test-rules", "tests.yaml"], workingDirectory: directory)
         #expect(relative.status == 0, "\(relative.output)\(relative.error)")
-        let dotted = try await broker(["test-rules", directory.path + "/./../" + directory.lastPathComponent + "/tests.yaml"])
+        let dotted = try await broker([
+            "test-rules", directory.path + "/./../" + directory.lastPathComponent + "/tests.yaml",
+        ])
         #expect(dotted.status == 0, "\(dotted.output)\(dotted.error)")
         // --rules names the rules itself, relative to the working directory.
-        let overridden = try await broker(["test-rules", "--rules", "fb.yaml", tests.path], workingDirectory: directory)
+        let overridden = try await broker(
+            ["test-rules", "--rules", "fb.yaml", tests.path], workingDirectory: directory)
         #expect(overridden.status == 0, "\(overridden.output)\(overridden.error)")
     }
 

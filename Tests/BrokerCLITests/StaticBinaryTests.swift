@@ -76,7 +76,8 @@ import Testing
 
         let old = directory.appendingPathComponent("old")
         try FileManager.default.copyItem(at: binary, to: old)
-        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: 0)], ofItemAtPath: old.path)
+        try FileManager.default.setAttributes(
+            [.modificationDate: Date(timeIntervalSince1970: 0)], ofItemAtPath: old.path)
         let outdated = try await run("/bin/bash", [script, old.path])
         #expect(outdated.status == 1)
         #expect(outdated.output.contains("is newer than"), "\(outdated.output)")

@@ -24,21 +24,21 @@ import Testing
         return (registry, warmup, expected)
     }
 
-    @Test func anEmptyListWarmsUpUntilEveryAgentIsBack() {
-        let (registry, warmup, expected) = restarted(before: 3, firstList: [])
-        #expect(expected == 3)
+    @Test func anEmptyListWarmsUpUntilHalfTheAgentsAreBack() {
+        let (registry, warmup, expected) = restarted(before: 10, firstList: [])
+        #expect(expected == 10)
         #expect(registry.sync.isWarming && registry.sync.isSynced, "synced, and warming from the first instant")
         #expect(registry.sync.status.warmup?.deadline == start.addingTimeInterval(30))
-        for (i, id) in ["agent_n1", "agent_n2"].enumerated() {
-            registry.apply(AgentStatusUpdate(agents: online([id]), isFullUpdate: false))
-            #expect(warmup.check(now: start.addingTimeInterval(Double(i + 1))) == nil)
+        for i in 1...4 {
+            registry.apply(AgentStatusUpdate(agents: online(["agent_n\(i)"]), isFullUpdate: false))
+            #expect(warmup.check(now: start.addingTimeInterval(Double(i))) == nil, "\(i) of 10 back")
         }
-        registry.apply(AgentStatusUpdate(agents: online(["agent_n3"]), isFullUpdate: false))
-        guard case .ended(let reason, let count, let after)? = warmup.check(now: start.addingTimeInterval(3)) else {
-            Issue.record("the third agent back ends the warm-up")
+        registry.apply(AgentStatusUpdate(agents: online(["agent_n5"]), isFullUpdate: false))
+        guard case .ended(let reason, let count, let after)? = warmup.check(now: start.addingTimeInterval(5)) else {
+            Issue.record("the fifth agent of ten back ends the warm-up")
             return
         }
-        #expect(reason.contains("every agent is back") && count == 3 && after == 3)
+        #expect(reason.contains("5 of the 10 agents online before are back") && count == 5 && after == 5)
         #expect(!registry.sync.isWarming)
     }
 

@@ -250,19 +250,69 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
             let online = Set(registry.snapshot.online.map { registry.snapshot.agentID(at: $0) })
             switch trust {
             case .feed:
-                #expect(online == ["agent_a", "agent_b", "agent_c", "agent_evil"], "the feed's agents stay online")
+                #expect(online == ["agent_a", "agent_b", "agent_c"], "the feed's agents stay online, no other enters")
             case .full:
                 #expect(online == ["agent_evil"], "trusted: the original broker's behaviour")
             }
         }
         // REGISTER_AGENT / CLIENT_DISCONNECTED on the metadata queue: the same rule.
         let registry = threeAgents()
-        let handler = MetadataHandler(registry: registry)
+        let asked = Mutex<[String]>([])
+        let handler = MetadataHandler(
+            registry: registry, limit: DataPathAgents(onUnknownAgents: { ids in asked.withLock { $0 += ids } }))
         #expect(!handler.apply(Array(#"{"message_type":"CLIENT_DISCONNECTED","client_id":"agent_a"}"#.utf8)))
         #expect(registry.snapshot.agent(id: "agent_a")?.isOnline == true)
-        #expect(handler.apply(Array(#"{"message_type":"REGISTER_AGENT","agent_id":"agent_new"}"#.utf8)))
-        #expect(handler.apply(Array(#"{"message_type":"CLIENT_DISCONNECTED","agent_id":"agent_new"}"#.utf8)))
+        #expect(!handler.apply(Array(#"{"message_type":"REGISTER_AGENT","agent_id":"agent_new"}"#.utf8)))
+        #expect(registry.snapshot.agent(id: "agent_new") == nil, "the feed decides which agents exist")
+        #expect(asked.withLock { $0 } == ["agent_new"], "the feed is asked about it")
+        // Trusted, the data path may add agents and take those it added offline.
+        let trusted = MetadataHandler(registry: registry, limit: DataPathAgents(trust: .full))
+        #expect(trusted.apply(Array(#"{"message_type":"REGISTER_AGENT","agent_id":"agent_new"}"#.utf8)))
+        #expect(trusted.apply(Array(#"{"message_type":"CLIENT_DISCONNECTED","agent_id":"agent_new"}"#.utf8)))
         #expect(registry.snapshot.agent(id: "agent_new")?.isOnline == false, "agents the data path added, it may")
+    }
+
+    /// One message on the input queue (which every agent can publish to) naming phantom agents
+    /// took every decision: 200 of 200 went to them. The feed decides which agents exist.
+    @Test(arguments: [1, 1_000])
+    func phantomAgentsNamedOnTheDataPathAreNeverChosen(_ phantoms: Int) async throws {
+        let queues = InMemoryQueues()
+        let registry = threeAgents()
+        let asked = Mutex<[String]>([])
+        let router = MessageRouter(
+            rules: RuleSetHolder(defaultRules), registry: registry, output: queues.sink,
+            onUnknownAgents: { ids in asked.withLock { $0 += ids } })
+        let records = (0..<phantoms).map { String(format: #"{"agent_id":"agent_ph%05d","is_online":true}"#, $0) }
+        queues.enqueue(
+            Array(
+                #"{"message_type":"AGENT_STATUS_UPDATE","agents":[\#(records.joined(separator: ","))],"is_full_update":false}"#
+                    .utf8), to: "broker_input_queue")
+        await drain(queues, router, expected: 1, prefetch: 1)
+        for i in 0..<200 {
+            queues.enqueue(
+                Array(#"{"message_type":"TEXT","sender_id":"web_1","message_id":"m\#(i)"}"#.utf8),
+                to: "broker_input_queue")
+        }
+        await drain(queues, router, expected: 201)
+        let receivers = queues.drain("server_input_queue").compactMap { try? Message(decoding: $0.body).receiverID }
+        #expect(receivers.count == 200)
+        #expect(receivers.allSatisfy { ["agent_a", "agent_b", "agent_c"].contains($0) }, "chosen: \(Set(receivers))")
+        #expect(registry.snapshot.count == 3)
+        #expect(router.dataPathAgents.unconfirmed == phantoms)
+        #expect(asked.withLock { $0.count } == phantoms, "the feed is asked (it answers for itself, rate-limited)")
+    }
+
+    /// Crossing the cap inside one message admitted 24,001 agents against a cap of 10,000: the
+    /// agents that message had just added were taken for forgotten ones.
+    @Test func theNewAgentCapHoldsWhenAMessageCrossesIt() async throws {
+        let registry = threeAgents()
+        let limit = DataPathAgents(maximumRecordsPerMessage: 1_000, maximumNewAgents: 500, trust: .full)
+        for batch in 0..<3 {
+            let records = (0..<400).map { AgentStatusRecord(agentID: "agent_x\(batch)_\($0)", isOnline: true) }
+            limit.apply(AgentStatusUpdate(agents: records, isFullUpdate: false), to: registry)
+        }
+        #expect(registry.snapshot.count == 3 + 500)
+        #expect(limit.refused == 3 * 400 - 500)
     }
 
     @Test func statusUpdatesFromTheDataPathAddBoundedNumbersOfAgents() async throws {
