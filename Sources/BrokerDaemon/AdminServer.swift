@@ -50,6 +50,7 @@ public final class AdminServer: Sendable {
         guard configuration.isLoopback || configuration.token != nil else { throw MissingToken() }
         let router = Router()
         router.add(middleware: MetricsMiddleware())
+        router.add(middleware: SameOriginWrites())
         if configuration.token == nil {
             // Without a token only local pages may ask: a browser page that renames its own
             // host to 127.0.0.1 (DNS rebinding) still sends its own name in Host.

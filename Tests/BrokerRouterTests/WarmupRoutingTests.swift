@@ -24,16 +24,22 @@ import Testing
         return (registry, warmup)
     }
 
-    @Test func aChoiceAmongAgentsWaitsForThemAndOtherDecisionsFlow() async throws {
-        let (registry, warmup) = warmingRegistry()
+    /// A router with the default rules on `registry`, running, with a TEXT from a frontend queued.
+    func routeWithDefaultRules(on registry: AgentRegistry) -> (InMemoryQueues, MessageRouter, Task<Void, Never>) {
         let queues = InMemoryQueues()
         let router = MessageRouter(rules: RuleSetHolder(defaultRules), registry: registry, output: queues.sink)
         let consumer = queues.consumer(of: "broker_input_queue", prefetch: 16)
         let routing = Task { await router.run(consumer) }
-        defer { routing.cancel() }
         queues.enqueue(
             message(#"{"message_type":"TEXT","sender_id":"web_1","message_id":"t1","text_payload":"hi"}"#),
             to: "broker_input_queue")
+        return (queues, router, routing)
+    }
+
+    @Test func aChoiceAmongAgentsWaitsForThemAndOtherDecisionsFlow() async throws {
+        let (registry, warmup) = warmingRegistry()
+        let (queues, router, routing) = routeWithDefaultRules(on: registry)
+        defer { routing.cancel() }
         queues.enqueue(
             message(#"{"message_type":"ERROR","sender_id":"agent_x","receiver_id":"web_1","message_id":"e1"}"#),
             to: "broker_input_queue")
@@ -70,14 +76,8 @@ import Testing
         let (registry, warmup) = warmingRegistry(deadline: .milliseconds(300))
         let watch = Task { await warmup.watch { _ in } }
         defer { watch.cancel() }
-        let queues = InMemoryQueues()
-        let router = MessageRouter(rules: RuleSetHolder(defaultRules), registry: registry, output: queues.sink)
-        let consumer = queues.consumer(of: "broker_input_queue", prefetch: 16)
-        let routing = Task { await router.run(consumer) }
+        let (queues, _, routing) = routeWithDefaultRules(on: registry)
         defer { routing.cancel() }
-        queues.enqueue(
-            message(#"{"message_type":"TEXT","sender_id":"web_1","message_id":"t1","text_payload":"hi"}"#),
-            to: "broker_input_queue")
         try await eventually("the ERROR goes out once the warm-up is over", timeout: .seconds(10)) {
             queues.contents(of: "server_input_queue").count == 1
         }
