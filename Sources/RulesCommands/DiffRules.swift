@@ -79,6 +79,14 @@ public struct DiffRules: ParsableCommand {
         case .markdown: print(report.markdown, terminator: "")
         case .json: print(JSONWriter.string(report.json))
         }
+        // A gate that compared nothing passed nothing: an empty or unreadable corpus fails.
+        guard diff.compared > 0 else {
+            let skipped = diff.skipped.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
+            printError(
+                "diff-rules: no message in \(messages) could be compared (\(lineNumber) lines\(skipped.isEmpty ? "" : ": " + skipped.joined(separator: ", ")))"
+            )
+            throw ExitCode(Status.failed)
+        }
         if let limit = failIfChanged, diff.changedPercent > limit {
             printError(
                 "diff-rules: \(DiffReport.percent(diff.changedPercent)) of the messages are decided differently, over --fail-if-changed \(limit)%"

@@ -96,5 +96,16 @@ import Testing
         #expect(same.status == 0 && same.output.contains("0 decided differently (0%)"), "\(same.output)")
         let missing = try await cli.broker(["diff-rules", f.old, f.new, "--messages", f.directory.path + "/nope.jsonl"])
         #expect(missing.status == 2 && missing.error.contains("nope.jsonl: cannot read file"))
+
+        // A CI gate that compares nothing must fail, whatever --fail-if-changed says.
+        for (name, contents) in [("empty.jsonl", ""), ("garbage.jsonl", "not json\n[1,2]\n{\"x\":1}\n")] {
+            let corpus = f.directory.appendingPathComponent(name)
+            try contents.write(to: corpus, atomically: true, encoding: .utf8)
+            let nothing = try await cli.broker([
+                "diff-rules", f.old, f.new, "--messages", corpus.path, "--fail-if-changed", "0",
+            ])
+            #expect(nothing.status == 1, "\(name): \(nothing.output)\(nothing.error)")
+            #expect(nothing.error.contains("no message in \(corpus.path) could be compared"), "\(nothing.error)")
+        }
     }
 }
