@@ -37,6 +37,7 @@ public final class DecisionRecorder: Sendable {
         self.path = path
         self.maximumSize = max(4096, maximumSize)
         self.includesMessages = includesMessages
+        if let problem = RegularFile.problem(at: path) { throw CannotRecord(path: path, reason: problem) }
         if !FileManager.default.fileExists(atPath: path) {
             guard FileManager.default.createFile(atPath: path, contents: nil) else {
                 throw CannotRecord(path: path, reason: "cannot create the file")

@@ -87,6 +87,7 @@ public struct RuleSetLoader: Sendable {
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
                 throw RuleSourceError(path: path, message: "no such file or directory")
             }
+            if let problem = RegularFile.problem(at: path) { throw RuleSourceError(path: path, message: problem) }
             guard isDirectory.boolValue else {
                 result.append(path)
                 continue
@@ -106,6 +107,9 @@ public struct RuleSetLoader: Sendable {
                 }
             guard !ruleFiles.isEmpty else {
                 throw RuleSourceError(path: path, message: "directory contains no rule files (*.yaml, *.yml)")
+            }
+            for file in ruleFiles {
+                if let problem = RegularFile.problem(at: file) { throw RuleSourceError(path: file, message: problem) }
             }
             result.append(contentsOf: ruleFiles)
         }

@@ -56,3 +56,43 @@ import Testing
         #expect(took < .seconds(8), "exited \(took) after SIGTERM; the deadline is 1 s plus a 5 s margin")
     }
 }
+
+/// A FIFO (or another non-regular file) named as rules, shadow rules or the record file held
+/// `broker run` at start-up for good, deaf to SIGTERM: it is refused at once, with its name.
+@Suite struct NonRegularFileTests {
+    @Test(arguments: ["--rules", "--shadow-rules", "--record"])
+    func aFIFOIsRefusedAtStartUp(_ option: String) async throws {
+        let directory = temporaryPath("fifo")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let fifo = directory.appendingPathComponent("named.yaml").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        var arguments = [
+            "run", "--transport", "memory://fifo", "--registry", "rules/registries/three-agents.yaml",
+            "--admin-address", "127.0.0.1:0", "--no-watch-rules",
+        ]
+        arguments += option == "--rules" ? ["--rules", fifo] : ["--rules", "rules/default.yaml", option, fifo]
+        let broker = try ChildProcess("broker-fifo", arguments: arguments)
+        let status = await broker.waitForExit(timeout: .seconds(20))
+        if status == nil { broker.send(SIGKILL) }
+        #expect(status != nil && status != 0, "\(option) FIFO: still running\n\(broker.tail())")
+        #expect(broker.output.contains("\(fifo)"), "\(broker.tail())")
+        #expect(broker.output.contains("is a FIFO"), "\(broker.tail())")
+    }
+
+    @Test func validateRulesRefusesAFIFOInADirectory() async throws {
+        let directory = temporaryPath("fifo-dir")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.copyItem(
+            at: repositoryRoot.appendingPathComponent("rules/default.yaml"),
+            to: directory.appendingPathComponent("a.yaml"))
+        let fifo = directory.appendingPathComponent("b.yaml").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let run = try ChildProcess("validate-fifo", arguments: ["validate-rules", directory.path])
+        let status = await run.waitForExit(timeout: .seconds(20))
+        if status == nil { run.send(SIGKILL) }
+        #expect(status == 2, "\(run.tail())")
+        #expect(run.output.contains("b.yaml: is a FIFO"), "\(run.tail())")
+    }
+}
