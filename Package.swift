@@ -121,6 +121,7 @@ let package = Package(
             name: "BrokerApp",
             dependencies: [
                 "BrokerCore", "BrokerRouter", "BrokerTransports", "BrokerDaemon", "AMQPTransport", "InMemoryTransport",
+                "ServerLinkWebSocket",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

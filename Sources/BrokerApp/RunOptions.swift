@@ -6,6 +6,7 @@ import BrokerRouter
 import BrokerTransports
 import Foundation
 import Logging
+import ServerLinkWebSocket
 
 /// The options of `broker run`, and how they become a ``BrokerDaemon/DaemonConfiguration``.
 public struct RunOptions: ParsableArguments {
@@ -234,6 +235,15 @@ public struct RunOptions: ParsableArguments {
         }
         guard DaemonConfiguration.ServerTLS.GRPCMode(rawValue: grpcTLS) != nil else {
             throw ValidationError("--grpc-tls must be auto, on or off, not '\(grpcTLS)'")
+        }
+        if registry == nil {
+            // A malformed URL (`ws//user:password@host`) would otherwise be retried forever, its
+            // text in the logs and in /readyz: refuse it, credentials hidden.
+            do {
+                _ = try WebSocketEndpoint(url: webSocketURL)
+            } catch {
+                throw ValidationError("--websocket-url (WEBSOCKET_URL): \(error)")
+            }
         }
         if !serverCA.isEmpty, !FileManager.default.isReadableFile(atPath: serverCA) {
             throw ValidationError("--server-ca: cannot read '\(serverCA)'")

@@ -342,5 +342,8 @@ final class CapturedLogs: @unchecked Sendable {
         #expect(endpoint.host == "example.com" && endpoint.port == 8765 && "\(endpoint)" == "ws://example.com:8765/ws")
         #expect(redactingPassword(in: "amqp://u:p@ss@mq:5672/v") == "amqp://u:***@mq:5672/v")
         #expect(redactingPassword(in: "ws://host/path@x") == "ws://host/path@x")
+        // Not URLs, but what an operator typed: the password still stays out.
+        #expect(redactingPassword(in: "ws//u:s3cret@host:8765/ws") == "***@host:8765/ws")
+        #expect(redactingPassword(in: "u:s3cret@mq:5672") == "***@mq:5672")
     }
 }

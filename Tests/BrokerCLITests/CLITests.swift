@@ -53,6 +53,25 @@ import Testing
         }
     }
 
+    /// A URL without `://` kept the broker running with the password in its logs and in
+    /// `/readyz`, or printed it on stderr: malformed URLs are refused at start, credentials hidden.
+    @Test func malformedURLsAreRefusedWithoutTheirPassword() async throws {
+        let base = ["run", "--rules", "rules/default.yaml", "--admin-address", "127.0.0.1:0", "--no-watch-rules"]
+        let cases: [(arguments: [String], environment: [String: String])] = [
+            (base + ["--transport", "memory://x"], ["WEBSOCKET_URL": "ws//ops:s3cret@127.0.0.1:8765/ws"]),
+            (base + ["--transport", "memory://x", "--websocket-url", "ops:s3cret@127.0.0.1:8765"], [:]),
+            (base + ["--registry", "rules/registries/three-agents.yaml"], ["RABBITMQ_URL": "guest:s3cret@127.0.0.1"]),
+        ]
+        for (arguments, environment) in cases {
+            var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("RABBITMQ") }
+            env.merge(environment) { $1 }
+            let run = try await runProcess(Self.binary, arguments, environment: env, in: Self.root)
+            #expect(run.status == 2, "\(arguments) \(environment): \(run.output)\(run.error)")
+            #expect(!(run.output + run.error).contains("s3cret"), "\(run.error)")
+            #expect(run.error.contains("***@127.0.0.1"), "\(run.error)")
+        }
+    }
+
     /// A bad setting is reported with the file and the key, as it was written there.
     @Test func configFileErrorsNameTheFileAndTheKey() async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("config-\(UUID()).yaml")
