@@ -173,6 +173,9 @@ public struct RunOptions: ParsableArguments {
     @Option(help: "Admin HTTP address, host:port (port 0: any free port).")
     public var adminAddress = "127.0.0.1:\(AdminServer.Configuration.defaultPort)"
 
+    @Option(help: "Most admin HTTP connections open at once (more wait); keep it well below the file limit.")
+    public var adminMaxConnections = 128
+
     @Option(help: "Token for /-/reload and /decisions when the admin address is not loopback (env BROKER_ADMIN_TOKEN).")
     public var adminToken: String?
 
@@ -230,6 +233,7 @@ public struct RunOptions: ParsableArguments {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("unknown --log-level '\(logLevel)'")
         }
+        guard adminMaxConnections >= 1 else { throw ValidationError("--admin-max-connections must be 1 or more") }
         guard adminAddress.split(separator: ":").last.flatMap({ Int($0) }) != nil else {
             throw ValidationError("--admin-address must be host:port")
         }
@@ -310,6 +314,7 @@ public struct RunOptions: ParsableArguments {
             configuration.record = (record, size)
         }
         configuration.admin.showsDecisionTraces = decisionTraces
+        configuration.admin.maximumConnections = adminMaxConnections
         let hostPort = adminAddress.split(separator: ":")
         configuration.admin.host = hostPort.dropLast().joined(separator: ":")
         configuration.admin.port = Int(hostPort.last ?? "") ?? AdminServer.Configuration.defaultPort

@@ -3,6 +3,7 @@ import BrokerRouter
 import Foundation
 import HTTPServing
 import Hummingbird
+import HummingbirdCore
 import Logging
 import RoutingRules
 import ServiceLifecycle
@@ -27,6 +28,10 @@ public final class AdminServer: Sendable {
         public var showsDecisionTraces = true
         /// Connections idle this long are closed (3,000 idle connections were held open before).
         public var idleTimeout: Duration = .seconds(30)
+        /// At most this many admin connections are open at once; more wait in the listen backlog.
+        /// Kept well below the process's file limit: 1,100 idle connections once took every file
+        /// descriptor and the AMQP reconnection failed for 30 s.
+        public var maximumConnections = 128
 
         public init() {}
 
@@ -176,12 +181,15 @@ public final class AdminServer: Sendable {
         logger.logLevel = .warning
         let address = BindAddress(host: configuration.host, port: configuration.port)
         let idleTimeout = configuration.idleTimeout
+        let maximumConnections = max(1, configuration.maximumConnections)
         let server: ListeningServer
         do {
             server = try await ListeningServer.start(logger: logger) { onServerRunning in
                 Application(
                     router: router, server: .http1(configuration: .init(idleTimeout: .init(idleTimeout))),
-                    configuration: .init(address: .hostname(address.host, port: address.port)),
+                    configuration: .init(
+                        address: .hostname(address.host, port: address.port),
+                        availableConnectionsDelegate: MaximumAvailableConnections(maximumConnections)),
                     onServerRunning: onServerRunning, logger: logger)
             }
         } catch {

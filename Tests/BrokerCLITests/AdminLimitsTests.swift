@@ -1,0 +1,61 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The admin port as an attacker uses it: connections are capped below the process's file limit.
+@Suite struct AdminLimitsTests {
+    /// Open file descriptors of process `pid`.
+    func openFiles(_ pid: Int32) -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
+    }
+
+    /// `count` TCP connections to 127.0.0.1:`port`, kept open (their sockets).
+    func connect(_ count: Int, to port: Int) -> [Int32] {
+        (0..<count).compactMap { _ in
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            guard connected == 0 else {
+                close(fd)
+                return nil
+            }
+            return fd
+        }
+    }
+
+    /// 1,100 idle admin connections took every file descriptor of the default soft limit (1,024):
+    /// the AMQP reconnection then failed for 30 s. Now at most --admin-max-connections are open.
+    @Test func idleAdminConnectionsAreCappedBelowTheFileLimit() async throws {
+        let port = try freePort()
+        let broker = try ChildProcess(
+            "broker-admin-cap",
+            arguments: [
+                "run", "--transport", "memory://cap", "--rules", "rules/default.yaml", "--registry",
+                "rules/registries/three-agents.yaml", "--admin-address", "127.0.0.1:\(port)", "--no-watch-rules",
+                "--admin-max-connections", "16",
+            ])
+        defer { broker.send(SIGKILL) }
+        try await eventually("ready", timeout: .seconds(20)) {
+            await http("GET", "http://127.0.0.1:\(port)/readyz", timeout: 1).status == 200
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        let before = openFiles(broker.pid)
+        let sockets = await Task.detached { connect(200, to: port) }.value
+        #expect(sockets.count == 200, "the listen backlog takes the rest")
+        try await Task.sleep(for: .seconds(1))
+        let during = openFiles(broker.pid)
+        #expect(during - before <= 16 + 2, "admin connections held open: \(during - before) (cap 16)")
+        for fd in sockets { close(fd) }
+        try await eventually("the admin port answers again", timeout: .seconds(20)) {
+            await http("GET", "http://127.0.0.1:\(port)/healthz", timeout: 1).status == 200
+        }
+        print("200 idle admin connections: \(during - before) open in the broker (cap 16)")
+    }
+}
