@@ -109,10 +109,19 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
 
     /// Declares `queues` (durable) now when connected, and on every reconnection from now on.
     public func declare(_ queues: [String]) async throws {
+        try await declare(queues, again: false)
+    }
+
+    /// Declares `queues` now even if they were declared before (one was deleted).
+    public func declareAgain(_ queues: [String]) async throws {
+        try await declare(queues, again: true)
+    }
+
+    private func declare(_ queues: [String], again: Bool) async throws {
         let new = declaredQueues.withLock { declared -> [String] in
             let new = queues.filter { !declared.contains($0) }
             declared += new
-            return new
+            return again ? queues : new
         }
         guard !new.isEmpty, isConnected else { return }
         try await withCheckedThrowingContinuation { continuation in

@@ -55,6 +55,14 @@ extension Daemon {
         } else {
             checks.append(Check(check: "dead_letter", ok: true, detail: "\(deadLetters.failures) failed so far"))
         }
+        let missing = router.outputQueues.failures
+        checks.append(
+            Check(
+                check: "output_queues", ok: missing.isEmpty,
+                detail: missing.isEmpty
+                    ? "declared"
+                    : missing.map { "\($0.queue) is gone and cannot be declared: \($0.reason)" }.joined(
+                        separator: "; ")))
         for (name, health) in transports {
             checks.append(Check(check: name, ok: health.isUp, detail: health.description))
         }

@@ -49,6 +49,8 @@ public final class MessageRouter: Sendable {
     public let dataPathAgents: DataPathAgents
     /// Whether dead letters go through (for readiness and metrics).
     public let deadLetters = DeadLetterHealth()
+    /// Output queues the rules name that went missing, declared again.
+    public let outputQueues: OutputQueueRepair
     private let observer: (any RouterObserver)?
     private let gate: RoutingGate
     private let cycles: CycleDetector
@@ -67,6 +69,7 @@ public final class MessageRouter: Sendable {
         self.output = output
         self.configuration = configuration
         self.observer = observer
+        outputQueues = OutputQueueRepair(output: output)
         dataPathAgents = DataPathAgents(
             maximumRecordsPerMessage: configuration.maximumDataPathRecordsPerMessage,
             maximumNewAgents: configuration.maximumDataPathAgents, trust: configuration.dataPathTrust,
@@ -281,6 +284,10 @@ public final class MessageRouter: Sendable {
                     // unacknowledged is what slows the broker down.
                     retry.append(pending[index])
                 case .returned(let reason):
+                    let target = message.target
+                    if target.exchange.isEmpty, ruleSet.namedQueues.contains(target.routingKey) {
+                        await outputQueues.queueMissing(target.routingKey)
+                    }
                     if ContinuousClock.now - started < configuration.unroutableRetry {
                         retry.append(pending[index])
                     } else {

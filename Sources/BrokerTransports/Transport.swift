@@ -78,11 +78,17 @@ public protocol OutboundSink: TransportLifecycle {
     /// them), now if connected and on every reconnection. Throws when they cannot be declared
     /// now; the sink still declares them when it reconnects.
     func declare(_ queues: [String]) async throws
+    /// Declares `queues` again now, although they were declared before: the message system said
+    /// one is gone (deleted by hand, or by a policy) and the broker owns it by configuration.
+    func declareAgain(_ queues: [String]) async throws
 }
 
 extension OutboundSink {
     /// Sinks without queues to declare accept any name.
     public func declare(_ queues: [String]) async throws {}
+
+    /// As ``declare(_:)`` for sinks that keep no record of what they declared.
+    public func declareAgain(_ queues: [String]) async throws { try await declare(queues) }
 
     /// Accepted when its outcome is known: in order, one publish at a time.
     public func publish(_ message: OutboundMessage, accepted: @escaping @Sendable () -> Void) async
