@@ -319,6 +319,9 @@ public final class AgentServerSimulator: Sendable {
     /// Refuse (or accept again) broker registrations with an `ERROR` reply.
     public func refuseRegistrations(_ refuse: Bool) { state.values.withLock { $0.refuseRegistration = refuse } }
 
+    /// Accept status subscriptions and never send their first list (or, `false`, behave again).
+    public func withholdFirstList(_ withhold: Bool) { state.values.withLock { $0.withholdFirstList = withhold } }
+
     /// Leave `grpc_port` out of registration replies (a broken server).
     public func omitGRPCPort(_ omit: Bool) { state.values.withLock { $0.omitGRPCPort = omit } }
 

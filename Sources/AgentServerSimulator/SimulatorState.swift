@@ -20,6 +20,8 @@ final class SimulatorState: Sendable {
         /// Set while the server stops: registrations are turned away.
         var shuttingDown = false
         var omitGRPCPort = false
+        /// Accept status subscriptions and never send the first list (a hostile server).
+        var withholdFirstList = false
         var grpcPortReply: JSONValue?
         var grpcPort = 0
         var registrations = 0
@@ -78,6 +80,11 @@ struct SimulatedStatusService: AgentStatus_AgentStatusService.SimpleServiceProto
     ) async throws {
         let (id, updates) = state.subscribe(brokerID: request.brokerID)
         defer { state.unsubscribe(id) }
+        if state.values.withLock({ $0.withholdFirstList }) {
+            // Silent until the client gives up (or the server stops).
+            for try await _ in updates {}
+            return
+        }
         try await response.write(AgentStatus_AgentStatusResponse(state.fullList))
         for try await update in updates {
             try await response.write(AgentStatus_AgentStatusResponse(update))

@@ -40,6 +40,9 @@ public final class GRPCStatusFeed: StatusFeed {
         public var security: Security = .plaintext
         /// When the registry warms up after the server's list comes back short, and how long.
         public var warmup = RegistryWarmup.Policy()
+        /// A stream that has sent nothing this long after it opened is given up and opened again
+        /// (a server that accepts the call and never sends its first list was waited on forever).
+        public var firstListTimeout: Duration = .seconds(30)
 
         /// How the status stream is secured.
         public enum Security: Sendable, Hashable {
@@ -167,7 +170,7 @@ public final class GRPCStatusFeed: StatusFeed {
             let receivedBefore = progress.messages
             var refused = false
             do {
-                try await subscribe(registration, progress: progress)
+                try await subscribe(registration, progress: progress, firstMessageWithin: receivedBefore)
                 logger.warning(
                     "status stream ended", metadata: ["server": "\(registration.grpcHost):\(registration.grpcPort)"])
             } catch is CancellationError {
@@ -201,6 +204,37 @@ public final class GRPCStatusFeed: StatusFeed {
             current = (error as? RPCError)?.cause
         }
         return false
+    }
+
+    /// Subscribes, giving the stream up when it has delivered nothing (its count still at
+    /// `before`) within ``Configuration/firstListTimeout``.
+    private func subscribe(
+        _ registration: ServerRegistration, progress: StreamProgress, firstMessageWithin before: Int
+    ) async throws {
+        let timeout = configuration.firstListTimeout
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await self.subscribe(registration, progress: progress)
+                return true
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                guard progress.messages > before else { throw NoFirstList(timeout: timeout) }
+                return false
+            }
+            while let subscribed = try await group.next() {
+                if subscribed {
+                    group.cancelAll()
+                    return
+                }
+            }
+        }
+    }
+
+    /// The server accepted the subscription and sent nothing in time.
+    struct NoFirstList: Error, CustomStringConvertible {
+        var timeout: Duration
+        var description: String { "the status stream sent no agent list within \(timeout) of opening" }
     }
 
     private func subscribe(_ registration: ServerRegistration, progress: StreamProgress) async throws {

@@ -181,6 +181,26 @@ struct Harness {
         await h.stop()
     }
 
+    /// A server that accepts the subscription and never sends its first list was waited on
+    /// forever, silently: the stream is given up after the deadline, logged, and opened again.
+    @Test func aStreamThatNeverSendsItsFirstListIsGivenUpAndOpenedAgain() async throws {
+        let simulator = AgentServerSimulator()
+        simulator.setAgents(agents(3))
+        simulator.withholdFirstList(true)
+        try await simulator.start()
+        let h = Harness(simulator: simulator) { _, feed in feed.firstListTimeout = .milliseconds(500) }
+        let registry = h.agentRegistry
+        try await eventually("the silent stream is given up and opened again", timeout: .seconds(10)) {
+            simulator.subscribedBrokerIDs.count >= 2
+        }
+        #expect(!registry.sync.isSynced)
+        simulator.withholdFirstList(false)
+        try await eventually("synced once the server sends its list", timeout: .seconds(10)) {
+            registry.sync.isSynced && registry.snapshot.count == 3
+        }
+        await h.stop()
+    }
+
     @Test func aBrokenStreamKeepsTheRegistryAndResyncs() async throws {
         let simulator = AgentServerSimulator()
         simulator.setAgents(agents(3))
