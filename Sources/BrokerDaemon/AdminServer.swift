@@ -40,6 +40,8 @@ public final class AdminServer: Sendable {
 
     let configuration: Configuration
     private let running = Mutex<ListeningServer?>(nil)
+    /// The filtered and sorted `/agents` queries, bounded.
+    public let agentQueries = AgentQueryCache()
 
     init(configuration: Configuration) { self.configuration = configuration }
 
@@ -110,7 +112,16 @@ public final class AdminServer: Sendable {
             let selection = AgentQuery(
                 text: query.get("q"), online: query.get("online"), sort: query.get("sort"), order: query.get("order"))
             let deliveries = daemon.telemetry.deliveriesByAgent
-            let selected = selection.isIdentity ? nil : selection.agents(of: snapshot, deliveries: deliveries)
+            var selected: [Agent]?
+            if !selection.isIdentity {
+                selected = daemon.admin.agentQueries.agents(selection, in: snapshot, deliveries: deliveries)
+                guard selected != nil else {
+                    var busy = Self.json(
+                        ["error": "too many agent searches at once; try again in a second"], status: .tooManyRequests)
+                    busy.headers[.retryAfter] = "1"
+                    return busy
+                }
+            }
             let page = AgentPage(
                 offset: query.get("offset", as: Int.self), limit: query.get("limit", as: Int.self),
                 count: selected?.count ?? snapshot.count)

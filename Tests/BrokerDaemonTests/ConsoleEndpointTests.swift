@@ -166,4 +166,29 @@ func exchange(
             #expect(try await exchange("GET", base + "/agents?online=false").body.contains(#""matched":0"#))
         }
     }
+
+    /// Anyone on the admin port may search the agents, and each search reads the whole registry:
+    /// eight clients polling one search slowed routing tenfold with 100,000 agents. The same
+    /// search is answered from its last result; at most four are computed a second.
+    @Test func agentSearchesAreAnsweredFromTheLastResultAndBounded() async throws {
+        try await withMemoryDaemon { daemon, _, base in
+            let before = daemon.admin.agentQueries.computations
+            for _ in 0..<40 {
+                let answer = try await exchange("GET", base + "/agents?q=agent&sort=last_seen")
+                #expect(answer.status == 200)
+            }
+            #expect(daemon.admin.agentQueries.computations - before == 1, "40 polls of one search on one registry")
+            var statuses: [Int] = []
+            var retryAfter: String?
+            for i in 0..<12 {
+                let answer = try await exchange("GET", base + "/agents?q=a\(i)")
+                statuses.append(answer.status)
+                if answer.status == 429 { retryAfter = answer.headers["retry-after"] }
+            }
+            // Within a second at most four are computed (the first search above may be one of them).
+            #expect((1...4).contains(statuses.filter { $0 == 200 }.count), "\(statuses)")
+            #expect(statuses.contains(429), "12 different searches at once: \(statuses)")
+            #expect(retryAfter == "1")
+        }
+    }
 }
