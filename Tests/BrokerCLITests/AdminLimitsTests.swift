@@ -11,23 +11,7 @@ import Testing
 
     /// `count` TCP connections to 127.0.0.1:`port`, kept open (their sockets).
     func connect(_ count: Int, to port: Int) -> [Int32] {
-        (0..<count).compactMap { _ in
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
-            guard connected == 0 else {
-                close(fd)
-                return nil
-            }
-            return fd
-        }
+        (0..<count).compactMap { _ in connectToLoopback(port: port) }
     }
 
     /// 1,100 idle admin connections took every file descriptor of the default soft limit (1,024):

@@ -7,18 +7,8 @@ import Testing
 /// One HTTP exchange over a plain socket, so the test controls every header (URLSession sets
 /// Host itself); returns what the server sent until it closed or `timeout` passed.
 func rawHTTP(port: Int, _ text: String, timeout: Int = 5) throws -> String {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    let fd = try #require(connectToLoopback(port: port), "cannot connect to 127.0.0.1:\(port)")
     defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-        }
-    }
-    try #require(connected == 0, "cannot connect to 127.0.0.1:\(port)")
     var wait = timeval(tv_sec: timeout, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
     _ = text.withCString { send(fd, $0, strlen($0), 0) }
