@@ -144,7 +144,7 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
                 let delay = backoff.next()
                 // A queue declared otherwise is not a lost connection: say what to change.
                 var what = "connection lost"
-                if let failure = error as? AMQPError, case .configuration = failure { what = "cannot consume" }
+                if case .configuration = error { what = "cannot consume" }
                 logger.error(
                     "\(what); reconnecting",
                     metadata: ["queue": "\(queue)", "error": "\(error)", "delay": "\(delay)"])

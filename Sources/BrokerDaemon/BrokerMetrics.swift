@@ -82,39 +82,44 @@ struct ConventionalNames: MetricsFactory {
 
     static func help(_ name: String) -> String { BrokerMetrics.help[name] ?? "\(name) (reported by a library)." }
 
+    /// `name` (already conventional, suffix included) with its help text.
+    static func descriptor(_ name: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help(name))
+    }
+
     static func labels(_ dimensions: [(String, String)]) -> [(String, String)] {
         dimensions.map { (name($0.0, suffix: ""), $0.1) }
     }
 
     func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler {
         let name = Self.name(label, suffix: "_total")
-        return prometheus.registry.makeCounter(name: name, labels: Self.labels(dimensions), help: Self.help(name))
+        return prometheus.registry.makeCounter(descriptor: Self.descriptor(name), labels: Self.labels(dimensions))
     }
 
     func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> any FloatingPointCounterHandler {
         let name = Self.name(label, suffix: "_total")
-        return prometheus.registry.makeCounter(name: name, labels: Self.labels(dimensions), help: Self.help(name))
+        return prometheus.registry.makeCounter(descriptor: Self.descriptor(name), labels: Self.labels(dimensions))
     }
 
     func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
         let name = Self.name(label, suffix: "")
         let labels = Self.labels(dimensions)
-        guard aggregate else { return prometheus.registry.makeGauge(name: name, labels: labels, help: Self.help(name)) }
+        guard aggregate else { return prometheus.registry.makeGauge(descriptor: Self.descriptor(name), labels: labels) }
         let buckets = prometheus.valueHistogramBuckets[name] ?? prometheus.defaultValueHistogramBuckets
         return prometheus.registry.makeValueHistogram(
-            name: name, labels: labels, buckets: buckets, help: Self.help(name))
+            descriptor: Self.descriptor(name), labels: labels, buckets: buckets)
     }
 
     func makeMeter(label: String, dimensions: [(String, String)]) -> any MeterHandler {
         let name = Self.name(label, suffix: "")
-        return prometheus.registry.makeGauge(name: name, labels: Self.labels(dimensions), help: Self.help(name))
+        return prometheus.registry.makeGauge(descriptor: Self.descriptor(name), labels: Self.labels(dimensions))
     }
 
     func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {
         let name = Self.name(label, suffix: "_seconds")
         let buckets = prometheus.durationHistogramBuckets[name] ?? prometheus.defaultDurationHistogramBuckets
         return prometheus.registry.makeDurationHistogram(
-            name: name, labels: Self.labels(dimensions), buckets: buckets, help: Self.help(name))
+            descriptor: Self.descriptor(name), labels: Self.labels(dimensions), buckets: buckets)
     }
 
     func destroyCounter(_ handler: any CounterHandler) { prometheus.destroyCounter(handler) }

@@ -136,7 +136,9 @@ public final class DecisionRecorder: Sendable {
         } catch {
             logger.error("cannot rotate the record file", metadata: ["path": "\(path)", "error": "\(error)"])
         }
-        FileManager.default.createFile(atPath: path, contents: nil)
+        if !FileManager.default.createFile(atPath: path, contents: nil) {
+            logger.error("cannot start a new record file", metadata: ["path": "\(path)"])
+        }
     }
 
     private func append(_ bytes: ArraySlice<UInt8>, to size: Int) -> Int {

@@ -31,7 +31,7 @@ public final class RuleWatcher: @unchecked Sendable {
         var directories: Set<String> = []
         for path in paths {
             var isDirectory: ObjCBool = false
-            FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+            _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
             directories.insert(
                 isDirectory.boolValue ? path : (path as NSString).deletingLastPathComponent.nonEmpty ?? ".")
         }

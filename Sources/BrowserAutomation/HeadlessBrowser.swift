@@ -38,7 +38,7 @@ public final class HeadlessBrowser: @unchecked Sendable {
         let profile = FileManager.default.temporaryDirectory.appendingPathComponent("broker-chromium-\(UUID())")
         try FileManager.default.createDirectory(at: profile, withIntermediateDirectories: true)
         let output = profile.appendingPathComponent("output.log")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = [

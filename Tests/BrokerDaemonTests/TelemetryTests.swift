@@ -6,7 +6,7 @@ import RoutingRules
 import Testing
 
 @Suite struct TelemetryTests {
-    let ruleSet = try! RuleSetLoader().load([
+    let ruleSet = RuleSetLoader().load([
         RuleSource(name: "r.yaml", text: "version: 1\nroutes:\n  - { name: all, deliver: as_is }\n")
     ]).ruleSet!
 

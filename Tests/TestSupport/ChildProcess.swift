@@ -13,7 +13,7 @@ public final class ChildProcess: @unchecked Sendable {
     ) throws {
         self.name = name
         outputFile = temporaryPath("\(name).log")
-        FileManager.default.createFile(atPath: outputFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputFile.path, contents: nil)
         let output = try FileHandle(forWritingTo: outputFile)
         process.executableURL = executable
         process.arguments = arguments
