@@ -170,8 +170,7 @@ public final class AgentServerSimulator: Sendable {
     /// Agents come back after a restart at random moments within `spread` of the server
     /// listening, one by one, each under a new id (as a new WebSocket connection gets one).
     private func reconnect(_ records: [AgentStatusRecord], over spread: Duration) {
-        let spreadSeconds = Double(spread.components.seconds) + Double(spread.components.attoseconds) / 1e18
-        let moments = records.map { _ in Double.random(in: 0...max(0, spreadSeconds)) }.sorted()
+        let moments = records.map { _ in Double.random(in: 0...max(0, spread.seconds)) }.sorted()
         let started = ContinuousClock.now
         let task = Task { [self] in
             for (record, moment) in zip(records, moments) {

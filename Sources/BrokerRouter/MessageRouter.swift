@@ -144,8 +144,9 @@ public final class MessageRouter: Sendable {
                 inbound, code: "routing_cycle", reason: reason, route: nil, queue: ruleSet.deadLetterQueue,
                 ruleSet: ruleSet, turn: turn)
             logCycle(
-                outcome, messageID: (try? Message(decoding: inbound.body))?.messageID, count: ("hops", hops),
-                reason: reason)
+                outcome,
+                messageID: (try? Message(decoding: inbound.body, maximumSize: configuration.maximumMessageSize))?
+                    .messageID, count: ("hops", hops), reason: reason)
             return outcome
         }
         let message: Message
@@ -169,11 +170,15 @@ public final class MessageRouter: Sendable {
                 return outcome
             }
         }
-        var seed = StableHash.mix(sequence.add(1, ordering: .relaxed).newValue)
-        var random = FastRandom(seed: seed)
-        var snapshot = registry.snapshot
-        var started = ContinuousClock.now
-        var decision = ruleSet.evaluate(message, in: snapshot, random: &random)
+        /// One evaluation on the registry as it is now, with a seed of its own.
+        func evaluateNow() -> (UInt64, AgentRegistry.Snapshot, ContinuousClock.Instant, Decision) {
+            let seed = StableHash.mix(sequence.add(1, ordering: .relaxed).newValue)
+            var random = FastRandom(seed: seed)
+            let snapshot = registry.snapshot
+            let started = ContinuousClock.now
+            return (seed, snapshot, started, ruleSet.evaluate(message, in: snapshot, random: &random))
+        }
+        var (seed, snapshot, started, decision) = evaluateNow()
         while decision.choseAmongAgents && registry.sync.isWarming {
             // The server's view has not settled (it restarted and its agents are reconnecting):
             // a choice among the agents online now, or "nobody is online", is not final yet.
@@ -190,11 +195,7 @@ public final class MessageRouter: Sendable {
                     inbound, code: code, reason: reason, route: nil, queue: ruleSet.deadLetterQueue, ruleSet: ruleSet,
                     turn: turn)
             }
-            seed = StableHash.mix(sequence.add(1, ordering: .relaxed).newValue)
-            random = FastRandom(seed: seed)
-            snapshot = registry.snapshot
-            started = ContinuousClock.now
-            decision = ruleSet.evaluate(message, in: snapshot, random: &random)
+            (seed, snapshot, started, decision) = evaluateNow()
         }
         if observer != nil {
             record.evaluation = ContinuousClock.now - started
@@ -245,12 +246,15 @@ public final class MessageRouter: Sendable {
     }
 
     /// One warning per broken cycle, at most one every 10 s (saying how many it stands for).
-    private func logCycle(_ outcome: RoutingOutcome, messageID: String?, count: (String, Int), reason: String) {
+    /// `messageID` is read only for a line that is written (decoding the body is not free).
+    private func logCycle(
+        _ outcome: RoutingOutcome, messageID: @autoclosure () -> String?, count: (String, Int), reason: String
+    ) {
         guard case .deadLettered = outcome else { return }
         let (log, heldBack) = cycleLog.admit()
         guard log else { return }
         var metadata: Logger.Metadata = [
-            "message_id": "\(messageID ?? "-")", count.0: "\(count.1)", "reason": "\(reason)",
+            "message_id": "\(messageID() ?? "-")", count.0: "\(count.1)", "reason": "\(reason)",
         ]
         if heldBack > 0 { metadata["more_cycles_since_last_line"] = "\(heldBack)" }
         logger.warning("routing cycle broken: message dead-lettered as routing_cycle", metadata: metadata)

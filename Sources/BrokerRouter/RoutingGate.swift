@@ -102,8 +102,3 @@ extension RoutingGate.Verdict {
         return .wait(reason: reason)
     }
 }
-
-extension Duration {
-    /// The duration in seconds.
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}
