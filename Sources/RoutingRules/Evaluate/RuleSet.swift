@@ -44,19 +44,19 @@ public final class RuleSet: Sendable {
         self.defaultOutput = defaultOutput
         self.deadLetterQueue = deadLetterQueue
         self.indexedMetricKeys = indexedMetricKeys
-    }
-
-    /// The queues this rule set publishes to by a fixed name (dead-letter queue, default output,
-    /// route outputs without placeholders): what should exist before it goes live. Queues
-    /// named by a template (`agent_queue_{agent.id}`) are the agent server's to declare.
-    public var namedQueues: Set<String> {
         var queues: Set<String> = [deadLetterQueue]
         if case .queue(let name) = defaultOutput { queues.insert(name) }
         for route in routes + [onNoRoute] {
             if case .queue(let name)? = route.output, let constant = name.constant { queues.insert(constant) }
         }
-        return queues
+        namedQueues = queues
     }
+
+    /// The queues this rule set publishes to by a fixed name (dead-letter queue, default output,
+    /// route outputs without placeholders): what should exist before it goes live. Queues
+    /// named by a template (`agent_queue_{agent.id}`) are the agent server's to declare. Worked
+    /// out once: the router asks on every copy that found no queue.
+    public let namedQueues: Set<String>
 
     /// Decides what to do with `message` given the registry `snapshot`.
     ///
