@@ -181,6 +181,7 @@ public struct RuleSetLoader: Sendable {
             timings.syntax += clock.now - parsing
         }
         var compiler = RuleSetCompiler()
+        compiler.maximumPatternSteps = limits.maximumPatternSteps
         compiler.specialises = specialisesPredicates
         compiler.checksShadowing = !diagnostics.contains { $0.severity == .error }
         let ruleSet = compiler.compile(files, hash: Self.hash(sources))

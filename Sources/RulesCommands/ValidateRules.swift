@@ -92,6 +92,14 @@ public struct ValidateRules: ParsableCommand {
               hash, sort, free     \(ms(stages.other))
               load in all          \(ms(stages.total))  (\(ratio)× libyaml alone)
               libyaml alone        \(ms(baseline))  (\(events) events, the same bytes, this run)
+              peak memory          \(Self.peakResidentMegabytes()) MB  (the whole process, resident)
             """)
+    }
+
+    /// The most memory the process has had resident so far, in megabytes.
+    static func peakResidentMegabytes() -> Int {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return usage.ru_maxrss / 1024  // kilobytes on Linux
     }
 }

@@ -109,6 +109,23 @@ import Testing
             ], "\(run.error)")
     }
 
+    /// 350 KB of rules with 4,000 patterns of `(a{1000}){19}` took 1.8 GB to compile: the
+    /// patterns share a budget, so such a file is refused, in a bounded amount of memory.
+    @Test func patternHeavyRulesAreRefusedInBoundedMemory() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("patterns-\(UUID()).yaml")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let routes = (0..<4000).map {
+            "  - name: r\($0)\n    when: {message.text: {matches: '(a{1000}){19}'}}\n    deliver: as_is\n"
+        }
+        try ("version: 1\nroutes:\n" + routes.joined()).write(to: file, atomically: true, encoding: .utf8)
+        let run = try await broker(["validate-rules", "--timings", file.path])
+        #expect(run.status == 1)
+        #expect(run.output.contains("more than 1000000 automaton steps"), "\(run.output)")
+        let peak = run.error.split(separator: "\n").first { $0.contains("peak memory") }
+            .flatMap { Int($0.split(separator: " ").dropFirst(2).first ?? "") }
+        #expect(try #require(peak, "\(run.error)") < 400, "validate-rules peaked at \(peak ?? 0) MB")
+    }
+
     @Test func shippedRuleTestsPass() async throws {
         let run = try await broker(["test-rules", "rules/tests"])
         #expect(run.status == 0, "\(run.output)")

@@ -114,6 +114,55 @@ func exchange(
         }
     }
 
+    /// Two trials of a 100 KB message against costly pasted patterns answered after 34 s while
+    /// `/healthz` took 32 s and routing stalled: the time limit now stops the work, which runs
+    /// beside the routing path, not on it; pasted rules have a budget for their patterns.
+    @Test func aTrialStopsAtItsTimeLimitAndLeavesTheBrokerResponsive() async throws {
+        try await withMemoryDaemon { daemon, queues, base in
+            let routes = (0..<150).map {
+                "  - name: r\($0)\n    when: { message.text: { matches: '(a|b){1,200}c' } }\n    deliver: as_is\n"
+            }
+            let rules = "version: 1\nroutes:\n" + routes.joined()
+            let text = String(repeating: "ab", count: 50_000)
+            let request = JSONValue.object(
+                JSONObject([("message", .object(JSONObject([("text", .string(text))]))), ("rules", .string(rules))]))
+            var body: [UInt8] = []
+            JSONWriter.write(request, into: &body)
+            let clock = ContinuousClock()
+            let started = clock.now
+            async let first = exchange("POST", base + "/-/try", body: body, headers: Self.json)
+            async let second = exchange("POST", base + "/-/try", body: body, headers: Self.json)
+            try await Task.sleep(for: .milliseconds(500))
+            let probe = clock.now
+            #expect(try await exchange("GET", base + "/healthz").status == 200)
+            for i in 0..<20 {
+                queues.enqueue(Array(#"{"message_type":"TEXT","message_id":"m\#(i)"}"#.utf8), to: "broker_input_queue")
+            }
+            try await eventually("twenty are settled") { daemon.router.statistics.settled >= 20 }
+            let responsive = clock.now - probe
+            let answers = try await [first, second]
+            let elapsed = clock.now - started
+            for answer in answers {
+                #expect(answer.status == 503 && answer.body.contains("was stopped"), "\(answer.status) \(answer.body)")
+            }
+            #expect(elapsed < .seconds(6), "two trials limited to 2 s answered after \(elapsed)")
+            #expect(responsive < .seconds(2), "health and routing took \(responsive) while trials ran")
+
+            let budget =
+                "version: 1\nroutes:\n"
+                + (0..<12).map {
+                    "  - name: r\($0)\n    when: { message.text: { matches: '(a{1000}){19}' } }\n    deliver: as_is\n"
+                }.joined()
+            let overBudget = JSONValue.object(
+                JSONObject([("message", .object(JSONObject([("text", .string("a"))]))), ("rules", .string(budget))]))
+            var refusedBody: [UInt8] = []
+            JSONWriter.write(overBudget, into: &refusedBody)
+            let refused = try await exchange("POST", base + "/-/try", body: refusedBody, headers: Self.json)
+            #expect(
+                refused.status == 422 && refused.body.contains("more than 200000 automaton steps"), "\(refused.body)")
+        }
+    }
+
     @Test func countsFiltersAndSortsAreWhatThePagesShow() async throws {
         try await withMemoryDaemon { daemon, queues, base in
             for i in 0..<6 {

@@ -189,7 +189,8 @@ enum Test: Sendable {
     case exists(Bool)
     case prefix(String)
     case suffix(String)
-    case contains(ScalarKey)
+    /// An element of a list equal to the key, or (when the key is text) the text inside a text.
+    case contains(ScalarKey, TextSearch?)
     case matches(LinearRegex)
     case less(Double, orEqual: Bool)
     case greater(Double, orEqual: Bool)

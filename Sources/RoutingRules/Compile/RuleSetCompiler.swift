@@ -27,14 +27,18 @@ struct RuleSetCompiler {
     var specialises = true
     /// Whether to look for unreachable routes: not when parsing already found errors.
     var checksShadowing = true
+    /// See ``RuleFileLimits/maximumPatternSteps``.
+    var maximumPatternSteps = RuleFileLimits().maximumPatternSteps
 
     mutating func compile(_ files: [RuleFileSyntax], hash: String) -> RuleSet? {
         let defaults = pass("merge defaults") { MergedDefaults(files, sink: &$0) }
         let table = pass("route table") { RouteTable(files, sink: &$0) }
         pass("otherwise chains") { table.checkChains(sink: &$0) }
-        let specialises = specialises
+        let (specialises, maximumPatternSteps) = (specialises, maximumPatternSteps)
         let lowered = pass("lowering") {
-            RouteLowering.lower(table, defaults: defaults, specialises: specialises, sink: &$0)
+            RouteLowering.lower(
+                table, defaults: defaults, specialises: specialises, maximumPatternSteps: maximumPatternSteps,
+                sink: &$0)
         }
         guard checksShadowing, !sink.hasErrors else { return nil }
         pass("shadowing") { ShadowingCheck.run(table, sink: &$0) }

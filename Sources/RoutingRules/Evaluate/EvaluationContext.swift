@@ -71,6 +71,8 @@ struct EvaluationContext {
     var routeName: String = ""
     /// Set once a selection ran: the decision then depends on who is online.
     var choseAmongAgents = false
+    /// When a trial of untrusted rules gives up; `nil` on the routing path.
+    var deadline: EvaluationDeadline? = nil
 
     /// The instant `within` compares against (read from the clock only when asked).
     var now: Date { fixedNow ?? Date() }
@@ -168,9 +170,18 @@ struct EvaluationContext {
         switch value(of: check.subject) {
         case nil: actual = "is absent"
         case .bool(let b)?, .json(.bool(let b))?: actual = "is \(b)"
-        case let value?: actual = "is \(value.templateText.debugDescription)"
+        case let value?: actual = "is \(Self.excerpt(value.templateText).debugDescription)"
         }
         return "\(check.description) (\(check.subject) \(actual))"
+    }
+
+    /// At most the first 200 characters of `text`, with how long it is: an explanation names the
+    /// value a test saw once per route, and a long message would otherwise be copied into every line.
+    static func excerpt(_ text: String) -> String {
+        guard text.utf8.count > 200, let cut = text.index(text.startIndex, offsetBy: 200, limitedBy: text.endIndex),
+            cut < text.endIndex
+        else { return text }
+        return "\(text[..<cut])… (\(text.utf8.count) bytes)"
     }
 
     static func describe(_ predicate: Predicate) -> String {
@@ -200,11 +211,11 @@ struct EvaluationContext {
         case .equals(let matcher): return matcher.matches(value)
         case .prefix(let p): return value.string?.hasPrefix(p) ?? false
         case .suffix(let s): return value.string?.hasSuffix(s) ?? false
-        case .contains(let key):
+        case .contains(let key, let search):
             if case .json(.array(let items)) = value { return items.contains { ScalarKey($0) == key } }
-            guard case .string(let needle) = key, let haystack = value.string else { return false }
-            return haystack.contains(needle)
-        case .matches(let regex): return value.string.map(regex.matches) ?? false
+            guard let search, let haystack = value.string else { return false }
+            return search.occurs(in: haystack)
+        case .matches(let regex): return value.string.map { regex.matches($0, deadline: deadline) } ?? false
         case .less(let bound, let orEqual):
             guard let n = value.number else { return false }
             return orEqual ? n <= bound : n < bound

@@ -72,11 +72,11 @@ public final class RuleSet: Sendable {
 
     func evaluate<Observer: EvaluationObserver>(
         _ message: Message, in snapshot: AgentRegistry.Snapshot, random: inout FastRandom, now: Date?,
-        observer: inout Observer
+        observer: inout Observer, deadline: EvaluationDeadline? = nil
     ) -> Decision {
         evaluate(
             message, in: snapshot, random: &random, now: now, observer: &observer,
-            candidates: index.routes(for: message.body))
+            candidates: index.routes(for: message.body), deadline: deadline)
     }
 
     /// The decision with every top-level route tried in order, without the index: the reference
@@ -90,9 +90,10 @@ public final class RuleSet: Sendable {
 
     private func evaluate<Observer: EvaluationObserver>(
         _ message: Message, in snapshot: AgentRegistry.Snapshot, random: inout FastRandom, now: Date?,
-        observer: inout Observer, candidates: [Int32]
+        observer: inout Observer, candidates: [Int32], deadline: EvaluationDeadline? = nil
     ) -> Decision {
         var context = EvaluationContext(message: message.body, snapshot: snapshot, now: now)
+        context.deadline = deadline
         for routeIndex in candidates {
             let route = routes[Int(routeIndex)]
             if readsRouteName { context.routeName = route.name }

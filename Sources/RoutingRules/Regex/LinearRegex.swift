@@ -8,6 +8,8 @@
 public struct LinearRegex: Sendable, CustomStringConvertible {
     /// The most NFA instructions a pattern may compile to.
     public static let maximumProgramSize = 20_000
+    /// How many automaton steps pass between two looks at a deadline (about a millisecond).
+    static let deadlineInterval = 1 << 16
 
     /// The pattern as written.
     public let pattern: String
@@ -28,9 +30,18 @@ public struct LinearRegex: Sendable, CustomStringConvertible {
 
     public var description: String { pattern }
 
+    /// The automaton steps (instructions) the pattern compiled to: what it costs in memory
+    /// (24 bytes each) and, per input character, at most in time.
+    public var programSize: Int { program.count }
+
     /// Whether the pattern matches somewhere in `text`.
-    public func matches(_ text: String) -> Bool {
+    ///
+    /// With a `deadline`, gives up (answering `false`) once it has passed: checked every
+    /// ``deadlineInterval`` steps of the automaton.
+    public func matches(_ text: String, deadline: EvaluationDeadline? = nil) -> Bool {
+        if let deadline, deadline.hasPassed { return false }
         let count = program.count
+        var work = 0
         return withUnsafeTemporaryAllocation(of: Int32.self, capacity: count * 5 + 4) { buffer in
             var current = ThreadList(base: buffer.baseAddress!, capacity: count)
             var next = ThreadList(base: buffer.baseAddress! + count, capacity: count)
@@ -50,6 +61,13 @@ public struct LinearRegex: Sendable, CustomStringConvertible {
                     return true
                 }
                 guard let input = scalar else { return false }
+                if let deadline {
+                    work &+= current.count + 1
+                    if work >= Self.deadlineInterval {
+                        work = 0
+                        if deadline.check() { return false }
+                    }
+                }
                 let following = iterator.next()
                 generation += 1
                 next.count = 0

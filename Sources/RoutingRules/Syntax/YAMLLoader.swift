@@ -12,6 +12,11 @@ public struct RuleFileLimits: Sendable, Hashable {
     public var maximumAliases = 256
     /// The deepest nesting of mappings and sequences.
     public var maximumDepth = 64
+    /// The most automaton steps all the regular expressions of a rule set compile to together
+    /// (each step takes 24 bytes, so a million is 24 MB; one pattern alone is limited to
+    /// ``LinearRegex/maximumProgramSize``). A bounded repetition counts its body once per
+    /// repeat: `(a{1000}){19}` is 19,001 steps.
+    public var maximumPatternSteps = 1_000_000
 
     public init() {}
 

@@ -137,15 +137,20 @@ struct ExplainingObserver: EvaluationObserver {
 extension RuleSet {
     /// Evaluates `message` and records every step; each step names at most `maximumCandidates`
     /// of its candidates (and counts them all).
+    ///
+    /// With a `deadline` (trials of untrusted rules), the work stops soon after it passes; the
+    /// explanation is then incomplete and `deadline.hasPassed` says so.
     public func explain(
         _ message: Message, in snapshot: AgentRegistry.Snapshot, random: inout FastRandom, now: Date? = nil,
-        maximumCandidates: Int = .max
+        maximumCandidates: Int = .max, deadline: EvaluationDeadline? = nil
     ) -> Explanation {
         var observer = ExplainingObserver()
         observer.maximumCandidates = maximumCandidates
-        let decision = evaluate(message, in: snapshot, random: &random, now: now, observer: &observer)
+        let decision = evaluate(
+            message, in: snapshot, random: &random, now: now, observer: &observer, deadline: deadline)
         let considered = Set(index.routes(for: message.body))
-        let context = EvaluationContext(message: message.body, snapshot: snapshot, now: now)
+        var context = EvaluationContext(message: message.body, snapshot: snapshot, now: now)
+        context.deadline = deadline
         let skipped = topLevel.filter { !considered.contains($0) }.map { slot in
             let route = routes[Int(slot)]
             return Explanation.Skipped(

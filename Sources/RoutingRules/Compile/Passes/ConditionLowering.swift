@@ -79,12 +79,29 @@ extension RouteLowering {
         case .prefix, .suffix, .contains:
             guard let s = scalar() else { return nil }
             if test.op != .contains && !requireKinds([.json, .string, .metric, .timestamp], "text") { return nil }
-            if test.op == .contains { return .contains(ScalarKey.keys(of: s).first ?? .string(s.text)) }
+            if test.op == .contains {
+                let key = ScalarKey.keys(of: s).first ?? .string(s.text)
+                if case .string(let needle) = key { return .contains(key, TextSearch(needle)) }
+                return .contains(key, nil)
+            }
             return test.op == .prefix ? .prefix(s.text) : .suffix(s.text)
         case .matches:
             guard let s = scalar(), requireKinds([.json, .string, .metric, .timestamp], "text") else { return nil }
+            // Past the rule set's budget nothing more is compiled: the error below was reported once.
+            guard patternSteps <= maximumPatternSteps else { return nil }
             do {
-                return .matches(try LinearRegex(s.text))
+                let regex = try LinearRegex(s.text)
+                patternSteps += regex.programSize
+                guard patternSteps <= maximumPatternSteps else {
+                    sink.error(
+                        test.value.location,
+                        "the regular expressions of this rule set compile to more than \(maximumPatternSteps) "
+                            + "automaton steps in all (this one, \(regex.programSize) steps, crosses the limit): "
+                            + "simplify the patterns; a bounded repetition such as {1000} counts its body once per repeat"
+                    )
+                    return nil
+                }
+                return .matches(regex)
             } catch {
                 sink.error(test.value.location, "invalid regular expression '\(s.text)': \(error)")
                 return nil

@@ -12,17 +12,23 @@ struct RouteLowering {
     /// Whether any condition or template reads `route.name` (evaluation tracks the route's
     /// name only then).
     var readsRouteName = false
+    /// The automaton steps of the regular expressions compiled so far, against their budget
+    /// (``RuleFileLimits/maximumPatternSteps``).
+    var patternSteps = 0
+    let maximumPatternSteps: Int
 
-    init(sink: DiagnosticSink, specialises: Bool) {
+    init(sink: DiagnosticSink, specialises: Bool, maximumPatternSteps: Int) {
         self.sink = sink
         self.specialises = specialises
+        self.maximumPatternSteps = maximumPatternSteps
     }
 
     /// Every route of `table` (in slot order), and the `on_no_route` fallback.
     static func lower(
-        _ table: RouteTable, defaults: MergedDefaults, specialises: Bool, sink: inout DiagnosticSink
+        _ table: RouteTable, defaults: MergedDefaults, specialises: Bool, maximumPatternSteps: Int,
+        sink: inout DiagnosticSink
     ) -> (routes: [CompiledRoute], noRoute: CompiledRoute, indexedMetricKeys: Set<String>, readsRouteName: Bool) {
-        var lowering = RouteLowering(sink: sink, specialises: specialises)
+        var lowering = RouteLowering(sink: sink, specialises: specialises, maximumPatternSteps: maximumPatternSteps)
         let routes = table.entries.map { lowering.route($0.syntax, name: $0.name.value, otherwise: $0.otherwise) }
         let noRoute = lowering.route(defaults.noRouteSyntax, name: "on_no_route", otherwise: nil)
         sink = lowering.sink
