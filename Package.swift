@@ -55,7 +55,9 @@ let package = Package(
         ),
         .target(
             name: "AMQPTransport",
-            dependencies: ["BrokerTransports", "CRabbitMQ", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "BrokerCore", "BrokerTransports", "CRabbitMQ", .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(
             name: "NetworkFailures",

@@ -1,3 +1,4 @@
+import BrokerCore
 import BrokerTransports
 import CRabbitMQ
 import Dispatch
@@ -42,8 +43,9 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
     /// Starts consuming `queue` (declared durable if missing); with `paused`, it connects and
     /// declares but takes no message until ``resume()``.
     ///
-    /// - Parameter maximumUnsettledBytes: while the bodies delivered and not yet settled add up
-    ///   to this much, the consumer reads no further delivery (it keeps settling and sending
+    /// - Parameter maximumUnsettledBytes: while the messages delivered and not yet settled may
+    ///   take this much to route (``MessageCost/reservation(bodySize:)`` of each body: the body,
+    ///   its parsed form and its copies), the consumer reads no further delivery (it keeps settling and sending
     ///   heartbeats; TCP flow control holds the rest in RabbitMQ). One message is always taken
     ///   when none is unsettled, so a message larger than the budget still flows.
     public init(
@@ -94,7 +96,7 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
         wakeup.signal()
     }
 
-    /// Bytes of message bodies delivered and not yet settled.
+    /// What the messages delivered and not yet settled may take routed (their reservations).
     public var bytesUnsettled: Int { unsettledBytes.load(ordering: .relaxed) }
 
     func settle(generation: UInt64, tag: UInt64, bytes: Int, ack: Bool, requeue: Bool) {
@@ -295,14 +297,14 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
         if reply.reply_type == AMQP_RESPONSE_NORMAL {
             defer { amqp_destroy_envelope(&envelope) }
             let tag = envelope.delivery_tag
+            let cost = MessageCost.reservation(bodySize: envelope.message.body.len)
             let (properties, hops) = AMQPProperties.decode(envelope.message.properties)
             let message = InboundMessage(
                 body: AMQPConnection.data(envelope.message.body), properties: properties,
                 redelivered: envelope.redelivered != 0, source: queue, hops: hops,
-                settlement: AMQPSettlement(
-                    consumer: self, generation: generation, tag: tag, bytes: envelope.message.body.len))
+                settlement: AMQPSettlement(consumer: self, generation: generation, tag: tag, bytes: cost))
             outstanding.add(1, ordering: .relaxed)
-            unsettledBytes.add(envelope.message.body.len, ordering: .relaxed)
+            unsettledBytes.add(cost, ordering: .relaxed)
             continuation.yield(message)
             return .handled
         }

@@ -3,6 +3,7 @@ import BrokerTransports
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import GRPCProtobuf
 import Logging
 import NetworkFailures
 import Synchronization
@@ -34,8 +35,11 @@ public final class GRPCStatusFeed: StatusFeed {
         /// At most one `GetAgentStatus` per this interval for unknown agents.
         public var refreshInterval: Duration = .seconds(5)
         /// The largest status message accepted (grpc-swift's default is 4 MiB; a full list of
-        /// 100,000 agents is about 8.5 MB, so the default here is 128 MiB).
-        public var maximumMessageSize = 128 << 20
+        /// 100,000 agents is about 8.5 MB, so the default here is 32 MiB).
+        public var maximumMessageSize = 32 << 20
+        /// The most agents one status list brings into the registry; records beyond are counted
+        /// and left out with an error in the log (1,000,000 agents took 946 MB).
+        public var maximumAgents = 100_000
         /// How the status stream is secured.
         public var security: Security = .plaintext
         /// When the registry warms up after the server's list comes back short, and how long.
@@ -243,15 +247,17 @@ public final class GRPCStatusFeed: StatusFeed {
         let logger = self.logger
         let configuration = self.configuration
         try await withGRPCClient(transport: try configuration.transport(to: registration)) { client in
-            let service = AgentStatus_AgentStatusService.Client(wrapping: client)
             let request = AgentStatus_AgentStatusRequest.with { $0.brokerID = registration.brokerID }
-            try await service.subscribeToAgentStatus(request, options: configuration.callOptions) { response in
-                for try await message in response.messages {
-                    let update = message.statusUpdate
-                    let (applied, skipped) = update.validated
-                    if skipped > 0 {
-                        logger.warning("skipped agent records without agent_id", metadata: ["count": "\(skipped)"])
-                    }
+            try await client.serverStreaming(
+                request: ClientRequest(message: request),
+                descriptor: AgentStatus_AgentStatusService.Method.SubscribeToAgentStatus.descriptor,
+                serializer: ProtobufSerializer<AgentStatus_AgentStatusRequest>(),
+                deserializer: StatusListDeserializer(maximumAgents: configuration.maximumAgents),
+                options: configuration.callOptions
+            ) { response in
+                for try await list in response.messages {
+                    Self.logLeftOut(list, maximumAgents: configuration.maximumAgents, logger)
+                    let applied = list.update
                     if applied.isFullUpdate && progress.fullLists == 0 {
                         // The registration's first full list: the whole truth, but perhaps not
                         // settled yet (a restarted server's agents are still reconnecting).
@@ -277,6 +283,20 @@ public final class GRPCStatusFeed: StatusFeed {
                     }
                 }
             }
+        }
+    }
+
+    /// Says what a list left out: records that could not be read, and agents over the limit.
+    static func logLeftOut(_ list: DecodedStatusList, maximumAgents: Int, _ logger: Logger) {
+        if list.unreadable > 0 {
+            logger.warning(
+                "skipped agent records that could not be read (no agent_id, invalid UTF-8 or malformed)",
+                metadata: ["count": "\(list.unreadable)"])
+        }
+        if list.overLimit > 0 {
+            logger.error(
+                "the agent server's status list names more agents than the broker keeps: the rest are left out",
+                metadata: ["kept": "\(maximumAgents)", "left_out": "\(list.overLimit)", "setting": "--max-agents"])
         }
     }
 
@@ -312,13 +332,18 @@ public final class GRPCStatusFeed: StatusFeed {
         guard allowed else { return false }
         counters.refreshes.add(1, ordering: .relaxed)
         do {
-            let response = try await withGRPCClient(transport: try configuration.transport(to: registration)) {
-                client in
-                try await AgentStatus_AgentStatusService.Client(wrapping: client).getAgentStatus(
-                    AgentStatus_AgentStatusRequest.with { $0.brokerID = registration.brokerID },
-                    options: configuration.callOptions)
+            let list = try await withGRPCClient(transport: try configuration.transport(to: registration)) { client in
+                try await client.unary(
+                    request: ClientRequest(
+                        message: AgentStatus_AgentStatusRequest.with { $0.brokerID = registration.brokerID }),
+                    descriptor: AgentStatus_AgentStatusService.Method.GetAgentStatus.descriptor,
+                    serializer: ProtobufSerializer<AgentStatus_AgentStatusRequest>(),
+                    deserializer: StatusListDeserializer(maximumAgents: configuration.maximumAgents),
+                    options: configuration.callOptions
+                ) { try $0.message }
             }
-            var update = response.statusUpdate
+            Self.logLeftOut(list, maximumAgents: configuration.maximumAgents, logger)
+            var update = list.update
             update.isFullUpdate = true  // GetAgentStatus always returns the full list
             // A list from a registration that is gone (the server restarted meanwhile) names
             // agents the server no longer knows: it must not enter the registry.
@@ -326,7 +351,7 @@ public final class GRPCStatusFeed: StatusFeed {
                 logger.info("discarding a status refresh from a registration that ended")
                 return true
             }
-            registry.apply(update.validated.update)
+            registry.apply(update)
             if let event = warmup.check() { Self.log(event, logger) }
             logger.info(
                 "refreshed agent status", metadata: ["unknown_agent": "\(agentID)", "agents": "\(update.agents.count)"])
@@ -375,13 +400,5 @@ extension AgentStatus_AgentStatusResponse {
                 $0.metrics = record.metrics
             }
         }
-    }
-}
-
-extension AgentStatusUpdate {
-    /// The update without records that have no agent id, and how many were dropped.
-    var validated: (update: AgentStatusUpdate, skipped: Int) {
-        let kept = agents.filter { !$0.agentID.isEmpty }
-        return (AgentStatusUpdate(agents: kept, isFullUpdate: isFullUpdate), agents.count - kept.count)
     }
 }

@@ -64,11 +64,14 @@ public struct RunOptions: ParsableArguments {
 
     @Option(
         help:
-            "Most bytes of unacknowledged message bodies at once; deliveries wait while this much is in flight (one message always flows)."
+            "Most memory unacknowledged messages may take at once, each counted as 11 times its body plus 80 KiB (body, parsed form, copies); deliveries wait while this much is in flight (one message always flows)."
     )
     public var maxInflightBytes = 64 << 20
 
-    @Option(help: "Largest message body routed, in bytes; larger ones are dead-lettered.")
+    @Option(
+        help:
+            "Largest message body routed, in bytes (default 16 MiB, RabbitMQ's own since 4.0); larger ones are dead-lettered."
+    )
     public var maxMessageSize: Int = Message.defaultMaximumSize
 
     @Option(help: "While the registry is not synced with the agent server: wait, route or dead-letter.")
@@ -109,6 +112,12 @@ public struct RunOptions: ParsableArguments {
             "Agents the input and metadata queues may add that the agent server's feed did not report (anyone who can publish there can send status updates)."
     )
     public var maxDataPathAgents = 10_000
+
+    @Option(
+        help:
+            "Most agents one status list of the agent server brings into the registry; the rest are left out with an error in the log (each agent takes about 1 KB)."
+    )
+    public var maxAgents = 100_000
 
     @Option(
         help:
@@ -211,6 +220,7 @@ public struct RunOptions: ParsableArguments {
                     "--delivery-limit needs --queue-type quorum (classic queues have no delivery limit)")
             }
         }
+        guard maxAgents > 0 else { throw ValidationError("--max-agents must be more than 0") }
         guard maxInflightBytes > 0 else { throw ValidationError("--max-inflight-bytes must be more than 0") }
         guard unroutableRetry >= 0 else { throw ValidationError("--unroutable-retry must be 0 or more") }
         guard maxDataPathRecords >= 1, maxDataPathAgents >= 0 else {
@@ -298,6 +308,7 @@ public struct RunOptions: ParsableArguments {
         configuration.router.unroutableRetry = .seconds(unroutableRetry)
         configuration.router.maximumDataPathRecordsPerMessage = maxDataPathRecords
         configuration.router.maximumDataPathAgents = maxDataPathAgents
+        configuration.statusFeed.maximumAgents = maxAgents
         configuration.router.dataPathTrust = DataPathAgents.Trust(rawValue: dataPathTrust) ?? .feed
         configuration.router.roundTripWindow = .seconds(roundTripWindow)
         configuration.router.maximumHops = maxHops

@@ -28,6 +28,9 @@ public struct JSONObject: Sendable, Hashable, RandomAccessCollection {
         for (key, value) in pairs { self[key] = value }
     }
 
+    /// Creates an object from entries whose keys are known to be distinct.
+    init(uniqueEntries: [Entry]) { entries = uniqueEntries }
+
     public var startIndex: Int { entries.startIndex }
     public var endIndex: Int { entries.endIndex }
     public subscript(position: Int) -> Entry { entries[position] }

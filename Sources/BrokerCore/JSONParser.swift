@@ -4,6 +4,15 @@ public struct JSONParseError: Error, Sendable, Hashable, CustomStringConvertible
     public var reason: String
     /// The byte offset where the problem was found.
     public var offset: Int
+    /// Whether parsing stopped because the value would take more memory than allowed (the
+    /// input may be valid JSON).
+    public var exceedsMemoryLimit = false
+
+    public init(reason: String, offset: Int, exceedsMemoryLimit: Bool = false) {
+        self.reason = reason
+        self.offset = offset
+        self.exceedsMemoryLimit = exceedsMemoryLimit
+    }
 
     public var description: String { "\(reason) at byte \(offset)" }
 }
@@ -13,30 +22,49 @@ public struct JSONParseError: Error, Sendable, Hashable, CustomStringConvertible
 /// It rejects what the standard rejects (trailing commas, comments, single quotes, lone
 /// surrogates, invalid UTF-8, bare control characters) and bounds nesting depth, so a hostile
 /// message cannot exhaust the stack.
+///
+/// It also bounds memory: ``parse(_:maximumDepth:maximumCost:)`` stops once the value it builds
+/// would take more than `maximumCost` bytes (an upper estimate of the heap the value and its
+/// arrays' spare capacity take), so `[0,0,0,…]`, which takes 24 bytes per 2 bytes of input, is
+/// refused early instead of multiplying a large body in memory.
 public struct JSONParser {
     /// The deepest nesting of arrays and objects accepted.
     public static let defaultMaximumDepth = 128
 
     /// Parses one JSON value that fills the whole input (surrounding white space allowed).
+    ///
+    /// - Parameter maximumCost: the most memory, in bytes, the parsed value may take (counted
+    ///   generously: two value slots per array element or object entry, for spare capacity,
+    ///   and the heap of every string longer than 15 bytes); beyond it parsing throws an error
+    ///   whose ``JSONParseError/exceedsMemoryLimit`` is set.
     public static func parse(
-        _ bytes: some Collection<UInt8>, maximumDepth: Int = defaultMaximumDepth
+        _ bytes: some Collection<UInt8>, maximumDepth: Int = defaultMaximumDepth, maximumCost: Int = .max
     ) throws(JSONParseError) -> JSONValue {
-        let array = Array(bytes)
-        do {
-            return try array.withUnsafeBufferPointer { buffer in
-                var reader = Reader(bytes: buffer, maximumDepth: maximumDepth)
-                reader.skipWhitespace()
-                let value = try reader.parseValue(depth: 0)
-                reader.skipWhitespace()
-                guard reader.position == buffer.count else {
-                    throw reader.error("unexpected data after the JSON value")
-                }
-                return value
+        let parsed: Result<JSONValue, JSONParseError>? = bytes.withContiguousStorageIfAvailable {
+            parse(buffer: $0, maximumDepth: maximumDepth, maximumCost: maximumCost)
+        }
+        let result =
+            parsed
+            ?? Array(bytes).withUnsafeBufferPointer {
+                parse(buffer: $0, maximumDepth: maximumDepth, maximumCost: maximumCost)
             }
-        } catch let error as JSONParseError {
-            throw error
+        return try result.get()
+    }
+
+    private static func parse(
+        buffer: UnsafeBufferPointer<UInt8>, maximumDepth: Int, maximumCost: Int
+    ) -> Result<JSONValue, JSONParseError> {
+        var reader = Reader(bytes: buffer, maximumDepth: maximumDepth, maximumCost: maximumCost)
+        do throws(JSONParseError) {
+            reader.skipWhitespace()
+            let value = try reader.parseValue(depth: 0)
+            reader.skipWhitespace()
+            guard reader.position == buffer.count else {
+                throw reader.error("unexpected data after the JSON value")
+            }
+            return .success(value)
         } catch {
-            throw JSONParseError(reason: "\(error)", offset: 0)
+            return .failure(error)
         }
     }
 
@@ -49,15 +77,29 @@ public struct JSONParser {
 private struct Reader {
     let bytes: UnsafeBufferPointer<UInt8>
     let maximumDepth: Int
+    let maximumCost: Int
     var position = 0
+    /// The memory the values built so far take (an upper estimate).
+    var cost = 0
 
-    init(bytes: UnsafeBufferPointer<UInt8>, maximumDepth: Int) {
+    init(bytes: UnsafeBufferPointer<UInt8>, maximumDepth: Int, maximumCost: Int) {
         self.bytes = bytes
         self.maximumDepth = maximumDepth
+        self.maximumCost = maximumCost
     }
 
     func error(_ reason: String) -> JSONParseError {
         JSONParseError(reason: reason, offset: position)
+    }
+
+    /// Counts `bytes` more of memory; throws once the total passes the limit.
+    mutating func charge(_ bytes: Int) throws(JSONParseError) {
+        cost &+= bytes
+        guard cost <= maximumCost else {
+            throw JSONParseError(
+                reason: "the parsed value would take more than \(maximumCost) bytes of memory", offset: position,
+                exceedsMemoryLimit: true)
+        }
     }
 
     var atEnd: Bool { position >= bytes.count }
@@ -103,11 +145,15 @@ private struct Reader {
     mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONObject {
         guard depth <= maximumDepth else { throw error("nesting deeper than \(maximumDepth)") }
         position += 1
-        var object = JSONObject()
+        var entries: [JSONObject.Entry] = []
+        try charge(JSONCost.collectionHeader)
+        // Keys seen, once an object is large enough for scanning them to cost more than hashing
+        // (a repeated key keeps its first position and takes the last value).
+        var positions: [String: Int]?
         skipWhitespace()
         if !atEnd, bytes[position] == UInt8(ascii: "}") {
             position += 1
-            return object
+            return JSONObject(uniqueEntries: entries)
         }
         while true {
             skipWhitespace()
@@ -117,24 +163,43 @@ private struct Reader {
             guard !atEnd, bytes[position] == UInt8(ascii: ":") else { throw error("expected ':' after key") }
             position += 1
             skipWhitespace()
-            object[key] = try parseValue(depth: depth)
+            try charge(JSONCost.objectEntry)
+            let value = try parseValue(depth: depth)
+            if let existing = Self.position(of: key, in: entries, index: &positions) {
+                entries[existing].value = value
+            } else {
+                positions?[key] = entries.count
+                entries.append(JSONObject.Entry(key: key, value: value))
+            }
             skipWhitespace()
             guard !atEnd else { throw error("unexpected end of input in object") }
             if bytes[position] == UInt8(ascii: ",") {
                 position += 1
             } else if bytes[position] == UInt8(ascii: "}") {
                 position += 1
-                return object
+                return JSONObject(uniqueEntries: entries)
             } else {
                 throw error("expected ',' or '}' in object")
             }
         }
     }
 
+    /// Where `key` already is among `entries`: a scan while they are few, then a hash index
+    /// (built once), so an object of many keys parses in linear time.
+    static func position(of key: String, in entries: [JSONObject.Entry], index: inout [String: Int]?) -> Int? {
+        if let index { return index[key] }
+        guard entries.count >= 16 else { return entries.firstIndex { $0.key == key } }
+        var built = [String: Int](minimumCapacity: entries.count * 2)
+        for (offset, entry) in entries.enumerated() { built[entry.key] = offset }
+        index = built
+        return built[key]
+    }
+
     mutating func parseArray(depth: Int) throws(JSONParseError) -> [JSONValue] {
         guard depth <= maximumDepth else { throw error("nesting deeper than \(maximumDepth)") }
         position += 1
         var array: [JSONValue] = []
+        try charge(JSONCost.collectionHeader)
         skipWhitespace()
         if !atEnd, bytes[position] == UInt8(ascii: "]") {
             position += 1
@@ -142,6 +207,7 @@ private struct Reader {
         }
         while true {
             skipWhitespace()
+            try charge(JSONCost.arrayElement)
             array.append(try parseValue(depth: depth))
             skipWhitespace()
             guard !atEnd else { throw error("unexpected end of input in array") }
@@ -176,6 +242,7 @@ private struct Reader {
             }
             guard consumeDigits() > 0 else { throw error("invalid number: digits expected in exponent") }
         }
+        try charge(JSONCost.string(byteCount: position - start))
         let literal = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
         return JSONNumber(literal: literal)
     }
@@ -195,6 +262,7 @@ private struct Reader {
         while position < bytes.count {
             let byte = bytes[position]
             if byte == UInt8(ascii: "\"") {
+                try charge(JSONCost.string(byteCount: position - start))
                 let slice = UnsafeBufferPointer(rebasing: bytes[start..<position])
                 guard let string = String(validating: slice, as: UTF8.self) else {
                     throw error("invalid UTF-8 in string")
@@ -212,6 +280,7 @@ private struct Reader {
             switch byte {
             case UInt8(ascii: "\""):
                 position += 1
+                try charge(JSONCost.string(byteCount: scratch.count) + JSONCost.string(byteCount: scratch.capacity))
                 guard let string = String(validating: scratch, as: UTF8.self) else {
                     throw error("invalid UTF-8 in string")
                 }
@@ -275,5 +344,22 @@ private struct Reader {
         }
         guard let scalar = Unicode.Scalar(code) else { throw error("invalid code point") }
         return Array(String(scalar).utf8)
+    }
+}
+
+/// What parsed JSON takes in memory, as the parser counts it: upper estimates of the heap a
+/// value takes on a 64-bit platform, with room for the spare capacity of growing arrays.
+enum JSONCost {
+    /// An array or object's heap header.
+    static let collectionHeader = 32
+    /// One array element: a `JSONValue` (24 bytes), twice for the spare capacity of growth.
+    static let arrayElement = 2 * MemoryLayout<JSONValue>.stride
+    /// One object entry: a key and a value (40 bytes), twice for the spare capacity of growth.
+    static let objectEntry = 2 * MemoryLayout<JSONObject.Entry>.stride
+
+    /// A string of `byteCount` UTF-8 bytes: nothing up to 15 (stored inline), else its bytes,
+    /// a terminator and a heap header, rounded up to the allocator's 16-byte granule.
+    static func string(byteCount: Int) -> Int {
+        byteCount <= 15 ? 0 : (byteCount + 1 + 32 + 15) & ~15
     }
 }

@@ -9,14 +9,18 @@ public struct Message: Sendable, Hashable {
     /// Wraps an already parsed JSON object.
     public init(_ body: JSONObject) { self.body = body }
 
-    /// The largest body accepted by default: 128 MiB, the largest message RabbitMQ (3.10 and
-    /// later) accepts by default.
-    public static let defaultMaximumSize = 128 << 20
+    /// The largest body accepted by default: 16 MiB, the largest message RabbitMQ (4.0 and
+    /// later) accepts by default; with it the broker's worst case fits a 768 MiB memory limit
+    /// (see ``MessageCost``).
+    public static let defaultMaximumSize = 16 << 20
 
     /// Decodes a message from its wire bytes.
     ///
-    /// - Throws: ``MessageDecodingError`` when the bytes are too large, are not JSON, or are
-    ///   JSON but not an object.
+    /// Parsing takes at most ``MessageCost/parsedLimit(bodySize:)`` of memory: JSON denser
+    /// than that (long arrays of small numbers) is refused as ``MessageDecodingError/tooDense(size:limit:)``.
+    ///
+    /// - Throws: ``MessageDecodingError`` when the bytes are too large, are not JSON, are JSON
+    ///   too dense to parse within the bound, or are JSON but not an object.
     public init(
         decoding bytes: some Collection<UInt8>, maximumSize: Int = Message.defaultMaximumSize
     ) throws(MessageDecodingError) {
@@ -24,9 +28,11 @@ public struct Message: Sendable, Hashable {
             throw .tooLarge(size: bytes.count, limit: maximumSize)
         }
         let value: JSONValue
+        let limit = MessageCost.parsedLimit(bodySize: bytes.count)
         do {
-            value = try JSONParser.parse(bytes)
+            value = try JSONParser.parse(bytes, maximumCost: limit)
         } catch {
+            if error.exceedsMemoryLimit { throw .tooDense(size: bytes.count, limit: limit) }
             throw .invalidJSON(error)
         }
         guard case .object(let object) = value else { throw .notAnObject(kind: value.kindName) }
@@ -75,13 +81,15 @@ public enum MessageDecodingError: Error, Sendable, Hashable, CustomStringConvert
     case notAnObject(kind: String)
     /// The body exceeds the configured size limit.
     case tooLarge(size: Int, limit: Int)
+    /// Parsed, the body would take more than `limit` bytes of memory.
+    case tooDense(size: Int, limit: Int)
 
     /// A short machine-readable reason, used for dead-letter headers and metrics.
     public var reasonCode: String {
         switch self {
         case .invalidJSON: "invalid_json"
         case .notAnObject: "not_an_object"
-        case .tooLarge: "too_large"
+        case .tooLarge, .tooDense: "too_large"
         }
     }
 
@@ -90,6 +98,39 @@ public enum MessageDecodingError: Error, Sendable, Hashable, CustomStringConvert
         case .invalidJSON(let error): "invalid JSON: \(error)"
         case .notAnObject(let kind): "message is a JSON \(kind), not an object"
         case .tooLarge(let size, let limit): "message of \(size) bytes exceeds the limit of \(limit) bytes"
+        case .tooDense(let size, let limit):
+            "message of \(size) bytes would take more than \(limit) bytes of memory parsed (\(MessageCost.parsedFactor) times its size and 64 KiB): its JSON is too dense, e.g. a long array of small numbers"
         }
+    }
+}
+
+/// What routing one message may take in memory, bounded by its body's size.
+///
+/// A body of `n` bytes is held once, parsed into at most ``parsedLimit(bodySize:)`` (8n + 64 KiB,
+/// enforced by the parser), and encoded for its outputs a few copies at a time, at most
+/// ``copiesLimit(bodySize:)`` (2n + 16 KiB, or one copy when a copy is larger). The input
+/// counts ``reservation(bodySize:)`` against `--max-inflight-bytes` for each message it delivers,
+/// so the budget bounds what messages take after parsing, not only their raw bytes.
+public enum MessageCost {
+    /// Parsed JSON may take this many times the body's size (plus ``parsedAllowance``).
+    public static let parsedFactor = 8
+    /// What any message may take parsed, however small its body.
+    public static let parsedAllowance = 64 << 10
+    /// Encoded copies for the outputs held at once: this many times the body's size (plus
+    /// ``copiesAllowance``).
+    public static let copiesFactor = 2
+    /// Room for the copies of a small message (one per agent of a broadcast).
+    public static let copiesAllowance = 16 << 10
+
+    /// The most memory parsing a body of `bodySize` bytes may take.
+    public static func parsedLimit(bodySize: Int) -> Int { parsedFactor * bodySize + parsedAllowance }
+
+    /// The most memory a message's encoded copies take at once (at least one copy is allowed).
+    public static func copiesLimit(bodySize: Int) -> Int { copiesFactor * bodySize + copiesAllowance }
+
+    /// What one message of `bodySize` bytes may take while it is routed: its body, its parsed
+    /// form and its copies.
+    public static func reservation(bodySize: Int) -> Int {
+        bodySize + parsedLimit(bodySize: bodySize) + copiesLimit(bodySize: bodySize)
     }
 }

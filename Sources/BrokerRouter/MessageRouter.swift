@@ -263,20 +263,17 @@ public final class MessageRouter: Sendable {
     private func publish(
         _ decision: Decision, _ inbound: InboundMessage, hops: Int, ruleSet: RuleSet, turn: Turn?
     ) async -> RoutingOutcome {
-        let properties = Self.routedProperties(of: inbound)
-        let outbound = decision.deliveries.map { delivery in
-            OutboundMessage(
-                body: delivery.message.encoded(), target: delivery.destination.target, properties: properties,
-                hops: hops + 1)
-        }
-        var pending = Array(outbound.indices)
+        let copies = Copies(
+            deliveries: decision.deliveries, properties: Self.routedProperties(of: inbound), hops: hops + 1,
+            byteLimit: MessageCost.copiesLimit(bodySize: inbound.body.count))
+        var pending = Array(copies.deliveries.indices)
         var backoff = Backoff(base: .milliseconds(50), cap: .seconds(5))
         let started = ContinuousClock.now
         while true {
             var retry: [Int] = []
             var failure: String?
-            for (index, result) in await publish(pending.map { outbound[$0] }, turn: turn).enumerated() {
-                let message = outbound[pending[index]]
+            for (index, result) in await publish(pending, of: copies, turn: turn).enumerated() {
+                let target = copies.deliveries[pending[index]].destination.target
                 switch result {
                 case .confirmed: continue
                 case .unknown(let reason):
@@ -288,17 +285,16 @@ public final class MessageRouter: Sendable {
                     // unacknowledged is what slows the broker down.
                     retry.append(pending[index])
                 case .returned(let reason):
-                    let target = message.target
                     if target.exchange.isEmpty, ruleSet.namedQueues.contains(target.routingKey) {
                         await outputQueues.queueMissing(target.routingKey)
                     }
                     if ContinuousClock.now - started < configuration.unroutableRetry {
                         retry.append(pending[index])
                     } else {
-                        failure = failure ?? "publish to \(message.target) failed: \(reason)"
+                        failure = failure ?? "publish to \(target) failed: \(reason)"
                     }
                 case .rejected(let reason):
-                    failure = failure ?? "publish to \(message.target) failed: \(reason)"
+                    failure = failure ?? "publish to \(target) failed: \(reason)"
                 }
             }
             if let failure {
@@ -317,15 +313,62 @@ public final class MessageRouter: Sendable {
             pending = retry
         }
         inbound.settlement.ack()
-        return .published(count: outbound.count, route: decision.route)
+        return .published(count: copies.deliveries.count, route: decision.route)
     }
 
-    /// Publishes `messages` at once; the results in the same order. With a turn, hands it on
-    /// once the output accepted them all (the copies of one message among themselves in any order).
-    private func publish(_ messages: [OutboundMessage], turn: Turn?) async -> [PublishResult] {
-        if messages.count == 1 { return [await publish(messages[0], turn: turn)] }
-        let accepted = turn?.end(afterAccepting: messages.count)
-        return await withTaskGroup(of: (Int, PublishResult).self) { group in
+    /// The routed copies of one message, encoded only when they are published.
+    private struct Copies {
+        let deliveries: [Delivery]
+        let properties: MessageProperties
+        let hops: Int
+        /// The most encoded bytes held at once (``MessageCost/copiesLimit(bodySize:)``).
+        let byteLimit: Int
+
+        func encoded(_ index: Int) -> OutboundMessage {
+            let delivery = deliveries[index]
+            return OutboundMessage(
+                body: delivery.message.encoded(), target: delivery.destination.target, properties: properties,
+                hops: hops)
+        }
+    }
+
+    /// Publishes the copies at `indices`; the results in the same order. Copies are encoded and
+    /// published in batches of at most ``Copies/byteLimit`` bytes (at least one copy each), so a
+    /// broadcast to thousands of agents holds a few copies at a time, not thousands. With a
+    /// turn, hands it on once the output accepted them all.
+    private func publish(_ indices: [Int], of copies: Copies, turn: Turn?) async -> [PublishResult] {
+        if indices.count == 1 { return [await publish(copies.encoded(indices[0]), turn: turn)] }
+        let accepted = turn?.end(afterAccepting: indices.count)
+        var results: [PublishResult] = []
+        results.reserveCapacity(indices.count)
+        var carried: OutboundMessage?
+        var next = 0
+        while next < indices.count || carried != nil {
+            var batch: [OutboundMessage] = []
+            var bytes = 0
+            if let first = carried {
+                batch.append(first)
+                bytes = first.body.count
+                carried = nil
+            }
+            while next < indices.count {
+                let message = copies.encoded(indices[next])
+                next += 1
+                if !batch.isEmpty && bytes + message.body.count > copies.byteLimit {
+                    carried = message
+                    break
+                }
+                bytes += message.body.count
+                batch.append(message)
+            }
+            results += await publish(batch, accepted: accepted)
+        }
+        return results
+    }
+
+    /// Publishes `messages` at once; the results in the same order.
+    private func publish(_ messages: [OutboundMessage], accepted: (@Sendable () -> Void)?) async -> [PublishResult] {
+        await withTaskGroup(of: (Int, PublishResult).self) { group in
             for (index, message) in messages.enumerated() {
                 group.addTask {
                     guard let accepted else { return (index, await self.output.publish(message)) }

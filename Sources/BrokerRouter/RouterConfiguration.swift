@@ -2,8 +2,8 @@ import BrokerCore
 
 /// How the router decides and what it tolerates.
 public struct RouterConfiguration: Sendable {
-    /// Bodies larger than this are dead-lettered unread (default: RabbitMQ's own default limit,
-    /// 128 MiB, so whatever RabbitMQ accepts is routed).
+    /// Bodies larger than this are dead-lettered unread (default: RabbitMQ's own default limit
+    /// since 4.0, 16 MiB; see ``MessageCost`` for what a message may take in memory).
     public var maximumMessageSize = Message.defaultMaximumSize
     /// A message routed this many times without leaving RabbitMQ (hop count in its properties)
     /// is dead-lettered as a cycle.

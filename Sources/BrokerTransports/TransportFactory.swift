@@ -9,8 +9,10 @@ public protocol Transport: Sendable {
     /// A publisher that makes sure `queues` exist whenever it (re)connects.
     func makeOutbound(declaring queues: [String]) throws -> any OutboundSink
     /// A consumer of `queue` that also holds at most `maximumUnsettledBytes` of unsettled
-    /// message bodies (one message more when nothing is unsettled): prefetch bounds messages,
-    /// this bounds memory. Transports that keep no bytes of their own need not implement it.
+    /// messages (one message more when nothing is unsettled), each counted as what routing it
+    /// may take (`MessageCost.reservation(bodySize:)`: its body, parsed and copied): prefetch
+    /// bounds messages, this bounds memory. Transports that keep no bytes of their own need not
+    /// implement it.
     func makeInbound(queue: String, prefetch: Int, maximumUnsettledBytes: Int, paused: Bool) throws
         -> any InboundSource
 }

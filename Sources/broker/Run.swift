@@ -20,9 +20,20 @@ struct Run: AsyncParsableCommand {
 
     @OptionGroup var options: RunOptions
 
+    @Flag(
+        help:
+            "Print the most memory the broker can take with these options, term by term, and exit (size a container's memory limit above it)."
+    )
+    var memoryBudget = false
+
     func run() async throws {
+        if memoryBudget {
+            print(MemoryBudget(options))
+            return
+        }
         // Signal handling first: a SIGTERM or SIGHUP from now on is queued, not lost.
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
+        MemoryBudget.returnLargeBlocksAtOnce()
         options.bootstrapLogging()
         let daemon: Daemon
         do {

@@ -63,16 +63,18 @@ extension RabbitMQIntegration {
 }
 
 extension RabbitMQIntegration.RabbitMQEventTests {
-    /// Prefetch bounds messages, the byte budget bounds memory: 30 messages of 1 MB with a
-    /// 4 MB budget are never more than 4 unsettled (plus one) at a time, and all arrive.
+    /// Prefetch bounds messages, the byte budget bounds memory: 30 messages of 1 MB with a budget
+    /// of what four of them may take routed (body, parsed form and copies) are never more than 4
+    /// unsettled (plus one) at a time, and all arrive.
     @Test func theByteBudgetBoundsWhatIsHeldUnsettled() async throws {
         try requireRabbitMQ()
         let queues = TestQueues()
         defer { queues.cleanUp() }
         let megabyte = 1 << 20
+        let cost = MessageCost.reservation(bodySize: megabyte)
         try await fill(queues.input, with: (0..<30).map { _ in [UInt8](repeating: 0x20, count: megabyte) })
         let consumer = AMQPConsumer(
-            configuration: rabbit, queue: queues.input, prefetch: 64, maximumUnsettledBytes: 4 * megabyte)
+            configuration: rabbit, queue: queues.input, prefetch: 64, maximumUnsettledBytes: 4 * cost)
         defer { consumer.beginGracefulShutdown() }
         let held = Mutex<[InboundMessage]>([])
         let reader = Task {
@@ -81,7 +83,7 @@ extension RabbitMQIntegration.RabbitMQEventTests {
         try await eventually("the first four arrive") { held.withLock { $0.count } >= 4 }
         try await Task.sleep(for: .seconds(1))
         #expect(held.withLock { $0.count } <= 5, "prefetch 64 would have taken all 30")
-        #expect(consumer.bytesUnsettled <= 5 * megabyte)
+        #expect(consumer.bytesUnsettled <= 5 * cost)
         var settled = 0
         try await eventually("all 30 arrive as they are settled", timeout: .seconds(30)) {
             for message in held.withLock({ h in

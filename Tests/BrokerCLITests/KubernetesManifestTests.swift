@@ -15,6 +15,28 @@ import Testing
         #expect(output.contains("4 object(s) checked, 0 problem(s)"), "\(output)")
     }
 
+    /// The worst case `broker run --memory-budget` states for the pods' settings, and for the
+    /// defaults, fits the Deployment's memory limit with a fifth of it to spare.
+    @Test func theWorstCaseMemoryFitsTheLimitWithRoom() async throws {
+        let deployment = try String(
+            contentsOf: repositoryRoot.appendingPathComponent("deploy/kubernetes/deployment.yaml"), encoding: .utf8)
+        let limit = try #require(
+            deployment.split(separator: "\n").first { $0.contains("limits:") }?.split(separator: "memory: ").last
+                .flatMap { Int($0.prefix { $0.isNumber }) }, "no memory limit in deployment.yaml")
+        for arguments in [
+            ["run", "--memory-budget"], ["run", "--config", "deploy/kubernetes/broker.yaml", "--memory-budget"],
+        ] {
+            let (status, output) = try await runCommand(CLITests.binary.path, arguments)
+            #expect(status == 0, "\(output)")
+            let total = output.split(separator: "\n").last { $0.hasSuffix("in all") }
+                .flatMap { Int($0.split(separator: " ").first ?? "") }
+            let worst = try #require(total, "\(output)")
+            #expect(
+                worst * 5 <= limit * 4, "\(arguments): \(worst) MiB worst case against a \(limit) MiB limit:\n\(output)"
+            )
+        }
+    }
+
     /// A copy of the manifests with `edit` applied to one file.
     func edited(_ file: String, _ edit: (String) -> String) throws -> URL {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("k8s-\(UUID())")

@@ -94,7 +94,8 @@ import Testing
                 (argument["names"] as? [[String: Any]])?.compactMap { $0["name"] as? String }.last
             }
         )
-        .filter { !$0.hasPrefix("no-") && !["config", "help", "version"].contains($0) }
+        // --memory-budget is an action (print and exit), not a setting.
+        .filter { !$0.hasPrefix("no-") && !["config", "help", "version", "memory-budget"].contains($0) }
         #expect(Set(properties.keys) == names)
     }
 

@@ -76,7 +76,10 @@ final class MessageTrial: Sendable {
     ) -> Answer {
         let tooLong = Answer.problem(
             503, "the trial took longer than \(Self.timeLimit) and was stopped: try a smaller message or rule set")
-        guard case .object(let request)? = try? JSONParser.parse(body) else {
+        guard
+            case .object(let request)? = try? JSONParser.parse(
+                body, maximumCost: MessageCost.parsedLimit(bodySize: body.count))
+        else {
             return .problem(400, #"the request must be a JSON object: {"message": {…}, "rules": "optional YAML"}"#)
         }
         guard case .object(let fields)? = request["message"] else {
