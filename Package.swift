@@ -145,10 +145,12 @@ let package = Package(
         .executableTarget(name: "broker-rules", dependencies: ["RulesCommands", "BrokerCLISupport"]),
         .plugin(name: "BuildInfoPlugin", capability: .buildTool()),
         .plugin(name: "ConsoleAssetsPlugin", capability: .buildTool()),
+        // Code that runs before the Swift runtime starts (SIGHUP ignored from the first instant).
+        .target(name: "CStartup"),
         .executableTarget(
             name: "broker",
             dependencies: [
-                "BrokerCore", "RoutingRules", "RulesCommands", "BrokerApp", "BrokerDaemon", "BrokerCLISupport",
+                "CStartup", "BrokerCore", "RoutingRules", "RulesCommands", "BrokerApp", "BrokerDaemon", "BrokerCLISupport",
                 "BrokerDevTools",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -4,6 +4,7 @@ import BrokerCLISupport
 import BrokerCore
 import BrokerDaemon
 import BrokerDevTools
+import CStartup
 import Foundation
 import RoutingRules
 import RulesCommands
@@ -24,8 +25,9 @@ struct Broker: AsyncParsableCommand {
 @main
 enum BrokerMain {
     static func main() async {
-        // A SIGHUP before `broker run` installs its handler must not kill the process.
-        signal(SIGHUP, SIG_IGN)
+        // A SIGHUP before `broker run` installs its handler must not kill the process: CStartup
+        // ignores it before the runtime starts; on a platform where it could not, do it now.
+        if broker_startup_ignores_sighup() == 0 { signal(SIGHUP, SIG_IGN) }
         do {
             let arguments: [String]
             do {

@@ -27,6 +27,44 @@ import Testing
         }
     }
 
+    /// SIGHUP is ignored before any library is initialised or any Swift code runs: a library
+    /// preloaded into `broker` finds it ignored in its constructor (the program's ELF
+    /// pre-initialisation functions run before every library's constructors; `main`, where it
+    /// was ignored before, comes milliseconds later). What is left of the window is the kernel's
+    /// exec and the dynamic loader mapping the libraries.
+    @Test func sighupIsIgnoredBeforeAnyLibraryIsInitialised() async throws {
+        let directory = temporaryPath("sighup-probe")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let source = directory.appendingPathComponent("probe.c")
+        try """
+        #include <signal.h>
+        #include <stdio.h>
+        #include <stdlib.h>
+        __attribute__((constructor)) static void probe(void) {
+            const char *path = getenv("SIGHUP_PROBE");
+            struct sigaction action;
+            if (path == NULL || sigaction(SIGHUP, NULL, &action) != 0) return;
+            FILE *out = fopen(path, "w");
+            fputs(action.sa_handler == SIG_IGN ? "ignored" : "default", out);
+            fclose(out);
+        }
+        """.write(to: source, atomically: true, encoding: .utf8)
+        let library = directory.appendingPathComponent("probe.so")
+        let (_, swift) = try await runCommand("/usr/bin/env", ["sh", "-c", "readlink -f \"$(command -v swift)\""])
+        let clang = URL(fileURLWithPath: swift.trimmingCharacters(in: .whitespacesAndNewlines))
+            .deletingLastPathComponent().appendingPathComponent("clang").path
+        let compiled = try await runCommand(clang, ["-shared", "-fPIC", "-o", library.path, source.path])
+        #expect(compiled.status == 0, "\(compiled.output)")
+        let found = directory.appendingPathComponent("found")
+        var environment = ProcessInfo.processInfo.environment
+        environment["LD_PRELOAD"] = library.path
+        environment["SIGHUP_PROBE"] = found.path
+        let run = try await runCommand(CLITests.binary.path, ["--version"], environment: environment)
+        #expect(run.status == 0, "\(run.output)")
+        #expect(try String(contentsOf: found, encoding: .utf8) == "ignored")
+    }
+
     @Test func sigtermDrainsAndExitsZero() async throws {
         let broker = try startBroker()
         try await eventually("running", timeout: .seconds(10)) { broker.output.contains("broker running") }
