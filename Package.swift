@@ -150,8 +150,8 @@ let package = Package(
         .executableTarget(
             name: "broker",
             dependencies: [
-                "CStartup", "BrokerCore", "RoutingRules", "RulesCommands", "BrokerApp", "BrokerDaemon", "BrokerCLISupport",
-                "BrokerDevTools",
+                "CStartup", "BrokerCore", "RoutingRules", "RulesCommands", "BrokerApp", "BrokerDaemon",
+                "BrokerCLISupport", "BrokerDevTools",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
