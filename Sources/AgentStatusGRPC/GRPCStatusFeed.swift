@@ -377,16 +377,6 @@ final class StreamProgress: Sendable {
 }
 
 extension AgentStatus_AgentStatusResponse {
-    /// The response as a registry update.
-    public var statusUpdate: AgentStatusUpdate {
-        AgentStatusUpdate(
-            agents: agents.map {
-                AgentStatusRecord(
-                    agentID: $0.agentID, agentName: $0.agentName, isOnline: $0.isOnline, lastSeen: $0.lastSeen,
-                    metrics: $0.metrics)
-            }, isFullUpdate: isFullUpdate)
-    }
-
     /// Builds a response from a registry update.
     public init(_ update: AgentStatusUpdate) {
         self.init()

@@ -36,10 +36,7 @@ public struct DecodedStatusList: Sendable {
                     unreadable += 1
                     continue
                 }
-                records.append(
-                    AgentStatusRecord(
-                        agentID: info.agentID, agentName: info.agentName, isOnline: info.isOnline,
-                        lastSeen: info.lastSeen, metrics: info.metrics))
+                records.append(info.record)
             case (2, 0):
                 isFullUpdate = try reader.varint() != 0
             case (_, let wireType):
@@ -47,6 +44,14 @@ public struct DecodedStatusList: Sendable {
             }
         }
         update = AgentStatusUpdate(agents: records, isFullUpdate: isFullUpdate)
+    }
+}
+
+extension AgentStatus_AgentInfo {
+    /// The record as the registry keeps it.
+    var record: AgentStatusRecord {
+        AgentStatusRecord(
+            agentID: agentID, agentName: agentName, isOnline: isOnline, lastSeen: lastSeen, metrics: metrics)
     }
 }
 
