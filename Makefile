@@ -1,4 +1,5 @@
-# The two commands of the quick start: `make demo` and `make test`. Also: `make release`,
+# The two commands of the quick start: `make demo` (the dev binary's demo, then the product's
+# rules toolchain) and `make test`. Also: `make release`,
 # `make install` (GNU conventions: PREFIX, DESTDIR, BINDIR, UNITDIR, SYSCONFDIR), `make lint`,
 # `make bench`.
 SHELL := /bin/bash

@@ -10,6 +10,8 @@ let package = Package(
         .executable(name: "broker", targets: ["broker"]),
         // The rules toolchain alone: its dependency graph is the rule engine and the argument parser.
         .executable(name: "broker-rules", targets: ["broker-rules"]),
+        // The demo, the agent-server simulator and the benchmarks: for trying and measuring, not shipped.
+        .executable(name: "broker-dev", targets: ["broker-dev"]),
         .library(name: "BrokerCore", targets: ["BrokerCore"]),
         .library(name: "RoutingRules", targets: ["RoutingRules"]),
     ],
@@ -105,13 +107,11 @@ let package = Package(
         .target(
             name: "BrokerDaemon",
             dependencies: [
-                "BrokerCore", "RoutingRules", "BrokerTransports", "BrokerRouter", "AgentStatusGRPC",
-                "ServerLinkWebSocket", "HTTPServing",
+                "BrokerCore", "RoutingRules", "BrokerTransports", "BrokerRouter", "HTTPServing",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -123,8 +123,8 @@ let package = Package(
         .target(
             name: "BrokerApp",
             dependencies: [
-                "BrokerCore", "BrokerRouter", "BrokerTransports", "BrokerDaemon", "AMQPTransport", "InMemoryTransport",
-                "ServerLinkWebSocket",
+                "BrokerCore", "BrokerRouter", "BrokerTransports", "BrokerDaemon", "AMQPTransport",
+                "AgentStatusGRPC", "ServerLinkWebSocket", "RoutingRules", "BrokerCLISupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -150,15 +150,19 @@ let package = Package(
         .executableTarget(
             name: "broker",
             dependencies: [
-                "CStartup", "BrokerCore", "RoutingRules", "RulesCommands", "BrokerApp", "BrokerDaemon",
-                "BrokerCLISupport", "BrokerDevTools",
+                "CStartup", "RulesCommands", "BrokerApp", "BrokerDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "broker-dev",
+            dependencies: [
+                "CStartup", "BrokerApp", "BrokerDaemon", "BrokerDevTools",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
-        // Dev tooling: the simulator, the demo and the benchmarks (offered by `broker` too).
+        // Dev tooling: the simulator, the demo and the benchmarks (`broker-dev`).
         .target(
             name: "AgentServerSimulator",
             dependencies: [
@@ -179,7 +183,7 @@ let package = Package(
             dependencies: [
                 "BrokerCore", "RoutingRules", "BrokerTransports", "InMemoryTransport", "AMQPTransport", "BrokerRouter",
                 "AgentStatusGRPC", "ServerLinkWebSocket", "AgentServerSimulator", "BrokerDaemon", "BrokerCLISupport",
-                "BrowserAutomation",
+                "BrowserAutomation", "BrokerApp",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BROKER=.build/debug/broker
-$BROKER demo --seconds 12
+.build/debug/broker-dev demo --seconds 12
 echo
 echo "== the rule toolchain: broker validate-rules rules/ && broker test-rules rules/tests/"
 $BROKER validate-rules rules/

@@ -26,7 +26,7 @@ public final class PropertyEncoder {
 
     /// What a consumer decodes from a publish of `message` by a connection logged in as `user`:
     /// the publisher's placement (``AMQPProperties/wire(for:user:impersonator:)``), encoding and
-    /// the consumer's decoding back to back, without a server (for tests and `broker bench`).
+    /// the consumer's decoding back to back, without a server (for tests and `broker-dev bench`).
     public func roundTrip(_ message: OutboundMessage, user: String, impersonator: Bool = false)
         -> (properties: MessageProperties, hops: Int)
     {

@@ -20,8 +20,8 @@ public struct RunOptions: ParsableArguments {
 
     @Option(
         help: """
-            Where messages come from and go to: amqp://user:password@host:port/vhost, amqps://…, or memory://NAME \
-            (env BROKER_TRANSPORT, else RABBITMQ_URL, else RABBITMQ_HOST and RABBITMQ_PORT with guest/guest).
+            Where messages come from and go to: amqp://user:password@host:port/vhost or amqps://… \
+            (`broker-dev run` also memory://NAME) (env BROKER_TRANSPORT, else RABBITMQ_URL, else RABBITMQ_HOST and RABBITMQ_PORT with guest/guest).
             """)
     public var transport: String?
 
@@ -247,7 +247,7 @@ public struct RunOptions: ParsableArguments {
         guard adminAddress.split(separator: ":").last.flatMap({ Int($0) }) != nil else {
             throw ValidationError("--admin-address must be host:port")
         }
-        guard DaemonConfiguration.ServerTLS.GRPCMode(rawValue: grpcTLS) != nil else {
+        guard AgentServerSettings.TLS.GRPCMode(rawValue: grpcTLS) != nil else {
             throw ValidationError("--grpc-tls must be auto, on or off, not '\(grpcTLS)'")
         }
         if registry == nil {
@@ -272,8 +272,6 @@ public struct RunOptions: ParsableArguments {
         return try AMQPConfiguration.fromEnvironment(environment).url
     }
 
-    /// The daemon's configuration, with the transport taken from `transports` (default: the
-    /// standard ones, RabbitMQ declaring its queues as the options say).
     /// `64M`, `500K`, `1G` or a number of bytes.
     static func bytes(_ text: String) -> Int? {
         let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
@@ -282,33 +280,45 @@ public struct RunOptions: ParsableArguments {
         return Int(text)
     }
 
+    /// The agent server to register with and follow (`--websocket-url`, `--broker-name`, TLS,
+    /// the warm-up and the agent limit).
+    public var agentServer: AgentServerSettings {
+        var settings = AgentServerSettings(url: webSocketURL, brokerName: brokerName)
+        settings.tls.caCertificate = serverCA.isEmpty ? nil : serverCA
+        settings.tls.grpc = AgentServerSettings.TLS.GRPCMode(rawValue: grpcTLS) ?? .auto
+        settings.statusFeed.warmup = RegistryWarmup.Policy(
+            deadline: .milliseconds(Int(warmUp * 1000)), quietPeriod: .milliseconds(Int(warmUpQuiet * 1000)))
+        settings.statusFeed.maximumAgents = maxAgents
+        return settings
+    }
+
+    /// `--confirm-timeout` as a duration.
+    public var confirmDuration: Duration { .seconds(confirmTimeout) }
+
+    /// The daemon's configuration, with the transport taken from `transports` (default: the
+    /// standard ones, RabbitMQ declaring its queues as the options say).
     public func configuration(
         transports: TransportFactory? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws -> DaemonConfiguration {
-        let factory = transports ?? .standard(queues: queueSettings, confirmTimeout: .seconds(confirmTimeout))
+        let factory = transports ?? .standard(queues: queueSettings, confirmTimeout: confirmDuration)
         var configuration = DaemonConfiguration(
-            transport: try factory.transport(for: transportURL(environment: environment)))
+            transport: try factory.transport(for: transportURL(environment: environment)),
+            agents: registry.map { .file($0) } ?? .agentServer(agentServer))
         configuration.rules = [rules]
-        configuration.agents = registry.map { .file($0) } ?? .server(url: webSocketURL, brokerName: brokerName)
         configuration.inputQueue = inputQueue
         configuration.metadataQueue = metadataQueue
         configuration.advertisementQueue = advertisementQueue
         configuration.followAdvertisedURL = followServerURL
-        configuration.serverTLS.caCertificate = serverCA.isEmpty ? nil : serverCA
-        configuration.serverTLS.grpc = DaemonConfiguration.ServerTLS.GRPCMode(rawValue: grpcTLS) ?? .auto
         configuration.prefetch = prefetch
         configuration.maximumUnsettledBytes = maxInflightBytes
         configuration.router.maximumMessageSize = maxMessageSize
         configuration.router.stalePolicy = RouterConfiguration.StalePolicy(name: stalePolicy) ?? .wait
         configuration.router.maximumStaleness = .seconds(maxStaleness)
-        configuration.statusFeed.warmup = RegistryWarmup.Policy(
-            deadline: .milliseconds(Int(warmUp * 1000)), quietPeriod: .milliseconds(Int(warmUpQuiet * 1000)))
         configuration.router.maximumRoundTrips = maxRoundTrips
         configuration.router.unroutableRetry = .seconds(unroutableRetry)
         configuration.router.maximumDataPathRecordsPerMessage = maxDataPathRecords
         configuration.router.maximumDataPathAgents = maxDataPathAgents
-        configuration.statusFeed.maximumAgents = maxAgents
         configuration.router.dataPathTrust = DataPathAgents.Trust(rawValue: dataPathTrust) ?? .feed
         configuration.router.roundTripWindow = .seconds(roundTripWindow)
         configuration.router.maximumHops = maxHops

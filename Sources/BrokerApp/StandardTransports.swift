@@ -1,10 +1,8 @@
 import AMQPTransport
 import BrokerTransports
-import InMemoryTransport
 
 extension TransportFactory {
-    /// The broker's own transports: RabbitMQ (`amqp://`, `amqps://`) and in-memory queues
-    /// (`memory://NAME`, for the demo and tests).
+    /// The broker's own transport: RabbitMQ (`amqp://`, `amqps://`).
     public static let standard = standard(queues: QueueSettings())
 
     /// The standard transports, RabbitMQ declaring its queues with `queues` (`broker run
@@ -15,6 +13,5 @@ extension TransportFactory {
             .registering(["amqp", "amqps"]) {
                 try AMQPBroker(url: $0, queues: queues, confirmTimeout: confirmTimeout)
             }
-            .registering(["memory"]) { try InMemoryTransport(url: $0) }
     }
 }

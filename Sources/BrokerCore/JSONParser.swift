@@ -74,7 +74,7 @@ public struct JSONParser {
     }
 }
 
-private struct Reader {
+struct Reader {
     let bytes: UnsafeBufferPointer<UInt8>
     let maximumDepth: Int
     let maximumCost: Int

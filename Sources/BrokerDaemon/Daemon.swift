@@ -1,11 +1,9 @@
-import AgentStatusGRPC
 import BrokerCore
 import BrokerRouter
 import BrokerTransports
 import Foundation
 import Logging
 import RoutingRules
-import ServerLinkWebSocket
 import ServiceLifecycle
 import Synchronization
 import UnixSignals
@@ -33,7 +31,7 @@ public final class Daemon: Sendable {
     let gauges: ScrapeGauges
     let input: any InboundSource
     let output: any OutboundSink
-    let agents: AgentSource
+    let agents: any AgentFeed
     private let routing: RoutingService
     private let logger: Logger
     private let notifier = SystemdNotifier()
@@ -48,7 +46,7 @@ public final class Daemon: Sendable {
         gauges = ScrapeGauges(metrics: metrics)
         reloader = try RuleReloader(
             paths: configuration.rules, registry: registry, strict: configuration.strictRules, metrics: metrics)
-        agents = try AgentSource(configuration, registry: registry)
+        agents = try configuration.agents.make(registry)
         shadow =
             configuration.shadowRules.isEmpty
             ? nil
@@ -59,7 +57,7 @@ public final class Daemon: Sendable {
             try DecisionRecorder(
                 path: $0.path, maximumSize: $0.maximumSize, includesMessages: configuration.admin.showsDecisionTraces)
         }
-        telemetry = Telemetry(metrics: metrics, onUnknownAgent: agents.refresh, recorder: recorder, shadow: shadow)
+        telemetry = Telemetry(metrics: metrics, onUnknownAgent: agents.askAboutUnknownAgent, recorder: recorder, shadow: shadow)
         let transport = configuration.transport
         let ruleSet = reloader.holder.current
         output = try transport.makeOutbound(declaring: ruleSet.namedQueues.sorted())
@@ -84,7 +82,7 @@ public final class Daemon: Sendable {
         }
         // The feed answers with its whole list: asking about the first unknown id is enough.
         var askFeed: (@Sendable ([String]) -> Void)?
-        if let refresh = agents.refresh {
+        if let refresh = agents.askAboutUnknownAgent {
             askFeed = { ids in
                 if let first = ids.first { refresh(first) }
             }
@@ -111,7 +109,7 @@ public final class Daemon: Sendable {
                 "rules": "\(reloader.status.hash.prefix(12))", "admin": "\(admin.address)",
                 "transport": "\(configuration.transport.endpoint)",
             ])
-        var services: [any Service] = [AdminService(admin: admin), agents]
+        var services: [any Service] = [AdminService(admin: admin), AgentFeedService(feed: agents)]
         if configuration.watchRules {
             services.append(RuleWatchService(reloader: reloader))
             if let shadow { services.append(RuleWatchService(reloader: shadow.reloader)) }

@@ -1,22 +1,28 @@
-import AgentStatusGRPC
+import BrokerCore
 import BrokerRouter
 import BrokerTransports
-import ServerLinkWebSocket
+
+/// Makes the ``BrokerTransports/AgentFeed`` that keeps the daemon's registry current (the
+/// daemon owns the registry; the composition root picks the source).
+public struct AgentFeedProvider: Sendable {
+    let make: @Sendable (AgentRegistry) throws -> any AgentFeed
+
+    /// A provider that makes its feed with `make`, given the daemon's registry.
+    public init(_ make: @escaping @Sendable (AgentRegistry) throws -> any AgentFeed) { self.make = make }
+
+    /// A registry snapshot file (`broker run --registry FILE`), read at start-up.
+    public static func file(_ path: String) -> AgentFeedProvider {
+        AgentFeedProvider { try StaticStatusFeed(path: path, registry: $0) }
+    }
+}
 
 /// Everything `broker run` needs to know.
 public struct DaemonConfiguration: Sendable {
-    /// Where the agent registry comes from.
-    public enum Agents: Sendable {
-        /// The agent server: WebSocket registration + gRPC status stream.
-        case server(url: String, brokerName: String)
-        /// A registry snapshot file.
-        case file(String)
-    }
-
     /// Where messages come from and go to (see ``BrokerTransports/TransportFactory``).
     public var transport: any Transport
+    /// Where the agent registry comes from.
+    public var agents: AgentFeedProvider
     public var rules = ["rules"]
-    public var agents = Agents.server(url: "ws://localhost:8765/ws", brokerName: "broker")
     public var inputQueue = "broker_input_queue"
     /// REGISTER_AGENT / CLIENT_DISCONNECTED messages ('' to ignore).
     public var metadataQueue = "agent_metadata_queue"
@@ -39,38 +45,9 @@ public struct DaemonConfiguration: Sendable {
     /// How long a graceful shutdown may take to finish what is in flight.
     public var drainTimeout: Duration = .seconds(10)
     public var admin = AdminServer.Configuration()
-    public var statusFeed = GRPCStatusFeed.Configuration()
-    /// Timeouts and retry delays of the agent-server link (its URL and name come from ``agents``).
-    public var serverLink = WebSocketServerLink.Configuration()
-    /// TLS toward the agent server (WebSocket and gRPC).
-    public var serverTLS = ServerTLS()
 
-    /// TLS toward the agent server. Certificates are always verified (peer and name).
-    public struct ServerTLS: Sendable, Hashable {
-        /// Whether the gRPC status stream uses TLS.
-        public enum GRPCMode: String, Sendable, Hashable, CaseIterable {
-            /// When the configured WebSocket URL is `wss://`.
-            case auto
-            case on
-            case off
-        }
-
-        /// A PEM file of the CA certificates that sign the agent server's certificates, for
-        /// `wss://` and gRPC; without one, the system's trust roots.
-        public var caCertificate: String?
-        public var grpc = GRPCMode.auto
-
-        public init() {}
-
-        /// Whether the status stream of a server at `webSocketURL` uses TLS.
-        public func grpcUsesTLS(webSocketURL: String) -> Bool {
-            switch grpc {
-            case .on: true
-            case .off: false
-            case .auto: webSocketURL.lowercased().hasPrefix("wss://")
-            }
-        }
+    public init(transport: any Transport, agents: AgentFeedProvider) {
+        self.transport = transport
+        self.agents = agents
     }
-
-    public init(transport: any Transport) { self.transport = transport }
 }

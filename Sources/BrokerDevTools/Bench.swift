@@ -10,7 +10,7 @@ import Histogram
 import RoutingRules
 import Synchronization
 
-/// `broker bench`: routing throughput and latency on real RabbitMQ, against a pass-through
+/// `broker-dev bench`: routing throughput and latency on real RabbitMQ, against a pass-through
 /// relay on the same transport in the same run.
 public struct Bench: AsyncParsableCommand {
     public init() {}
@@ -319,7 +319,7 @@ public struct Bench: AsyncParsableCommand {
         )
     }
 
-    /// Starts `broker route` on a queue holding `memoryMessages` messages and samples its RSS.
+    /// Starts `broker run` on a queue holding `memoryMessages` messages and samples its RSS.
     func memory(_ amqp: AMQPConfiguration, ruleText: String) async throws {
         let queues = Queues()
         defer {
@@ -330,7 +330,7 @@ public struct Bench: AsyncParsableCommand {
         let files = try RunFiles(queues: queues, ruleText: ruleText)
         defer { files.remove() }
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+        process.executableURL = BrokerExecutable.url
         process.arguments =
             files.runArguments(input: queues.input) + [
                 "--prefetch", String(prefetch), "--transport", amqp.url,
@@ -346,7 +346,7 @@ public struct Bench: AsyncParsableCommand {
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         print(
-            "memory: broker route peak RSS \(peak / 1024) MB over 10 s with \(memoryMessages) messages queued (\(remaining) still waiting at the end)"
+            "memory: broker run peak RSS \(peak / 1024) MB over 10 s with \(memoryMessages) messages queued (\(remaining) still waiting at the end)"
         )
     }
 

@@ -3,7 +3,7 @@ import ArgumentParser
 import BrowserAutomation
 import Foundation
 
-/// `broker bench-console`: what an open admin console costs the daemon, and how fast its pages
+/// `broker-dev bench-console`: what an open admin console costs the daemon, and how fast its pages
 /// load with a large registry, in a real (headless) browser.
 public struct BenchConsole: AsyncParsableCommand {
     public init() {}

@@ -8,7 +8,7 @@ import Foundation
 import InMemoryTransport
 import Logging
 
-/// `broker bench-reload`: what a rule reload costs a broker under full load.
+/// `broker-dev bench-reload`: what a rule reload costs a broker under full load.
 public struct BenchReload: AsyncParsableCommand {
     public init() {}
 
@@ -55,9 +55,9 @@ public struct BenchReload: AsyncParsableCommand {
         let file = directory.appendingPathComponent("routes.yaml")
         try Self.ruleText(routes: routes, generation: 0).write(to: file, atomically: true, encoding: .utf8)
         let queues = InMemoryQueues()
-        var configuration = DaemonConfiguration(transport: InMemoryTransport(queues: queues))
+        var configuration = DaemonConfiguration(
+            transport: InMemoryTransport(queues: queues), agents: .file("rules/registries/three-agents.yaml"))
         configuration.rules = [directory.path]
-        configuration.agents = .file("rules/registries/three-agents.yaml")
         configuration.metadataQueue = ""
         configuration.admin.port = 0
         let daemon = try Daemon(configuration: configuration)

@@ -2,7 +2,7 @@ import AMQPTransport
 import ArgumentParser
 import Foundation
 
-/// `broker bench-replicas`: how fast 1, 2, 3… `broker run` replicas drain one input queue as
+/// `broker-dev bench-replicas`: how fast 1, 2, 3… `broker run` replicas drain one input queue as
 /// competing consumers, and what each message costs the brokers and RabbitMQ in CPU, so a
 /// deployment can be sized from per-message figures.
 public struct BenchReplicas: AsyncParsableCommand {

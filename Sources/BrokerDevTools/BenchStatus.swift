@@ -10,7 +10,7 @@ import Histogram
 import RoutingRules
 import ServerLinkWebSocket
 
-/// `broker bench-status`: how fast agent status reaches routing decisions, and what the
+/// `broker-dev bench-status`: how fast agent status reaches routing decisions, and what the
 /// registry costs in memory.
 public struct BenchStatus: AsyncParsableCommand {
     public init() {}

@@ -1,6 +1,7 @@
 import AMQPTransport
 import AgentServerSimulator
 import ArgumentParser
+import BrokerApp
 import BrokerCLISupport
 import BrokerCore
 import BrokerDaemon
@@ -10,7 +11,7 @@ import Foundation
 import InMemoryTransport
 import Logging
 
-/// `broker demo`: the whole system on one machine, for a newcomer.
+/// `broker-dev demo`: the whole system on one machine, for a newcomer.
 public struct Demo: AsyncParsableCommand {
     public init() {}
 
@@ -78,7 +79,7 @@ public struct Demo: AsyncParsableCommand {
 
     func demo() async throws {
         print(
-            "broker demo: agent-server simulator + daemon + \(rabbitmq ? "RabbitMQ" : "in-memory queues"), \(rate) msg/s for \(seconds) s\n"
+            "broker-dev demo: agent-server simulator + daemon + \(rabbitmq ? "RabbitMQ" : "in-memory queues"), \(rate) msg/s for \(seconds) s\n"
         )
         let simulator = AgentServerSimulator()
         let skills = ["billing", "billing", "support", "support", "sales", "sales"]
@@ -97,23 +98,23 @@ public struct Demo: AsyncParsableCommand {
 
         let queues = InMemoryQueues()
         let id = String(UUID().uuidString.prefix(6)).lowercased()
+        var server = AgentServerSettings(url: simulator.webSocketURL, brokerName: "demo")
+        server.link.backoffBase = .milliseconds(100)
+        server.link.backoffCap = .seconds(1)
         var configuration: DaemonConfiguration
-        let output: String
+        let output = "server_input_queue"
         if rabbitmq {
             configuration = DaemonConfiguration(
-                transport: AMQPBroker(configuration: try AMQPConfiguration.fromEnvironment()))
+                transport: AMQPBroker(configuration: try AMQPConfiguration.fromEnvironment()),
+                agents: .agentServer(server))
             configuration.inputQueue = "demo_\(id)_input"
-            output = "server_input_queue"
         } else {
-            configuration = DaemonConfiguration(transport: InMemoryTransport(queues: queues))
-            output = "server_input_queue"
+            configuration = DaemonConfiguration(
+                transport: InMemoryTransport(queues: queues), agents: .agentServer(server))
         }
         configuration.rules = [directory.path]
-        configuration.agents = .server(url: simulator.webSocketURL, brokerName: "demo")
         configuration.metadataQueue = ""
         configuration.admin.port = 0
-        configuration.serverLink.backoffBase = .milliseconds(100)
-        configuration.serverLink.backoffCap = .seconds(1)
         let daemon = try Daemon(configuration: configuration)
         let running = Task { try await daemon.run() }
         try await Self.waitUntil("the daemon registered and synced with the simulator") {
@@ -206,7 +207,7 @@ public struct Demo: AsyncParsableCommand {
             "\nsummary: \(sent) messages sent, \(stats.published) routed, \(stats.deadLettered) dead-lettered, \(stats.requeued) requeued; rules reloaded \(daemon.reloader.status.reloads) time(s)"
         )
         print(
-            "next: edit rules/*.yaml, run `broker validate-rules rules/` and `broker test-rules rules/tests/`, or `broker simulate-server` + `broker run`."
+            "next: edit rules/*.yaml, run `broker validate-rules rules/` and `broker test-rules rules/tests/`, or `broker-dev simulate-server` + `broker run`."
         )
     }
 

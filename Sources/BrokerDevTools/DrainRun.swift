@@ -39,7 +39,7 @@ struct DrainRun {
         let ports = try (0..<count).map { _ in try Bench.freePort() }
         let processes = try (0..<count).map { index in
             let process = Process()
-            process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+            process.executableURL = BrokerExecutable.url
             process.arguments =
                 files.runArguments(input: queues.input, adminPort: ports[index]) + [
                     "--prefetch", String(prefetch), "--transport", amqp.startingAt(index).url,

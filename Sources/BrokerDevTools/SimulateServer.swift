@@ -6,7 +6,7 @@ import BrokerCore
 import Foundation
 import UnixSignals
 
-/// `broker simulate-server`: a local agent server to try rules and the daemon against.
+/// `broker-dev simulate-server`: a local agent server to try rules and the daemon against.
 public struct SimulateServer: AsyncParsableCommand {
     public init() {}
 

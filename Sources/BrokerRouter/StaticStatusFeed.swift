@@ -6,7 +6,7 @@ import RoutingRules
 /// A status feed from a registry snapshot file (YAML or JSON, the `AgentStatusResponse` shape):
 /// for `broker route`, `explain`, tests and the demo. The file is the whole truth, so the
 /// registry is never stale; `reload()` re-reads it.
-public struct StaticStatusFeed: StatusFeed {
+public struct StaticStatusFeed: StatusFeed, AgentFeed {
     public let path: String
     public let registry: AgentRegistry
 
@@ -27,7 +27,6 @@ public struct StaticStatusFeed: StatusFeed {
         registry.sync.markSynced()
     }
 
-    public func run() async {
-        while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
-    }
+    /// Returns at once: the file is read when the feed is made, and on ``reload()``.
+    public func run() async {}
 }

@@ -58,3 +58,24 @@ public protocol StatusFeed: Sendable {
     /// registry's ``BrokerCore/RegistrySync`` true to the feed's state.
     func run() async
 }
+
+/// Where the daemon's agents come from, as one service: the agent server (a registration
+/// ``ServerLink`` and the ``StatusFeed`` that follows it), a snapshot file, or anything else that
+/// keeps an ``BrokerCore/AgentRegistry`` current. The composition root picks one; the daemon
+/// knows only this.
+public protocol AgentFeed: Sendable {
+    /// The registration with the agent server, when the agents come from one: `/readyz`,
+    /// `/metrics` and `SERVER_AVAILABLE` (which cuts its retry delay short) use it.
+    var link: (any ServerLink)? { get }
+    /// Asks the source about an agent id a message names and the registry does not know
+    /// (rate-limited by the feed); nil when the source cannot be asked.
+    var askAboutUnknownAgent: (@Sendable (String) -> Void)? { get }
+    /// Keeps the registry current until the task is cancelled (a source with nothing to follow
+    /// may return at once).
+    func run() async
+}
+
+extension AgentFeed {
+    public var link: (any ServerLink)? { nil }
+    public var askAboutUnknownAgent: (@Sendable (String) -> Void)? { nil }
+}

@@ -1,5 +1,5 @@
 /// One message system the broker reads from and writes to, as a factory of inputs and outputs
-/// (a RabbitMQ server for `amqp://…`, named in-memory queues for `memory://…`).
+/// (a RabbitMQ server for `amqp://…`; named in-memory queues for `memory://…` in the demo and tests).
 public protocol Transport: Sendable {
     /// Where it is (credentials redacted), for logs.
     var endpoint: String { get }
@@ -26,7 +26,7 @@ extension Transport {
 }
 
 /// Picks a ``Transport`` by the scheme of a URL. The broker's own transports are registered by
-/// the application (`amqp`, `amqps`, `memory`); anything else can be added with
+/// the application (`amqp`, `amqps`; `broker-dev` adds `memory`); anything else can be added with
 /// ``registering(_:_:)`` without touching the router, the rules or the daemon.
 public struct TransportFactory: Sendable {
     /// Makes a transport from its URL.

@@ -3,7 +3,7 @@ import Foundation
 import ServerLinkWebSocket
 
 /// Debian's Chromium, headless, driven over its DevTools protocol (one page, one WebSocket):
-/// what the console's tests and `broker bench-console` look at pages with. ``close()`` ends the
+/// what the console's tests and `broker-dev bench-console` look at pages with. ``close()`` ends the
 /// browser and every process it started.
 public final class HeadlessBrowser: @unchecked Sendable {
     /// Where Debian's `chromium` package puts the browser.

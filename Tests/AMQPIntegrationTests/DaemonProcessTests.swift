@@ -215,7 +215,8 @@ extension RabbitMQIntegration {
                 ["--control-port", "\(taken.port)", "--port", "0", "--grpc-port", "0"],
             ] {
                 let simulator = try ChildProcess(
-                    "simulator", arguments: ["simulate-server", "--grpc-port", "0"] + arguments)
+                    "simulator", executable: brokerDevExecutable,
+                    arguments: ["simulate-server", "--grpc-port", "0"] + arguments)
                 let status = await simulator.waitForExit(timeout: .seconds(20))
                 #expect(status == 1, "simulate-server \(arguments) with the port taken\n\(simulator.tail())")
                 #expect(simulator.output.contains("cannot start the simulator"), "\(simulator.tail())")

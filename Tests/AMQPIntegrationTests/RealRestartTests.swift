@@ -8,7 +8,7 @@ import Testing
 /// its agents reconnect one by one under new ids, some never. A backlog that waited in
 /// `broker_input_queue` through the outage must reach the agents that come back, not go out as
 /// "No online agents available" ERRORs on the empty list. Separate processes on loopback
-/// (`broker simulate-server`, `broker run`, RabbitMQ).
+/// (`broker-dev simulate-server`, `broker run`, RabbitMQ).
 extension RabbitMQIntegration {
     @Suite(.serialized) struct RealRestartTests {
         /// What one restart did to a backlog.

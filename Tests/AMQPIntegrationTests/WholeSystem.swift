@@ -5,7 +5,7 @@ import Foundation
 import TestSupport
 import Testing
 
-/// The whole system as separate processes on loopback: `broker simulate-server` with its message
+/// The whole system as separate processes on loopback: `broker-dev simulate-server` with its message
 /// path, `broker run`, and a RabbitMQ virtual host of their own, so both use the real queue names.
 final class WholeSystem: @unchecked Sendable {
     let vhost: TestRabbitMQ.VirtualHost
@@ -30,7 +30,7 @@ final class WholeSystem: @unchecked Sendable {
             ?? String(contentsOf: repositoryRoot.appendingPathComponent("rules/default.yaml"), encoding: .utf8)
         try text.write(to: rulesFile, atomically: true, encoding: .utf8)
         simulator = try ChildProcess(
-            "simulator",
+            "simulator", executable: brokerDevExecutable,
             arguments: [
                 "simulate-server", "--agents", "\(agents)", "--churn", churn, "--port", "\(webSocketPort)",
                 "--grpc-port", "\(grpcPort)", "--control-port", "\(controlPort)", "--rabbitmq", vhost.url,

@@ -19,7 +19,7 @@ import Testing
     @Test func idleAdminConnectionsAreCappedBelowTheFileLimit() async throws {
         let port = try freePort()
         let broker = try ChildProcess(
-            "broker-admin-cap",
+            "broker-admin-cap", executable: brokerDevExecutable,
             arguments: [
                 "run", "--transport", "memory://cap", "--rules", "rules/default.yaml", "--registry",
                 "rules/registries/three-agents.yaml", "--admin-address", "127.0.0.1:\(port)", "--no-watch-rules",

@@ -47,7 +47,7 @@ import Testing
             .write(to: file, atomically: true, encoding: .utf8)
         for config in [["--config", file.path], ["--config=" + file.path], ["--config", "deploy/broker.yaml"]] {
             let run = try await broker(
-                ["run"] + config + ["--rules", "/nonexistent/rules", "--transport", "memory://x"])
+                ["run"] + config + ["--rules", "/nonexistent/rules", "--transport", "amqp://guest:guest@127.0.0.1:1/"])
             #expect(run.status != 0)
             #expect(run.error.contains("/nonexistent/rules: no such file or directory"), "\(config): \(run.error)")
         }
@@ -58,8 +58,15 @@ import Testing
     @Test func malformedURLsAreRefusedWithoutTheirPassword() async throws {
         let base = ["run", "--rules", "rules/default.yaml", "--admin-address", "127.0.0.1:0", "--no-watch-rules"]
         let cases: [(arguments: [String], environment: [String: String])] = [
-            (base + ["--transport", "memory://x"], ["WEBSOCKET_URL": "ws//ops:s3cret@127.0.0.1:8765/ws"]),
-            (base + ["--transport", "memory://x", "--websocket-url", "ops:s3cret@127.0.0.1:8765"], [:]),
+            (
+                base + ["--transport", "amqp://guest:guest@127.0.0.1:1/"],
+                ["WEBSOCKET_URL": "ws//ops:s3cret@127.0.0.1:8765/ws"]
+            ),
+            (
+                base + [
+                    "--transport", "amqp://guest:guest@127.0.0.1:1/", "--websocket-url", "ops:s3cret@127.0.0.1:8765",
+                ], [:]
+            ),
             (base + ["--registry", "rules/registries/three-agents.yaml"], ["RABBITMQ_URL": "guest:s3cret@127.0.0.1"]),
         ]
         for (arguments, environment) in cases {

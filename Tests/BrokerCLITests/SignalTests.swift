@@ -2,11 +2,12 @@ import Foundation
 import TestSupport
 import Testing
 
-/// `broker run` as a process on in-memory queues (no RabbitMQ needed for its signal handling).
+/// `broker run` as a process on in-memory queues (no RabbitMQ needed for its signal handling):
+/// `broker-dev run`, the same command with `memory://` among its transports.
 @Suite struct SignalTests {
     func startBroker() throws -> ChildProcess {
         try ChildProcess(
-            "broker",
+            "broker", executable: brokerDevExecutable,
             arguments: [
                 "run", "--transport", "memory://signals", "--rules", "rules/default.yaml", "--registry",
                 "rules/registries/three-agents.yaml", "--admin-address", "127.0.0.1:0", "--no-watch-rules",
@@ -110,7 +111,7 @@ import Testing
             "--admin-address", "127.0.0.1:0", "--no-watch-rules",
         ]
         arguments += option == "--rules" ? ["--rules", fifo] : ["--rules", "rules/default.yaml", option, fifo]
-        let broker = try ChildProcess("broker-fifo", arguments: arguments)
+        let broker = try ChildProcess("broker-fifo", executable: brokerDevExecutable, arguments: arguments)
         let status = await broker.waitForExit(timeout: .seconds(20))
         if status == nil { broker.send(SIGKILL) }
         #expect(status != nil && status != 0, "\(option) FIFO: still running\n\(broker.tail())")

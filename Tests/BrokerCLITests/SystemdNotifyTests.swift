@@ -44,7 +44,7 @@ final class NotifySocket: @unchecked Sendable {
     @Test func readyOnceRoutingReloadingAroundSIGHUPAndStoppingOnDrain() async throws {
         let notify = try NotifySocket()
         let broker = try ChildProcess(
-            "broker",
+            "broker", executable: brokerDevExecutable,
             arguments: [
                 "run", "--transport", "memory://notify", "--rules", "rules/default.yaml", "--registry",
                 "rules/registries/three-agents.yaml", "--admin-address", "127.0.0.1:0", "--no-watch-rules",

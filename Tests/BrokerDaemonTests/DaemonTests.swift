@@ -39,9 +39,10 @@ func temporaryDirectory() throws -> URL {
 func memoryDaemon(
     rulesDirectory: URL, queues: InMemoryQueues, adjust: (inout DaemonConfiguration) -> Void = { _ in }
 ) throws -> Daemon {
-    var configuration = DaemonConfiguration(transport: InMemoryTransport(queues: queues))
+    var configuration = DaemonConfiguration(
+        transport: InMemoryTransport(queues: queues),
+        agents: .file(root.appendingPathComponent("rules/registries/three-agents.yaml").path))
     configuration.rules = [rulesDirectory.path]
-    configuration.agents = .file(root.appendingPathComponent("rules/registries/three-agents.yaml").path)
     configuration.metadataQueue = ""
     configuration.admin.port = 0
     configuration.prefetch = 64

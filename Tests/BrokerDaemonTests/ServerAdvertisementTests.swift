@@ -1,4 +1,5 @@
 import AgentServerSimulator
+import BrokerApp
 import BrokerCore
 import BrokerDaemon
 import BrokerTransports
@@ -11,14 +12,15 @@ import Testing
     /// A daemon on in-memory queues registered with `simulator`, whose link would otherwise wait
     /// a minute between attempts.
     func daemon(_ simulator: AgentServerSimulator, queues: InMemoryQueues) throws -> Daemon {
-        var configuration = DaemonConfiguration(transport: InMemoryTransport(queues: queues))
+        var server = AgentServerSettings(url: simulator.webSocketURL, brokerName: "advertised")
+        server.link.refusedRetryDelay = .seconds(60)
+        server.link.backoffBase = .seconds(60)
+        server.link.backoffCap = .seconds(60)
+        var configuration = DaemonConfiguration(
+            transport: InMemoryTransport(queues: queues), agents: .agentServer(server))
         configuration.rules = [root.appendingPathComponent("rules/default.yaml").path]
-        configuration.agents = .server(url: simulator.webSocketURL, brokerName: "advertised")
         configuration.metadataQueue = ""
         configuration.admin.port = 0
-        configuration.serverLink.refusedRetryDelay = .seconds(60)
-        configuration.serverLink.backoffBase = .seconds(60)
-        configuration.serverLink.backoffCap = .seconds(60)
         configuration.watchRules = false
         return try Daemon(configuration: configuration)
     }

@@ -2,13 +2,18 @@ import AgentServerSimulator
 import BrokerApp
 import BrokerCore
 import BrokerDaemon
+import BrokerTransports
 import Foundation
+import InMemoryTransport
 import TestSupport
 import Testing
 
 /// `broker run` toward an agent server that speaks only TLS (`wss://` and gRPC over TLS): the
 /// status stream follows the WebSocket onto TLS, verified against `--server-ca`.
 @Suite(.serialized) struct ServerTLSTests {
+    /// The product's transports and the in-memory queues (`broker-dev run`'s set).
+    let inMemory = TransportFactory.standard.registering(["memory"]) { try InMemoryTransport(url: $0) }
+
     func options(_ extra: [String]) throws -> RunOptions {
         try RunOptions.parse(
             [
@@ -26,7 +31,8 @@ import Testing
         simulator.setAgents([AgentStatusRecord(agentID: "agent_tls", isOnline: true)])
         try await simulator.start()
         let daemon = try BrokerRunner.daemon(
-            try options(["--websocket-url", simulator.webSocketURL, "--server-ca", certificates.caCertificate]))
+            try options(["--websocket-url", simulator.webSocketURL, "--server-ca", certificates.caCertificate]),
+            transports: inMemory)
         let running = Task { try await daemon.run() }
         try await eventually("the registry is synced over TLS", timeout: .seconds(20)) {
             daemon.registry.sync.state == .synced && daemon.registry.snapshot.agent(id: "agent_tls") != nil
@@ -39,7 +45,7 @@ import Testing
     @Test func theTLSSettingsAreCheckedBeforeAnythingStarts() throws {
         #expect(throws: (any Error).self) { try options(["--grpc-tls", "sometimes"]) }
         #expect(throws: (any Error).self) { try options(["--server-ca", "/nonexistent/ca.pem"]) }
-        let tls = DaemonConfiguration.ServerTLS()
+        let tls = AgentServerSettings.TLS()
         #expect(tls.grpcUsesTLS(webSocketURL: "wss://server.example/ws"))
         #expect(!tls.grpcUsesTLS(webSocketURL: "ws://server.example/ws"))
         var forced = tls

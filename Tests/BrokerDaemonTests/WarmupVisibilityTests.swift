@@ -1,4 +1,5 @@
 import AgentServerSimulator
+import BrokerApp
 import BrokerCore
 import BrokerDaemon
 import BrokerTransports
@@ -15,14 +16,15 @@ import Testing
         simulator.setAgents(["agent_a", "agent_b"].map { AgentStatusRecord(agentID: $0, isOnline: true) })
         try await simulator.start()
         let queues = InMemoryQueues()
-        var configuration = DaemonConfiguration(transport: InMemoryTransport(queues: queues))
+        var server = AgentServerSettings(url: simulator.webSocketURL, brokerName: "warming")
+        server.link.backoffBase = .milliseconds(100)
+        server.link.backoffCap = .milliseconds(300)
+        var configuration = DaemonConfiguration(
+            transport: InMemoryTransport(queues: queues), agents: .agentServer(server))
         configuration.rules = [root.appendingPathComponent("rules/default.yaml").path]
-        configuration.agents = .server(url: simulator.webSocketURL, brokerName: "warming")
         configuration.metadataQueue = ""
         configuration.admin.port = 0
         configuration.watchRules = false
-        configuration.serverLink.backoffBase = .milliseconds(100)
-        configuration.serverLink.backoffCap = .milliseconds(300)
         let daemon = try Daemon(configuration: configuration)
         let running = Task { try await daemon.run() }
         try await eventually("synced", timeout: .seconds(20)) { daemon.registry.sync.isSynced }

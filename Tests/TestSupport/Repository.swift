@@ -7,6 +7,10 @@ public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComp
 /// The `broker` executable the tests run as a separate process (`swift build` puts it here).
 public var brokerExecutable: URL { repositoryRoot.appendingPathComponent(".build/debug/broker") }
 
+/// `broker-dev`: the simulator, the demo, the benchmarks, and `run` with in-memory queues for
+/// tests of the process that need no RabbitMQ.
+public var brokerDevExecutable: URL { repositoryRoot.appendingPathComponent(".build/debug/broker-dev") }
+
 /// A short random id for names that must not collide between tests.
 public func uniqueID() -> String { String(UUID().uuidString.prefix(8)).lowercased() }
 

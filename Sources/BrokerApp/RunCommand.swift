@@ -1,0 +1,73 @@
+import ArgumentParser
+import BrokerCLISupport
+import BrokerDaemon
+import BrokerTransports
+import Metrics
+import UnixSignals
+
+/// The transports a `broker run` offers, chosen by the URL's scheme.
+public protocol TransportCatalog {
+    /// The transports for `options` (how RabbitMQ declares queues, the confirm timeout, …).
+    static func factory(for options: RunOptions) -> TransportFactory
+}
+
+/// The product's transports: RabbitMQ (`amqp://`, `amqps://`).
+public enum StandardTransports: TransportCatalog {
+    public static func factory(for options: RunOptions) -> TransportFactory {
+        .standard(queues: options.queueSettings, confirmTimeout: options.confirmDuration)
+    }
+}
+
+/// `broker run`: the daemon, on the transports of `Transports` (`broker-dev run` adds the
+/// in-memory queues of the demo and the tests).
+public struct RunCommand<Transports: TransportCatalog>: AsyncParsableCommand {
+    public init() {}
+
+    public static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "run",
+            abstract: "Run the broker: agent-server link, messages in and out, rules with hot reload, admin HTTP.",
+            discussion: """
+                Environment: WEBSOCKET_URL, BROKER_NAME, BROKER_RULES, BROKER_TRANSPORT or RABBITMQ_URL (or the original broker's RABBITMQ_HOST and RABBITMQ_PORT), BROKER_ADMIN_TOKEN. Flags override them.
+
+                Signals: SIGHUP reloads the rules; SIGTERM or SIGINT stop consuming, finish and confirm what is in flight, acknowledge it, and exit 0 (1 when the --drain-timeout passed first; a second signal exits at once). Rule files are also reloaded when they change on disk, and on POST /-/reload.
+
+                Nothing is consumed before the registry holds the agent server's list (--registry FILE: at once). Invalid rules or options at start-up: exit 2 with the diagnostics; an invalid edit later keeps the rules in force.
+                """
+        )
+    }
+
+    @OptionGroup var options: RunOptions
+
+    @Flag(
+        help:
+            "Print the most memory the broker can take with these options, term by term, and exit (size a container's memory limit above it)."
+    )
+    var memoryBudget = false
+
+    public func run() async throws {
+        if memoryBudget {
+            print(MemoryBudget(options))
+            return
+        }
+        // Signal handling first: a SIGTERM or SIGHUP from now on is queued, not lost.
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
+        MemoryBudget.returnLargeBlocksAtOnce()
+        options.bootstrapLogging()
+        let daemon: Daemon
+        do {
+            daemon = try BrokerRunner.daemon(options, transports: Transports.factory(for: options))
+        } catch let failure as BrokerRunner.StartFailure {
+            printError(failure.description)
+            throw ExitCode(failure.status)
+        }
+        // Metrics that libraries emit go to the same registry as the broker's own.
+        MetricsSystem.bootstrap(daemon.metrics.factory)
+        do {
+            try await daemon.run(signals: signals)
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode(Status.failed)
+        }
+    }
+}
