@@ -57,7 +57,8 @@ public final class Daemon: Sendable {
             try DecisionRecorder(
                 path: $0.path, maximumSize: $0.maximumSize, includesMessages: configuration.admin.showsDecisionTraces)
         }
-        telemetry = Telemetry(metrics: metrics, onUnknownAgent: agents.askAboutUnknownAgent, recorder: recorder, shadow: shadow)
+        telemetry = Telemetry(
+            metrics: metrics, onUnknownAgent: agents.askAboutUnknownAgent, recorder: recorder, shadow: shadow)
         let transport = configuration.transport
         let ruleSet = reloader.holder.current
         output = try transport.makeOutbound(declaring: ruleSet.namedQueues.sorted())
