@@ -183,7 +183,7 @@ public struct RuleSetLoader: Sendable {
         var compiler = RuleSetCompiler()
         compiler.maximumPatternSteps = limits.maximumPatternSteps
         compiler.specialises = specialisesPredicates
-        compiler.checksShadowing = !diagnostics.contains { $0.severity == .error }
+        compiler.parsingFoundErrors = diagnostics.contains { $0.severity == .error }
         let ruleSet = compiler.compile(files, hash: Self.hash(sources))
         diagnostics.append(contentsOf: compiler.sink.diagnostics)
         timings.passes.append(contentsOf: compiler.timings)

@@ -19,6 +19,20 @@ import Testing
         #expect(timings.bytes == text.utf8.count)
     }
 
+    /// Shadowing and the index run only on rules without errors: an error leaves them out of
+    /// the timings, and a parse error does too.
+    @Test func thePassesAfterLoweringRunOnlyWithoutErrors() {
+        for text in [
+            "version: 1\nroutes:\n  - name: a\n    deliver: as_is\n    otherwise: nowhere\n",
+            "version: 1\nroutes:\n  - name: a\n    delivr: as_is\n",
+        ] {
+            var timings = LoadTimings()
+            let result = RuleSetLoader().load([RuleSource(name: "a.yaml", text: text)], timings: &timings)
+            #expect(result.ruleSet == nil)
+            #expect(timings.passes.map(\.name) == Array(Self.passes.prefix(4)), "\(text)")
+        }
+    }
+
     @Test func oneRunReportsTheProblemsOfEveryPass() {
         let first = """
             version: 1

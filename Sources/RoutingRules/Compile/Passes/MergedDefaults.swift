@@ -1,6 +1,6 @@
 import BrokerCore
 
-/// Pass 1, *merge defaults*: the `defaults:` of every file as one set. Each key may be set in
+/// The *merge defaults* pass (``RuleSetCompiler/passes``): the `defaults:` of every file as one set. Each key may be set in
 /// one file only, and the default output must be a constant destination.
 struct MergedDefaults {
     var output: Located<DestinationSyntax>?

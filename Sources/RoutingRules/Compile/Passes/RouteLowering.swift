@@ -1,7 +1,19 @@
 import BrokerCore
 
-/// Pass 5, *lowering*: checks types and turns each route's syntax into what the evaluator
-/// runs (predicates, edits, actions, selections, templates).
+/// What *lowering* makes of a route table: every route compiled, the `on_no_route` fallback,
+/// and what the registry and evaluation must track for them.
+struct LoweredRoutes {
+    /// In slot order.
+    var routes: [CompiledRoute]
+    var noRoute: CompiledRoute
+    /// Metric keys that selections test by equality: the registry indexes them.
+    var indexedMetricKeys: Set<String>
+    /// Whether any condition or template reads `route.name`.
+    var readsRouteName: Bool
+}
+
+/// The *lowering* pass (``RuleSetCompiler/passes``): checks types and turns each route's
+/// syntax into what the evaluator runs (predicates, edits, actions, selections, templates).
 struct RouteLowering {
     var sink: DiagnosticSink
     /// Whether common tests get dedicated leaves (``Predicate/leaf(_:)``); off only to test
@@ -27,12 +39,14 @@ struct RouteLowering {
     static func lower(
         _ table: RouteTable, defaults: MergedDefaults, specialises: Bool, maximumPatternSteps: Int,
         sink: inout DiagnosticSink
-    ) -> (routes: [CompiledRoute], noRoute: CompiledRoute, indexedMetricKeys: Set<String>, readsRouteName: Bool) {
+    ) -> LoweredRoutes {
         var lowering = RouteLowering(sink: sink, specialises: specialises, maximumPatternSteps: maximumPatternSteps)
         let routes = table.entries.map { lowering.route($0.syntax, name: $0.name.value, otherwise: $0.otherwise) }
         let noRoute = lowering.route(defaults.noRouteSyntax, name: "on_no_route", otherwise: nil)
         sink = lowering.sink
-        return (routes, noRoute, lowering.indexedMetricKeys, lowering.readsRouteName)
+        return LoweredRoutes(
+            routes: routes, noRoute: noRoute, indexedMetricKeys: lowering.indexedMetricKeys,
+            readsRouteName: lowering.readsRouteName)
     }
 
     mutating func route(_ route: RouteSyntax, name: String, otherwise: Int?) -> CompiledRoute {

@@ -1,4 +1,4 @@
-/// Pass 2, *route table*: a slot for every route, the top-level ones in file order and then
+/// The *route table* pass (``RuleSetCompiler/passes``): a slot for every route, the top-level ones in file order and then
 /// the inline `otherwise:` routes, each under a unique name and with its `otherwise` resolved
 /// to a slot. Later passes read names and links from here, never from the syntax.
 struct RouteTable {
@@ -79,7 +79,7 @@ struct RouteTable {
         }
     }
 
-    /// Pass 3, *otherwise chains*: reports every loop of `otherwise` links once, at the link
+    /// The *otherwise chains* pass: reports every loop of `otherwise` links once, at the link
     /// that closes it.
     func checkChains(sink: inout DiagnosticSink) {
         var reported: Set<[Int]> = []

@@ -1,4 +1,4 @@
-/// Pass 5, *shadowing*: warns about top-level routes that can never be reached: an earlier
+/// The *shadowing* pass (``RuleSetCompiler/passes``): warns about top-level routes that can never be reached: an earlier
 /// route has the same `when`, or takes every message, and no `otherwise` leads to them either
 /// (a route reached only as another's fallback is reachable).
 enum ShadowingCheck {
