@@ -1,16 +1,15 @@
 import BrokerDaemon
 import BrokerTransports
 import Foundation
-import Logging
-import UnixSignals
 
-/// `broker run`'s composition root: options → configuration (the transport from `transports`)
-/// → daemon, run until a signal or ``BrokerDaemon/Daemon/stop()`` has drained it.
+/// Builds `broker run`'s daemon: options → configuration (the transport from `transports`, the
+/// agent feed from the options) → daemon.
 public enum BrokerRunner {
     /// A start-up failure, with the exit status `broker run` uses for it.
     public struct StartFailure: Error, CustomStringConvertible {
         public var description: String
-        /// 2 for invalid rules or options, 1 otherwise.
+        /// Always 2: whatever fails before the daemon runs (invalid rules, options, a transport
+        /// URL or a file the options name) is the configuration's fault, not a run's.
         public var status: Int32
     }
 
@@ -20,8 +19,6 @@ public enum BrokerRunner {
             return try Daemon(configuration: try options.configuration(transports: transports))
         } catch let error as RuleReloader.InvalidRules {
             throw StartFailure(description: error.description, status: 2)
-        } catch let error as TransportURLError {
-            throw StartFailure(description: "error: \(error)", status: 2)
         } catch {
             throw StartFailure(description: "error: \(error)", status: 2)
         }

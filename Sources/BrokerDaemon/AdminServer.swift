@@ -111,7 +111,7 @@ public final class AdminServer: Sendable {
             let query = request.uri.queryParameters
             let selection = AgentQuery(
                 text: query.get("q"), online: query.get("online"), sort: query.get("sort"), order: query.get("order"))
-            let deliveries = daemon.telemetry.deliveriesByAgent
+            let deliveries = daemon.decisionObserver.deliveriesByAgent
             var selected: [Agent]?
             if !selection.isIdentity {
                 selected = daemon.admin.agentQueries.agents(selection, in: snapshot, deliveries: deliveries)
@@ -151,8 +151,8 @@ public final class AdminServer: Sendable {
             // One decision by its id (what the console fetches when a trace is opened).
             let id = query.get("id").flatMap { UInt64($0) }
             let filtered = route != nil || outcome != nil || id != nil
-            let records = daemon.telemetry.recentDecisions(limit: filtered ? Int.max : limit).filter { record in
-                let labels = Telemetry.labels(record)
+            let records = daemon.decisionObserver.recentDecisions(limit: filtered ? Int.max : limit).filter { record in
+                let labels = DecisionObserver.labels(record)
                 return (route == nil || labels.route == route) && (outcome == nil || labels.outcome == outcome)
                     && (id == nil || record.seed == id)
             }.prefix(limit)
@@ -249,12 +249,12 @@ public final class AdminServer: Sendable {
             ("id", .string(String(record.seed))),
             ("at", .string(ISO8601DateFormatter().string(from: record.at))), ("rule_set", .string(record.ruleSet.hash)),
             ("route", record.decision?.route.map(JSONValue.string) ?? .null),
-            ("outcome", .string(Telemetry.labels(record).outcome)),
+            ("outcome", .string(DecisionObserver.labels(record).outcome)),
         ])
         if record.isTrimmed {
             object["message_id"] = record.messageID.map(JSONValue.string) ?? .null
             object["explanation"] = .string(
-                "(a \(record.bodySize)-byte message: kept without its body and trace, over the \(Telemetry.maximumRecordedBodySize)-byte limit)"
+                "(a \(record.bodySize)-byte message: kept without its body and trace, over the \(DecisionObserver.maximumRecordedBodySize)-byte limit)"
             )
         }
         object["traced"] = .bool(traceable && record.message != nil && record.snapshot != nil)

@@ -18,7 +18,7 @@ public final class Daemon: Sendable {
     public let configuration: DaemonConfiguration
     public let registry: AgentRegistry
     public let reloader: RuleReloader
-    public let telemetry: Telemetry
+    public let decisionObserver: DecisionObserver
     /// The candidate rules decided beside the live ones (`--shadow-rules`).
     public let shadow: ShadowRules?
     /// Where decisions are recorded (`--record`).
@@ -57,7 +57,7 @@ public final class Daemon: Sendable {
             try DecisionRecorder(
                 path: $0.path, maximumSize: $0.maximumSize, includesMessages: configuration.admin.showsDecisionTraces)
         }
-        telemetry = Telemetry(
+        decisionObserver = DecisionObserver(
             metrics: metrics, onUnknownAgent: agents.askAboutUnknownAgent, recorder: recorder, shadow: shadow)
         let transport = configuration.transport
         let ruleSet = reloader.holder.current
@@ -90,7 +90,7 @@ public final class Daemon: Sendable {
         }
         router = MessageRouter(
             rules: reloader.holder, registry: registry, output: output, configuration: configuration.router,
-            observer: telemetry, onUnknownAgents: askFeed)
+            observer: decisionObserver, onUnknownAgents: askFeed)
         routing = RoutingService(
             router: router, input: input, output: output, metadata: metadata, advertisements: advertisements,
             metadataHandler: MetadataHandler(registry: registry, limit: router.dataPathAgents),

@@ -3,15 +3,15 @@ import BrokerCLISupport
 import RulesCommands
 
 /// `broker-rules`: the rules toolchain alone (the same commands as `broker validate-rules`,
-/// `broker test-rules` and `broker explain`), built from the rule engine and the argument parser
+/// `broker test-rules`, `broker explain` and `broker diff-rules`), built from the rule engine and the argument parser
 /// only, for CI jobs that check rule changes.
 @main
 struct BrokerRules: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "broker-rules",
-        abstract: "Check, test and explain broker routing rules (the rules toolchain of broker, on its own).",
+        abstract: "Check, test, explain and compare broker routing rules (the rules toolchain of broker, on its own).",
         discussion: """
-            The same commands and exit statuses as broker validate-rules, broker test-rules and broker explain; \
+            The same commands and exit statuses as broker validate-rules, broker test-rules, broker explain and broker diff-rules; \
             this executable depends on the rule engine only, so it builds in seconds where broker takes minutes.
             """,
         subcommands: RulesToolchain.commands

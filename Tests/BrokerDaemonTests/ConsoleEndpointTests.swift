@@ -68,7 +68,7 @@ func exchange(
             }
             #expect(deliveries.first?.objectValue?["message"]?.objectValue?["rules_version"] == "one")
             #expect(queues.contents(of: "server_input_queue").isEmpty, "a trial publishes nothing")
-            #expect(daemon.router.statistics.settled == 0 && daemon.telemetry.decisionCounts.total == 0)
+            #expect(daemon.router.statistics.settled == 0 && daemon.decisionObserver.decisionCounts.total == 0)
 
             // Pasted rules: used instead, or every diagnostic with its line and column.
             let pasted =

@@ -19,7 +19,7 @@ extension AdminServer {
             let status = daemon.reloader.status
             let page = RulesPage(
                 status: status, outline: RuleSetOutline(daemon.reloader.holder.current),
-                counts: daemon.telemetry.decisionCounts)
+                counts: daemon.decisionObserver.decisionCounts)
             return Self.page(.rules, page.html)
         }
         router.get("console/agents") { _, _ in Self.page(.agents, ConsoleShells.agents) }
@@ -107,7 +107,7 @@ extension AdminServer {
     /// `/stats`: what every console page polls: decision totals by route and outcome, the
     /// registry's size and sync state, the rules in force and the last reload error.
     static func stats(_ daemon: Daemon) -> JSONValue {
-        let counts = daemon.telemetry.decisionCounts
+        let counts = daemon.decisionObserver.decisionCounts
         let snapshot = daemon.registry.snapshot
         let sync = snapshot.sync.status
         let rules = daemon.reloader.status

@@ -11,7 +11,7 @@ import RoutingRules
 struct RulesPage {
     var status: RuleReloader.Status
     var outline: RuleSetOutline
-    var counts: Telemetry.DecisionCounts
+    var counts: DecisionObserver.DecisionCounts
 
     var html: String {
         var cards: [String] = []

@@ -6,10 +6,11 @@ import Logging
 import RoutingRules
 import Synchronization
 
-/// What the daemon observes of each routing decision: counters and the decision-time histogram
-/// (through swift-metrics, into ``BrokerMetrics``), a debug log line, the ring of recent
-/// decisions behind `/decisions`, and refresh requests for agents the registry does not know.
-public final class Telemetry: RouterObserver {
+/// What the daemon does with each routing decision once it is made: counters and the
+/// decision-time histogram (through swift-metrics, into ``BrokerMetrics``), a debug log line, the
+/// ring of recent decisions behind `/decisions`, the `--record` file, the comparison with
+/// `--shadow-rules`, and a question to the agent feed about agents the registry does not know.
+public final class DecisionObserver: RouterObserver {
     private struct State {
         /// Counters by "route\u{0}outcome", made once per label set.
         var decisions: [String: CoreMetrics.Counter] = [:]

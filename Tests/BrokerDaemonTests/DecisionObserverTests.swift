@@ -5,7 +5,7 @@ import Foundation
 import RoutingRules
 import Testing
 
-@Suite struct TelemetryTests {
+@Suite struct DecisionObserverTests {
     let ruleSet = RuleSetLoader().load([
         RuleSource(name: "r.yaml", text: "version: 1\nroutes:\n  - { name: all, deliver: as_is }\n")
     ]).ruleSet!
@@ -23,12 +23,12 @@ import Testing
     /// The ring behind `/decisions` holds 100 records: large messages must not stay in it whole
     /// (30 messages of 16 MB kept 480 MB alive).
     @Test func largeMessagesAreKeptInTheDecisionLogByIDOnly() throws {
-        let telemetry = Telemetry(metrics: BrokerMetrics())
-        telemetry.observe(try record(bodySize: 100))
-        telemetry.observe(try record(bodySize: Telemetry.maximumRecordedBodySize + 1))
-        let recent = telemetry.recentDecisions(limit: 2)
+        let decisionObserver = DecisionObserver(metrics: BrokerMetrics())
+        decisionObserver.observe(try record(bodySize: 100))
+        decisionObserver.observe(try record(bodySize: DecisionObserver.maximumRecordedBodySize + 1))
+        let recent = decisionObserver.recentDecisions(limit: 2)
         #expect(recent[0].isTrimmed && recent[0].message == nil && recent[0].snapshot == nil)
-        #expect(recent[0].messageID == "m\(Telemetry.maximumRecordedBodySize + 1)")
+        #expect(recent[0].messageID == "m\(DecisionObserver.maximumRecordedBodySize + 1)")
         #expect(!recent[1].isTrimmed && recent[1].message != nil)
     }
 
@@ -47,7 +47,7 @@ import Testing
                         """)
             ]).ruleSet)
         let snapshot = AgentRegistry.Snapshot(agents: [Agent(id: "agent_a", name: "A", isOnline: true)])
-        let telemetry = Telemetry(metrics: BrokerMetrics())
+        let decisionObserver = DecisionObserver(metrics: BrokerMetrics())
         for type in ["TEXT", "TEXT", "OTHER"] {
             var record = RoutingRecord(ruleSet: rules)
             record.message = try Message(decoding: Array(#"{"message_type":"\#(type)"}"#.utf8))
@@ -56,12 +56,12 @@ import Testing
             record.decision = rules.evaluate(record.message!, in: snapshot, random: &random)
             record.outcome =
                 type == "TEXT" ? .published(count: 1, route: "pick") : .deadLettered(code: "no_route", reason: "none")
-            telemetry.observe(record)
+            decisionObserver.observe(record)
         }
-        let counts = telemetry.decisionCounts
+        let counts = decisionObserver.decisionCounts
         #expect(counts.total == 3)
         #expect(counts.byRoute["pick"] == ["published": 2])
         #expect(counts.byRoute["none"] == ["dead_letter_no_route": 1])
-        #expect(telemetry.deliveriesByAgent == ["agent_a": 2])
+        #expect(decisionObserver.deliveriesByAgent == ["agent_a": 2])
     }
 }
