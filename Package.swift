@@ -89,14 +89,6 @@ let package = Package(
             ]
         ),
 
-        .target(
-            name: "HTTPServing",
-            dependencies: [
-                .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
-        ),
-
         // The pipeline and the process.
         .target(
             name: "BrokerRouter",
@@ -107,7 +99,7 @@ let package = Package(
         .target(
             name: "BrokerDaemon",
             dependencies: [
-                "BrokerCore", "RoutingRules", "BrokerTransports", "BrokerRouter", "HTTPServing",
+                "BrokerCore", "RoutingRules", "BrokerTransports", "BrokerRouter",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -166,7 +158,7 @@ let package = Package(
         .target(
             name: "AgentServerSimulator",
             dependencies: [
-                "BrokerCore", "BrokerTransports", "AgentStatusGRPC", "AMQPTransport", "HTTPServing",
+                "BrokerCore", "BrokerTransports", "AgentStatusGRPC", "AMQPTransport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -4,7 +4,6 @@ import BrokerCore
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
-import HTTPServing
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS

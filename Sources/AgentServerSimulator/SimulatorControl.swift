@@ -1,6 +1,5 @@
 import BrokerCore
 import Foundation
-import HTTPServing
 import Hummingbird
 import Logging
 import ServiceLifecycle

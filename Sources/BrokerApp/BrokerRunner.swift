@@ -13,10 +13,15 @@ public enum BrokerRunner {
         public var status: Int32
     }
 
-    /// Builds the daemon for `options`.
-    public static func daemon(_ options: RunOptions, transports: TransportFactory? = nil) throws -> Daemon {
+    /// Builds the daemon for `options`; with `handlesSignals`, SIGTERM and SIGINT stop it and
+    /// SIGHUP reloads its rules (the process's own daemon, not one inside a test).
+    public static func daemon(
+        _ options: RunOptions, transports: TransportFactory? = nil, handlesSignals: Bool = false
+    ) throws -> Daemon {
         do {
-            return try Daemon(configuration: try options.configuration(transports: transports))
+            var configuration = try options.configuration(transports: transports)
+            configuration.handlesSignals = handlesSignals
+            return try Daemon(configuration: configuration)
         } catch let error as RuleReloader.InvalidRules {
             throw StartFailure(description: error.description, status: 2)
         } catch {

@@ -2,6 +2,7 @@ import ArgumentParser
 import BrokerCLISupport
 import BrokerDaemon
 import BrokerTransports
+import Logging
 import Metrics
 import UnixSignals
 
@@ -50,24 +51,26 @@ public struct RunCommand<Transports: TransportCatalog>: AsyncParsableCommand {
             print(MemoryBudget(options))
             return
         }
-        // Signal handling first: a SIGTERM or SIGHUP from now on is queued, not lost.
-        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
+        // SIGTERM and SIGINT trapped first: one that comes while the daemon starts is not lost.
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         MemoryBudget.returnLargeBlocksAtOnce()
         options.bootstrapLogging()
         let daemon: Daemon
         do {
-            daemon = try BrokerRunner.daemon(options, transports: Transports.factory(for: options))
+            daemon = try BrokerRunner.daemon(
+                options, transports: Transports.factory(for: options), handlesSignals: true)
         } catch let failure as BrokerRunner.StartFailure {
             printError(failure.description)
             throw ExitCode(failure.status)
         }
         // Metrics that libraries emit go to the same registry as the broker's own.
         MetricsSystem.bootstrap(daemon.metrics.factory)
-        do {
-            try await daemon.run(signals: signals)
-        } catch {
+        switch await ShutdownSupervisor.run(daemon, signals: signals, logger: Logger(label: "broker")) {
+        case .finished: return
+        case .failed(let error):
             printError("error: \(error)")
             throw ExitCode(Status.failed)
+        case .secondSignal, .overdue: throw ExitCode(Status.failed)
         }
     }
 }

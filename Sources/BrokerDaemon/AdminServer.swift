@@ -1,7 +1,6 @@
 import BrokerCore
 import BrokerRouter
 import Foundation
-import HTTPServing
 import Hummingbird
 import HummingbirdCore
 import Logging
@@ -39,7 +38,7 @@ public final class AdminServer: Sendable {
     }
 
     let configuration: Configuration
-    private let running = Mutex<ListeningServer?>(nil)
+    private let listening = Listening()
     /// The filtered and sorted `/agents` queries, bounded.
     public let agentQueries = AgentQueryCache()
 
@@ -47,13 +46,28 @@ public final class AdminServer: Sendable {
 
     /// `host:port` once started.
     public var address: String { "\(configuration.host):\(port)" }
-    public var port: Int { running.withLock { $0?.port ?? 0 } }
+    public var port: Int { listening.port ?? 0 }
+
+    /// Waits until the server listens (true) or failed to (false).
+    func waitUntilListening() async -> Bool { await listening.outcome() }
 
     struct MissingToken: Error, CustomStringConvertible {
         var description: String { "the admin server is bound to a non-loopback address: set an admin token" }
     }
 
-    func start(daemon: Daemon) async throws {
+    /// Serves the admin API and the console for `daemon` until the service group's graceful
+    /// shutdown; throws ``CannotBind`` when the address cannot be bound.
+    func run(daemon: Daemon) async throws {
+        do {
+            try await serve(daemon: daemon)
+        } catch {
+            listening.fail()
+            throw error
+        }
+        listening.fail()  // stopped: whoever still waits learns it will not listen
+    }
+
+    private func serve(daemon: Daemon) async throws {
         guard configuration.isLoopback || configuration.token != nil else { throw MissingToken() }
         let router = Router()
         router.add(middleware: MetricsMiddleware())
@@ -193,20 +207,18 @@ public final class AdminServer: Sendable {
         let address = BindAddress(host: configuration.host, port: configuration.port)
         let idleTimeout = configuration.idleTimeout
         let maximumConnections = max(1, configuration.maximumConnections)
-        let server: ListeningServer
+        let listening = self.listening
+        let application = Application(
+            router: router, server: .http1(configuration: .init(idleTimeout: .init(idleTimeout))),
+            configuration: .init(
+                address: .hostname(address.host, port: address.port),
+                availableConnectionsDelegate: MaximumAvailableConnections(maximumConnections)),
+            onServerRunning: { channel in listening.bound(to: channel.localAddress?.port ?? 0) }, logger: logger)
         do {
-            server = try await ListeningServer.start(logger: logger) { onServerRunning in
-                Application(
-                    router: router, server: .http1(configuration: .init(idleTimeout: .init(idleTimeout))),
-                    configuration: .init(
-                        address: .hostname(address.host, port: address.port),
-                        availableConnectionsDelegate: MaximumAvailableConnections(maximumConnections)),
-                    onServerRunning: onServerRunning, logger: logger)
-            }
-        } catch {
+            try await application.run()
+        } catch let error where listening.port == nil {
             throw CannotBind(address: "\(address.host):\(address.port)", reason: "\(error)")
         }
-        running.withLock { $0 = server }
     }
 
     private struct BindAddress: Sendable {
@@ -219,13 +231,6 @@ public final class AdminServer: Sendable {
         public var address: String
         public var reason: String
         public var description: String { "cannot listen on the admin address \(address): \(reason)" }
-    }
-
-    func stop() async {
-        await running.withLock({ r in
-            defer { r = nil }
-            return r
-        })?.stop()
     }
 
     static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {

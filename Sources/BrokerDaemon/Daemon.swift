@@ -6,7 +6,6 @@ import Logging
 import RoutingRules
 import ServiceLifecycle
 import Synchronization
-import UnixSignals
 
 /// The running broker, as wiring: a registry kept by an agent source, inputs and an output from
 /// one transport, the router between them, rule reloads, and the admin server, run as services
@@ -88,6 +87,8 @@ public final class Daemon: Sendable {
                 if let first = ids.first { refresh(first) }
             }
         }
+        let admin = AdminServer(configuration: configuration.admin)
+        self.admin = admin
         router = MessageRouter(
             rules: reloader.holder, registry: registry, output: output, configuration: configuration.router,
             observer: decisionObserver, onUnknownAgents: askFeed)
@@ -95,32 +96,46 @@ public final class Daemon: Sendable {
             router: router, input: input, output: output, metadata: metadata, advertisements: advertisements,
             metadataHandler: MetadataHandler(registry: registry, limit: router.dataPathAgents),
             advertisementHandler: advertisementHandler,
-            drainTimeout: configuration.drainTimeout, logger: logger, notifier: notifier)
-        admin = AdminServer(configuration: configuration.admin)
+            drainTimeout: configuration.drainTimeout, logger: logger, notifier: notifier,
+            adminListening: { await admin.waitUntilListening() })
     }
 
-    /// Runs until a graceful shutdown (``run(signals:)`` reacts to SIGTERM/SIGINT; tests call
-    /// ``stop()``) has drained the pipeline and closed everything. The admin server binds first:
-    /// a port that is taken fails here, before any message is taken.
-    public func run(signals: UnixSignalsSequence? = nil) async throws {
-        try await admin.start(daemon: self)
-        logger.info(
-            "broker running",
-            metadata: [
-                "rules": "\(reloader.status.hash.prefix(12))", "admin": "\(admin.address)",
-                "transport": "\(configuration.transport.endpoint)",
-            ])
-        var services: [any Service] = [AdminService(admin: admin), AgentFeedService(feed: agents)]
+    /// Runs until a graceful shutdown has drained the pipeline and closed everything: SIGTERM or
+    /// SIGINT when ``DaemonConfiguration/handlesSignals`` (the service group's own signals), or
+    /// ``stop()``. Every part is a service of one `ServiceGroup`; the admin server comes first, so
+    /// it stops last, and routing waits until it listens: an admin port that is taken fails the
+    /// run before any message is taken.
+    public func run() async throws {
+        var services: [any Service] = [AdminService(admin: admin, daemon: self), AgentFeedService(feed: agents)]
         if configuration.watchRules {
             services.append(RuleWatchService(reloader: reloader))
             if let shadow { services.append(RuleWatchService(reloader: shadow.reloader)) }
         }
+        if configuration.handlesSignals {
+            services.append(
+                ReloadOnHangUp(reloaders: [reloader] + [shadow?.reloader].compactMap { $0 }, notifier: notifier))
+        }
         services.append(routing)
-        let group = ServiceGroup(
-            configuration: .init(services: services.map { .init(service: $0) }, logger: logger))
-        groupBox.set(group)
+        var group = ServiceGroupConfiguration(services: services.map { .init(service: $0) }, logger: logger)
+        if configuration.handlesSignals { group.gracefulShutdownSignals = [.sigterm, .sigint] }
+        // Past the drain deadline and a margin to close connections, the services are cancelled.
+        group.maximumGracefulShutdownDuration = configuration.drainTimeout + Self.closingMargin
+        let serviceGroup = ServiceGroup(configuration: group)
+        pendingStop.start(serviceGroup)
+        let (admin, logger, configuration, reloader) = (self.admin, self.logger, self.configuration, self.reloader)
         do {
-            try await runServices(group, signals: signals)
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await serviceGroup.run() }
+                if await admin.waitUntilListening() {
+                    logger.info(
+                        "broker running",
+                        metadata: [
+                            "rules": "\(reloader.status.hash.prefix(12))", "admin": "\(admin.address)",
+                            "transport": "\(configuration.transport.endpoint)",
+                        ])
+                }
+                try await tasks.waitForAll()
+            }
         } catch {
             await recorder?.finish()
             throw error
@@ -129,85 +144,40 @@ public final class Daemon: Sendable {
         await recorder?.finish()
     }
 
-    private func runServices(_ group: ServiceGroup, signals: UnixSignalsSequence?) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            if let signals {
-                tasks.addTask { await self.handle(signals, group: group) }
-            }
-            tasks.addTask { try await group.run() }
-            try await tasks.next()
-            tasks.cancelAll()
-        }
-    }
+    private let pendingStop = PendingStop()
 
-    private let groupBox = GroupBox()
+    /// How long after the drain deadline the services may take to close their connections
+    /// before the group cancels them (and `broker run` exits regardless: ``processDeadline``).
+    static let closingMargin: Duration = .seconds(5)
 
-    /// How long after the drain deadline the process may take to close its connections before
-    /// it exits anyway.
-    static let exitMargin: Duration = .seconds(5)
-
-    /// Ends the process if the graceful shutdown is not over by the drain deadline plus
-    /// ``exitMargin``: a peer that hangs (RabbitMQ that accepts and never answers, a blocked
-    /// connection) cannot hold it. Unsettled messages go back to their queues with the
-    /// connections. On a dispatch queue, so a stuck task pool cannot delay it.
-    private func armWatchdog() {
-        let limit = configuration.drainTimeout + Self.exitMargin
-        let logger = self.logger
-        let nanoseconds = limit.components.seconds * 1_000_000_000 + limit.components.attoseconds / 1_000_000_000
-        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) {
-            logger.error(
-                "shutdown did not finish within the drain deadline and margin; exiting (unsettled messages are redelivered)",
-                metadata: ["limit": "\(limit)"])
-            exit(1)
-        }
-    }
+    /// How long a graceful shutdown may take in all before the process should end regardless:
+    /// a peer that hangs (RabbitMQ that accepts and never answers, a blocked connection) cannot
+    /// hold it. Unsettled messages go back to their queues with the connections.
+    public var processDeadline: Duration { configuration.drainTimeout + Self.closingMargin }
 
     /// Starts the graceful shutdown: stop consuming, drain, close (at once, or as soon as the
     /// service group runs).
     public func stop() {
-        groupBox.shutDown()
-    }
-
-    /// SIGHUP reloads the rules; the first SIGTERM or SIGINT starts the graceful shutdown, a
-    /// second one exits at once.
-    private func handle(_ signals: UnixSignalsSequence, group: ServiceGroup) async {
-        var stopping = false
-        for await signal in signals {
-            switch signal {
-            case .sighup:
-                notifier?.reloading()
-                await reloader.reload(reason: "SIGHUP")
-                await shadow?.reloader.reload(reason: "SIGHUP")
-                notifier?.send("READY=1")
-            default:
-                if stopping {
-                    logger.warning("second signal: exiting at once", metadata: ["signal": "\(signal)"])
-                    exit(1)
-                }
-                stopping = true
-                logger.info("signal: shutting down", metadata: ["signal": "\(signal)"])
-                armWatchdog()
-                await group.triggerGracefulShutdown()
-            }
-        }
+        pendingStop.request()
     }
 }
 
-/// The service group once it exists; ``Daemon/stop()`` may come from any task, and before it.
-final class GroupBox: Sendable {
-    private let value = Mutex<(group: ServiceGroup?, stopRequested: Bool)>((nil, false))
+/// A ``Daemon/stop()`` that may come before the service group exists (the group is made when
+/// the daemon runs): remembered and passed on.
+final class PendingStop: Sendable {
+    private let state = Mutex<(group: ServiceGroup?, requested: Bool)>((nil, false))
 
-    func set(_ group: ServiceGroup) {
-        let stop = value.withLock { state -> Bool in
+    func start(_ group: ServiceGroup) {
+        let requested = state.withLock { state -> Bool in
             state.group = group
-            return state.stopRequested
+            return state.requested
         }
-        if stop { Task { await group.triggerGracefulShutdown() } }
+        if requested { Task { await group.triggerGracefulShutdown() } }
     }
 
-    func shutDown() {
-        let group = value.withLock { state -> ServiceGroup? in
-            state.stopRequested = true
+    func request() {
+        let group = state.withLock { state -> ServiceGroup? in
+            state.requested = true
             return state.group
         }
         if let group { Task { await group.triggerGracefulShutdown() } }

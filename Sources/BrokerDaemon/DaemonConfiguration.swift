@@ -42,6 +42,9 @@ public struct DaemonConfiguration: Sendable {
     public var shadowRules: [String] = []
     /// Where every decision is recorded as JSON Lines, and the file's size limit (``DecisionRecorder``).
     public var record: (path: String, maximumSize: Int)?
+    /// Whether SIGTERM and SIGINT start the graceful shutdown and SIGHUP reloads the rules
+    /// (`broker run`); in-process users (tests, the demo) call ``Daemon/stop()``.
+    public var handlesSignals = false
     /// How long a graceful shutdown may take to finish what is in flight.
     public var drainTimeout: Duration = .seconds(10)
     public var admin = AdminServer.Configuration()

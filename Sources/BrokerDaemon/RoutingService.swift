@@ -27,6 +27,8 @@ struct RoutingService: Service {
     let drainTimeout: Duration
     let logger: Logger
     let notifier: SystemdNotifier?
+    /// Waits until the admin server listens (false when it cannot): nothing is consumed before.
+    let adminListening: @Sendable () async -> Bool
 
     /// The drain did not finish in time.
     struct DrainDeadlineExceeded: Error, CustomStringConvertible {
@@ -40,6 +42,8 @@ struct RoutingService: Service {
     private var inputs: [any InboundSource] { [input] + [metadata, advertisements].compactMap { $0 } }
 
     func run() async throws {
+        // The admin server failed to listen: its error ends the group; take nothing.
+        guard await adminListening() else { return }
         let gate = router.routingGate
         let (input, logger, notifier) = (self.input, self.logger, self.notifier)
         let helpers = [

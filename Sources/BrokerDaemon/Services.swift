@@ -1,5 +1,6 @@
 import BrokerTransports
 import ServiceLifecycle
+import UnixSignals
 
 /// The agent feed as a service: it runs until graceful shutdown (a feed with nothing to follow
 /// returns at once and the service waits).
@@ -13,13 +14,31 @@ struct AgentFeedService: Service {
     }
 }
 
-/// Runs the admin server that ``Daemon/run(signals:)`` started; stops it last.
+/// The admin HTTP server, first in the daemon's group so that it stops last (a group shuts its
+/// services down in reverse order): `/readyz` and `/metrics` answer through the whole drain.
 struct AdminService: Service {
     let admin: AdminServer
+    let daemon: Daemon
+
+    func run() async throws { try await admin.run(daemon: daemon) }
+}
+
+/// Reloads the rules (and the shadow rules) on SIGHUP until graceful shutdown: the one signal
+/// the daemon handles itself (SIGTERM and SIGINT are the service group's own).
+struct ReloadOnHangUp: Service {
+    let reloaders: [RuleReloader]
+    let notifier: SystemdNotifier?
 
     func run() async throws {
-        try? await gracefulShutdown()
-        await admin.stop()
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        let (reloaders, notifier) = (self.reloaders, self.notifier)
+        await cancelWhenGracefulShutdown {
+            for await _ in signals {
+                notifier?.reloading()
+                for reloader in reloaders { await reloader.reload(reason: "SIGHUP") }
+                notifier?.send("READY=1")
+            }
+        }
     }
 }
 

@@ -94,6 +94,27 @@ import Testing
         #expect(status != nil, "still running 20 s after SIGTERM\n\(broker.tail())")
         #expect(took < .seconds(8), "exited \(took) after SIGTERM; the deadline is 1 s plus a 5 s margin")
     }
+
+    /// A shutdown held by a peer that hangs, with a long drain deadline: a second SIGTERM ends
+    /// the process at once, exit 1.
+    @Test func aSecondSignalEndsAHeldShutdownAtOnce() async throws {
+        let silentRabbit = try ListeningSocket()
+        let broker = try ChildProcess(
+            "broker-second-signal",
+            arguments: [
+                "run", "--transport", "amqp://guest:guest@127.0.0.1:\(silentRabbit.port)/", "--rules",
+                "rules/default.yaml", "--registry", "rules/registries/three-agents.yaml", "--admin-address",
+                "127.0.0.1:0", "--no-watch-rules", "--drain-timeout", "120",
+            ])
+        try await eventually("running", timeout: .seconds(10)) { broker.output.contains("broker running") }
+        broker.send(SIGTERM)
+        try await eventually("shutting down", timeout: .seconds(10)) { broker.output.contains("signal: shutting down") }
+        #expect(broker.isRunning, "the drain is held by the silent RabbitMQ\n\(broker.tail())")
+        broker.send(SIGTERM)
+        let status = await broker.waitForExit(timeout: .seconds(10))
+        #expect(status == 1, "\(broker.tail())")
+        #expect(broker.output.contains("second signal: exiting at once"), "\(broker.tail())")
+    }
 }
 
 /// A FIFO (or another non-regular file) named as rules, shadow rules or the record file held

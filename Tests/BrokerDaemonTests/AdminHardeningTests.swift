@@ -40,11 +40,12 @@ func rawHTTPOffThePool(port: Int, _ text: String, timeout: Int = 5) async throws
         let running = Task { try await daemon.run() }
         try await eventually("the admin server listens") { daemon.admin.port != 0 }
         let port = daemon.admin.port
-        let rebound = try rawHTTP(
+        let rebound = try await rawHTTPOffThePool(
             port: port, "GET /decisions HTTP/1.1\r\nHost: attacker.example:\(port)\r\nConnection: close\r\n\r\n")
         #expect(rebound.hasPrefix("HTTP/1.1 403"), "\(rebound.prefix(200))")
         for host in ["127.0.0.1:\(port)", "localhost:\(port)", "[::1]:\(port)"] {
-            let local = try rawHTTP(port: port, "GET /healthz HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n")
+            let local = try await rawHTTPOffThePool(
+                port: port, "GET /healthz HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n")
             #expect(local.hasPrefix("HTTP/1.1 200"), "\(host): \(local.prefix(200))")
         }
         daemon.stop()
@@ -100,7 +101,7 @@ func rawHTTPOffThePool(port: Int, _ text: String, timeout: Int = 5) async throws
         try await eventually("the admin server listens") { daemon.admin.port != 0 }
         let started = ContinuousClock.now
         // Sends nothing: the server closes the connection after its idle timeout.
-        let answer = try rawHTTP(port: daemon.admin.port, "", timeout: 10)
+        let answer = try await rawHTTPOffThePool(port: daemon.admin.port, "", timeout: 10)
         let held = ContinuousClock.now - started
         #expect(answer.isEmpty)
         #expect(held < .seconds(8), "an idle connection was held \(held)")

@@ -3,13 +3,15 @@ import NIOCore
 import ServiceLifecycle
 import Synchronization
 
-/// A Hummingbird application started in a service group of its own, once it listens: the
-/// ``start(retryingFor:logger:_:)`` call returns the bound port, or throws when the port cannot
-/// be bound (it never waits for a server that failed), so whoever binds a port fails at
-/// start-up with the reason.
-public final class ListeningServer: Sendable {
+/// One of the simulator's HTTP servers (WebSocket, control): a Hummingbird application started
+/// in a service group of its own, once it listens. ``start(retryingFor:logger:_:)`` returns the
+/// bound port, or throws when the port cannot be bound (it never waits for a server that
+/// failed), so the simulator fails at start-up with the reason. The simulator starts, stops and
+/// restarts its servers one by one, so each has its own group; the daemon's admin server is a
+/// service of the daemon's one group instead.
+final class ListeningServer: Sendable {
     /// The bound port.
-    public let port: Int
+    let port: Int
     private let group: ServiceGroup
     private let task: Task<Void, any Error>
 
@@ -22,7 +24,7 @@ public final class ListeningServer: Sendable {
     /// Builds the application with `make` (hand its `onServerRunning` parameter the closure it
     /// gets) and runs it until it listens. A taken port is tried again for `retryingFor` (a
     /// restarting server whose old socket is still closing), then the bind error is thrown.
-    public static func start<Application: Service>(
+    static func start<Application: Service>(
         retryingFor: Duration = .zero, logger: Logger,
         _ make: (_ onServerRunning: @escaping @Sendable (any Channel) async -> Void) -> Application
     ) async throws -> ListeningServer {
@@ -52,13 +54,13 @@ public final class ListeningServer: Sendable {
     }
 
     /// Shuts the server down gracefully and waits for it.
-    public func stop() async {
+    func stop() async {
         await group.triggerGracefulShutdown()
         _ = try? await task.value
     }
 
     /// The server stopped before it listened, without an error of its own.
-    public struct ServerStoppedError: Error, CustomStringConvertible {
-        public var description: String { "the HTTP server stopped before it listened" }
+    struct ServerStoppedError: Error, CustomStringConvertible {
+        var description: String { "the HTTP server stopped before it listened" }
     }
 }
