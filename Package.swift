@@ -184,16 +184,19 @@ let package = Package(
         ),
 
         // Tests.
+        // What every test target shares (processes, polling, fixtures), with no transport in it.
+        .target(name: "TestSupport", dependencies: ["BrokerCore"], path: "Tests/TestSupport"),
+        // The RabbitMQ node and cluster the test script starts, for the tests that need them.
         .target(
-            name: "TestSupport",
-            dependencies: ["BrokerCore", "BrokerTransports", "AMQPTransport"],
-            path: "Tests/TestSupport"
+            name: "AMQPTestSupport",
+            dependencies: ["TestSupport", "BrokerCore", "BrokerTransports", "AMQPTransport"],
+            path: "Tests/AMQPTestSupport"
         ),
         .testTarget(name: "BrokerCoreTests", dependencies: ["BrokerCore"]),
         .testTarget(
             name: "RoutingRulesTests",
             dependencies: [
-                "BrokerCore", "RoutingRules",
+                "TestSupport", "BrokerCore", "RoutingRules",
                 .product(name: "PropertyBased", package: "swift-property-based"),
                 // The reference the libyaml event loader is compared with (YAMLLoaderDifferentialTests).
                 .product(name: "Yams", package: "Yams"),
@@ -204,8 +207,8 @@ let package = Package(
         .testTarget(
             name: "AMQPIntegrationTests",
             dependencies: [
-                "TestSupport", "BrokerCore", "RoutingRules", "BrokerTransports", "BrokerRouter", "AMQPTransport",
-                "AgentServerSimulator", "BrowserAutomation",
+                "TestSupport", "AMQPTestSupport", "BrokerCore", "RoutingRules", "BrokerTransports", "BrokerRouter",
+                "AMQPTransport", "AgentServerSimulator", "BrowserAutomation",
             ]
         ),
         .testTarget(

@@ -1,3 +1,4 @@
+import AMQPTestSupport
 import AMQPTransport
 import BrokerCore
 import Foundation

@@ -1,3 +1,4 @@
+import AMQPTestSupport
 import AMQPTransport
 import AgentServerSimulator
 import BrokerCore

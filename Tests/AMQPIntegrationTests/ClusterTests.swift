@@ -1,3 +1,4 @@
+import AMQPTestSupport
 import AMQPTransport
 import BrokerCore
 import BrokerRouter
@@ -39,7 +40,7 @@ extension RabbitMQIntegration {
             let publisher = AMQPPublisher(configuration: quorum, declareQueues: [queues.output, queues.deadLetter])
             #expect(consumer.health.endpoint.contains(":\(quorum.port)/"), "starts on node 1")
             let router = MessageRouter(
-                rules: RuleSetHolder(try queues.defaultRules()), registry: threeAgents(), output: publisher)
+                rules: RuleSetHolder(try queues.defaultRules()), registry: threeOnlineAgents(), output: publisher)
             let total = 3_000
             let bodies = (0..<total).map {
                 Array(#"{"message_type":"TEXT","sender_id":"agent_a","message_id":"c\#($0)"}"#.utf8)

@@ -1,3 +1,4 @@
+import AMQPTestSupport
 import AMQPTransport
 import BrokerCore
 import BrokerRouter
@@ -48,7 +49,7 @@ extension RabbitMQIntegration {
             let consumer = AMQPConsumer(configuration: rabbit, queue: queues.input, prefetch: 64)
             let publisher = AMQPPublisher(configuration: rabbit, declareQueues: [queues.output, queues.deadLetter])
             let router = MessageRouter(
-                rules: RuleSetHolder(try queues.defaultRules()), registry: threeAgents(), output: publisher)
+                rules: RuleSetHolder(try queues.defaultRules()), registry: threeOnlineAgents(), output: publisher)
             let task = Task { await router.run(consumer) }
             try await eventually("2,000 are settled", timeout: .seconds(60), every: .milliseconds(5)) {
                 router.statistics.settled >= 2_000

@@ -18,7 +18,8 @@ extension RabbitMQIntegration {
             let consumer = AMQPConsumer(configuration: rabbit, queue: queues.input, prefetch: prefetch)
             let publisher = AMQPPublisher(configuration: rabbit, declareQueues: [queues.output, queues.deadLetter])
             let router = MessageRouter(
-                rules: RuleSetHolder(rules), registry: threeAgents(), output: publisher, configuration: configuration)
+                rules: RuleSetHolder(rules), registry: threeOnlineAgents(), output: publisher,
+                configuration: configuration)
             let task = Task { await router.run(consumer) }
             let deadline = ContinuousClock.now + .seconds(120)
             while router.statistics.settled < expected && ContinuousClock.now < deadline {

@@ -1,3 +1,4 @@
+import AMQPTestSupport
 import AMQPTransport
 import BrokerCore
 import BrokerRouter
@@ -38,7 +39,7 @@ extension RabbitMQIntegration {
             let poison = #"{"message_type":"\#(huge)","message_id":"poison"}"#
             let bodies = [Array(poison.utf8)] + (0..<100).map { text("ok\($0)", from: "agent_a") }
             let (router, publisher) = try await route(
-                queues, rules: try queues.defaultRules(), bodies: bodies, registry: threeAgents())
+                queues, rules: try queues.defaultRules(), bodies: bodies, registry: threeOnlineAgents())
             defer { publisher.beginGracefulShutdown() }
             #expect(router.statistics.settled == 101, "everything settled, nothing stuck")
             #expect(router.statistics.snapshot.requeued == 0, "no reconnect-and-requeue loop")
@@ -93,7 +94,7 @@ extension RabbitMQIntegration {
             let body = Array(#"{"message_type":"NOPE","message_id":"bulky"}"#.utf8)
             try await fill(queues.input, with: [body], headers: bulky)
             let (router, publisher) = try await route(
-                queues, rules: try queues.defaultRules(), bodies: [], registry: threeAgents(), expecting: 1)
+                queues, rules: try queues.defaultRules(), bodies: [], registry: threeOnlineAgents(), expecting: 1)
             defer { publisher.beginGracefulShutdown() }
             #expect(router.statistics.snapshot.deadLettered == 1)
             #expect(router.statistics.snapshot.requeued == 0)
@@ -115,7 +116,7 @@ extension RabbitMQIntegration {
             let publisher = AMQPPublisher(configuration: rabbit, declareQueues: [queues.output])
             defer { publisher.beginGracefulShutdown() }
             let router = MessageRouter(
-                rules: RuleSetHolder(try queues.defaultRules()), registry: threeAgents(), output: publisher)
+                rules: RuleSetHolder(try queues.defaultRules()), registry: threeOnlineAgents(), output: publisher)
             let task = Task { await router.run(consumer) }
             try await Task.sleep(for: .seconds(3))
             let requeues = router.statistics.snapshot.requeued
@@ -149,7 +150,7 @@ extension RabbitMQIntegration {
             let publisher = AMQPPublisher(configuration: rabbit, declareQueues: [queues.output, queues.deadLetter])
             defer { publisher.beginGracefulShutdown() }
             let router = MessageRouter(
-                rules: RuleSetHolder(try queues.defaultRules()), registry: threeAgents(), output: publisher)
+                rules: RuleSetHolder(try queues.defaultRules()), registry: threeOnlineAgents(), output: publisher)
             let task = Task { await router.run(consumer) }
             try await eventually("the full queue refuses copies") { router.statistics.retries > 0 }
             var delivered: [InboundMessage] = []

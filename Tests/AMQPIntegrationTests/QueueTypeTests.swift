@@ -1,3 +1,4 @@
+import AMQPTestSupport
 import AMQPTransport
 import BrokerCore
 import BrokerRouter
@@ -42,7 +43,7 @@ extension RabbitMQIntegration {
             let consumer = AMQPConsumer(configuration: quorum, queue: queues.input, prefetch: 64)
             let publisher = AMQPPublisher(configuration: quorum, declareQueues: [queues.output, queues.deadLetter])
             let router = MessageRouter(
-                rules: RuleSetHolder(try queues.defaultRules()), registry: threeAgents(), output: publisher)
+                rules: RuleSetHolder(try queues.defaultRules()), registry: threeOnlineAgents(), output: publisher)
             let task = Task { await router.run(consumer) }
             try await eventually("the input is declared", timeout: .seconds(60)) {
                 try listed(queues)[queues.input] != nil

@@ -1,3 +1,4 @@
+import AMQPTestSupport
 import AMQPTransport
 import BrokerCore
 import BrokerRouter
@@ -36,16 +37,6 @@ struct TestQueues {
     func cleanUp() {
         for queue in [input, output, deadLetter] { try? AMQPAdmin.deleteQueue(queue, configuration: rabbit) }
     }
-}
-
-func threeAgents() -> AgentRegistry {
-    let registry = AgentRegistry()
-    registry.apply(
-        AgentStatusUpdate(
-            agents: ["agent_a", "agent_b", "agent_c"].map { AgentStatusRecord(agentID: $0, isOnline: true) },
-            isFullUpdate: true))
-    registry.sync.markSynced()
-    return registry
 }
 
 /// Publishes bodies to `queue` with confirms; returns when all are confirmed.

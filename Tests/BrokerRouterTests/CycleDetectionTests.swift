@@ -53,7 +53,7 @@ import Testing
                 deliver: as_is
             """, name: "loop.yaml")
         let queues = InMemoryQueues()
-        let router = MessageRouter(rules: RuleSetHolder(rules), registry: threeAgents(), output: queues.sink)
+        let router = MessageRouter(rules: RuleSetHolder(rules), registry: threeOnlineAgents(), output: queues.sink)
         let consumer = queues.consumer(of: "broker_input_queue", prefetch: 8)
         let routing = Task { await router.run(consumer) }
         queues.enqueue(
@@ -78,7 +78,8 @@ import Testing
 
     @Test func aMessageTheServerBuildsItselfIsNotARoundTrip() async throws {
         let queues = InMemoryQueues()
-        let router = MessageRouter(rules: RuleSetHolder(defaultRules), registry: threeAgents(), output: queues.sink)
+        let router = MessageRouter(
+            rules: RuleSetHolder(defaultRules), registry: threeOnlineAgents(), output: queues.sink)
         // The same ERROR arriving twice is still routed twice: only bodies the broker published count.
         for _ in 0..<12 {
             queues.enqueue(

@@ -5,6 +5,7 @@ import Foundation
 import InMemoryTransport
 import RoutingRules
 import Synchronization
+import TestSupport
 import Testing
 
 /// `RouterConfiguration.keepsInputOrder` (on with `--single-active-consumer`): copies go out in
@@ -47,7 +48,7 @@ import Testing
         var configuration = RouterConfiguration()
         configuration.keepsInputOrder = inOrder
         let router = MessageRouter(
-            rules: RuleSetHolder(rules), registry: threeAgents(), output: sink, configuration: configuration)
+            rules: RuleSetHolder(rules), registry: threeOnlineAgents(), output: sink, configuration: configuration)
         await drain(queues, router, expected: bodies.count, prefetch: 256)
         return sink
     }

@@ -4,6 +4,7 @@ import BrokerTransports
 import InMemoryTransport
 import RoutingRules
 import Synchronization
+import TestSupport
 import Testing
 
 /// Random picks come from the system's random source per process: replicas, and a broker before
@@ -19,7 +20,7 @@ import Testing
     func picks(_ count: Int, observer: Records? = nil) async -> [String] {
         let queues = InMemoryQueues()
         let router = MessageRouter(
-            rules: RuleSetHolder(defaultRules), registry: threeAgents(), output: queues.sink, observer: observer)
+            rules: RuleSetHolder(defaultRules), registry: threeOnlineAgents(), output: queues.sink, observer: observer)
         for i in 0..<count {
             queues.enqueue(
                 Array(#"{"message_type":"TEXT","sender_id":"web_1","message_id":"m\#(i)"}"#.utf8),

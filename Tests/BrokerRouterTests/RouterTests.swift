@@ -19,17 +19,6 @@ func inlineRules(_ text: String, name: String = "x.yaml") throws -> RuleSet {
     try #require(RuleSetLoader().load([RuleSource(name: name, text: text)]).ruleSet)
 }
 
-/// A synced registry with three online agents.
-func threeAgents() -> AgentRegistry {
-    let registry = AgentRegistry()
-    registry.apply(
-        AgentStatusUpdate(
-            agents: ["agent_a", "agent_b", "agent_c"].map { AgentStatusRecord(agentID: $0, isOnline: true) },
-            isFullUpdate: true))
-    registry.sync.markSynced()
-    return registry
-}
-
 /// Runs `router` over everything in `broker_input_queue` and stops when `expected` are settled
 /// (the test fails after 120 s: a hang guard, generous for a loaded CI machine).
 func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, prefetch: Int = 32) async {
@@ -45,7 +34,8 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
 @Suite struct RouterTests {
     @Test func everyMessageIsPublishedOnceAndAcknowledged() async throws {
         let queues = InMemoryQueues()
-        let router = MessageRouter(rules: RuleSetHolder(defaultRules), registry: threeAgents(), output: queues.sink)
+        let router = MessageRouter(
+            rules: RuleSetHolder(defaultRules), registry: threeOnlineAgents(), output: queues.sink)
         for i in 0..<1000 {
             queues.enqueue(
                 Array(#"{"message_type":"TEXT","sender_id":"agent_a","message_id":"m\#(i)"}"#.utf8),
@@ -69,7 +59,7 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
         var configuration = RouterConfiguration()
         configuration.maximumMessageSize = 200
         let router = MessageRouter(
-            rules: RuleSetHolder(defaultRules), registry: threeAgents(), output: queues.sink,
+            rules: RuleSetHolder(defaultRules), registry: threeOnlineAgents(), output: queues.sink,
             configuration: configuration)
         let poison: [(String, String)] = [
             ("{not json", "invalid_json"), ("[1,2,3]", "not_an_object"),
@@ -91,7 +81,7 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
         let rules = try inlineRules(
             "version: 1\nroutes:\n  - name: loop\n    deliver: as_is\n    output: broker_input_queue\n",
             name: "loop.yaml")
-        let router = MessageRouter(rules: RuleSetHolder(rules), registry: threeAgents(), output: queues.sink)
+        let router = MessageRouter(rules: RuleSetHolder(rules), registry: threeOnlineAgents(), output: queues.sink)
         queues.enqueue(Array(#"{"message_type":"TEXT"}"#.utf8), to: "broker_input_queue")
         await drain(queues, router, expected: 11)
         let dead = queues.drain("broker_dead_letter")
@@ -114,7 +104,8 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
         var configuration = RouterConfiguration()
         configuration.unroutableRetry = .seconds(1)
         let router = MessageRouter(
-            rules: RuleSetHolder(rules), registry: threeAgents(), output: queues.sink, configuration: configuration)
+            rules: RuleSetHolder(rules), registry: threeOnlineAgents(), output: queues.sink,
+            configuration: configuration)
         queues.enqueue(Array(#"{"message_type":"A","key":"late"}"#.utf8), to: "broker_input_queue")
         queues.enqueue(Array(#"{"message_type":"A","key":"never"}"#.utf8), to: "broker_input_queue")
         let consumer = queues.consumer(of: "broker_input_queue", prefetch: 8)
@@ -148,7 +139,8 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
         var configuration = RouterConfiguration()
         configuration.unroutableRetry = .zero
         let router = MessageRouter(
-            rules: RuleSetHolder(rules), registry: threeAgents(), output: queues.sink, configuration: configuration)
+            rules: RuleSetHolder(rules), registry: threeOnlineAgents(), output: queues.sink,
+            configuration: configuration)
         for body in [
             #"{"message_type":"A","key":"known"}"#, #"{"message_type":"A","key":"unbound"}"#, #"{"message_type":"B"}"#,
         ] {
@@ -167,7 +159,7 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
     @Test func anUnknownPublishOutcomeRedeliversTheMessageMarked() async throws {
         let queues = InMemoryQueues()
         let flaky = FlakySink(inner: queues.sink, failures: 1)
-        let router = MessageRouter(rules: RuleSetHolder(defaultRules), registry: threeAgents(), output: flaky)
+        let router = MessageRouter(rules: RuleSetHolder(defaultRules), registry: threeOnlineAgents(), output: flaky)
         queues.enqueue(Array(#"{"message_type":"ERROR","message_id":"e"}"#.utf8), to: "broker_input_queue")
         let consumer = queues.consumer(of: "broker_input_queue", prefetch: 4)
         let task = Task { await router.run(consumer) }
@@ -182,7 +174,8 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
 
     @Test func propertiesAndTypedHeadersTravelOnRoutedAndDeadLetteredCopies() async throws {
         let queues = InMemoryQueues()
-        let router = MessageRouter(rules: RuleSetHolder(defaultRules), registry: threeAgents(), output: queues.sink)
+        let router = MessageRouter(
+            rules: RuleSetHolder(defaultRules), registry: threeOnlineAgents(), output: queues.sink)
         let headers: FieldTable = [
             "x-count": .int64(42), "x-nested": .table(["a": .array([.boolean(true), .bytes([0, 255])])]),
             "x-broker-reason": "stale stamp from an earlier trip",
@@ -206,7 +199,8 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
 
     @Test func aRoutedCopyOfAMessageWithoutPropertiesSaysItIsJSON() async throws {
         let queues = InMemoryQueues()
-        let router = MessageRouter(rules: RuleSetHolder(defaultRules), registry: threeAgents(), output: queues.sink)
+        let router = MessageRouter(
+            rules: RuleSetHolder(defaultRules), registry: threeOnlineAgents(), output: queues.sink)
         queues.enqueue(Array(#"{"message_type":"TEXT","sender_id":"agent_a"}"#.utf8), to: "broker_input_queue")
         await drain(queues, router, expected: 1)
         #expect(
@@ -216,7 +210,7 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
 
     @Test func statusUpdatesOnTheInputQueueUpdateTheRegistry() async throws {
         let queues = InMemoryQueues()
-        let registry = threeAgents()
+        let registry = threeOnlineAgents()
         var configuration = RouterConfiguration()
         configuration.dataPathTrust = .full  // as the original broker: the data path may take agents offline
         let router = MessageRouter(
@@ -239,7 +233,7 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
                 .utf8)
         for trust in DataPathAgents.Trust.allCases {
             let queues = InMemoryQueues()
-            let registry = threeAgents()
+            let registry = threeOnlineAgents()
             var configuration = RouterConfiguration()
             configuration.dataPathTrust = trust
             let router = MessageRouter(
@@ -256,7 +250,7 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
             }
         }
         // REGISTER_AGENT / CLIENT_DISCONNECTED on the metadata queue: the same rule.
-        let registry = threeAgents()
+        let registry = threeOnlineAgents()
         let asked = Mutex<[String]>([])
         let handler = MetadataHandler(
             registry: registry, limit: DataPathAgents(onUnknownAgents: { ids in asked.withLock { $0 += ids } }))
@@ -277,7 +271,7 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
     @Test(arguments: [1, 1_000])
     func phantomAgentsNamedOnTheDataPathAreNeverChosen(_ phantoms: Int) async throws {
         let queues = InMemoryQueues()
-        let registry = threeAgents()
+        let registry = threeOnlineAgents()
         let asked = Mutex<[String]>([])
         let router = MessageRouter(
             rules: RuleSetHolder(defaultRules), registry: registry, output: queues.sink,
@@ -305,7 +299,7 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
     /// Crossing the cap inside one message admitted 24,001 agents against a cap of 10,000: the
     /// agents that message had just added were taken for forgotten ones.
     @Test func theNewAgentCapHoldsWhenAMessageCrossesIt() async throws {
-        let registry = threeAgents()
+        let registry = threeOnlineAgents()
         let limit = DataPathAgents(maximumRecordsPerMessage: 1_000, maximumNewAgents: 500, trust: .full)
         for batch in 0..<3 {
             let records = (0..<400).map { AgentStatusRecord(agentID: "agent_x\(batch)_\($0)", isOnline: true) }
@@ -317,7 +311,7 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
 
     @Test func statusUpdatesFromTheDataPathAddBoundedNumbersOfAgents() async throws {
         let queues = InMemoryQueues()
-        let registry = threeAgents()
+        let registry = threeOnlineAgents()
         var configuration = RouterConfiguration()
         configuration.maximumDataPathRecordsPerMessage = 100
         configuration.dataPathTrust = .full

@@ -27,7 +27,7 @@ import Testing
 
     /// Unsynced registry (three agents from an old registration, none of the current one).
     func unsyncedRegistry() -> AgentRegistry {
-        let registry = threeAgents()
+        let registry = threeOnlineAgents()
         registry.sync.markUnsynced(reason: "agent server link down")
         return registry
     }
@@ -112,7 +112,7 @@ import Testing
 
     @Test func aBlipShorterThanTheMaximumStalenessDoesNotPauseRouting() async throws {
         let queues = InMemoryQueues()
-        let registry = threeAgents()
+        let registry = threeOnlineAgents()
         registry.sync.markStale(reason: "status stream down")
         let router = router(.wait, registry: registry, queues: queues, maximumStaleness: .seconds(30))
         enqueue(queues, "blip")
@@ -127,7 +127,7 @@ import Testing
 
     @Test func aBlipLongerThanTheMaximumStalenessPausesTheInput() async throws {
         let queues = InMemoryQueues()
-        let registry = threeAgents()
+        let registry = threeOnlineAgents()
         let router = router(.wait, registry: registry, queues: queues, maximumStaleness: .seconds(1))
         let consumer = queues.consumer(of: "broker_input_queue", prefetch: 8)
         let flow = Task { await router.routingGate.controlFlow(of: consumer) }
@@ -160,7 +160,7 @@ import Testing
     }
 
     @Test func aNewRegistrationsFirstListForgetsTheOldAgents() {
-        let registry = threeAgents()
+        let registry = threeOnlineAgents()
         registry.replaceAll(
             with: AgentStatusUpdate(agents: [AgentStatusRecord(agentID: "agent_z", isOnline: true)], isFullUpdate: true)
         )

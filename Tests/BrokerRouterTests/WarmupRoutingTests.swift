@@ -14,7 +14,7 @@ import Testing
 
     /// A registry whose server came back empty after three agents were online, warming up.
     func warmingRegistry(deadline: Duration = .seconds(30)) -> (AgentRegistry, RegistryWarmup) {
-        let registry = threeAgents()
+        let registry = threeOnlineAgents()
         let warmup = RegistryWarmup(registry: registry, policy: .init(deadline: deadline, quietPeriod: .seconds(5)))
         let expected = warmup.expectedOnline
         registry.sync.markUnsynced(reason: "agent server link down")

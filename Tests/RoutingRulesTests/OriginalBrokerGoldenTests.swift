@@ -1,6 +1,7 @@
 import BrokerCore
 import Foundation
 import RoutingRules
+import TestSupport
 import Testing
 
 /// The default rules against what the original Python broker published for the same inputs

@@ -2,6 +2,7 @@ import BrokerCore
 import Foundation
 import PropertyBased
 import RoutingRules
+import TestSupport
 import Testing
 
 /// Properties that must hold for every input, not only hand-picked ones.

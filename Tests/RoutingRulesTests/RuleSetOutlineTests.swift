@@ -1,6 +1,7 @@
 import BrokerCore
 import Foundation
 import RoutingRules
+import TestSupport
 import Testing
 
 @Suite struct RuleSetOutlineTests {

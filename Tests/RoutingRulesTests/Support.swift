@@ -1,10 +1,7 @@
 import BrokerCore
 import Foundation
 import RoutingRules
-
-/// The repository root, found from this file's location.
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
+import TestSupport
 
 /// The test corpus directory.
 let corpus = repositoryRoot.appendingPathComponent("Tests/RoutingRulesTests/Corpus")

@@ -19,5 +19,8 @@ public func eventually(
 /// The error ``eventually(_:timeout:every:sourceLocation:_:)`` throws.
 public struct TimedOut: Error, CustomStringConvertible {
     public var what: String
+
+    public init(what: String) { self.what = what }
+
     public var description: String { "timed out waiting until \(what)" }
 }

@@ -1,5 +1,6 @@
 import AMQPTransport
 import Foundation
+import TestSupport
 import Testing
 
 /// The three-node RabbitMQ cluster the test script started (`scripts/rabbitmq-cluster.sh`, run

@@ -2,6 +2,7 @@ import AMQPTransport
 import BrokerCore
 import BrokerTransports
 import Foundation
+import TestSupport
 import Testing
 
 /// The RabbitMQ node the test script started (`scripts/rabbitmq.sh`, run by `make test`): the
