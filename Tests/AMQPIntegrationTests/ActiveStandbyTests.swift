@@ -9,7 +9,7 @@ import Testing
 /// --single-active-consumer`): one routes, the other stands by and takes over when the active one
 /// is SIGKILLed; input order is kept in the output.
 extension RabbitMQIntegration {
-    @Suite(.serialized) struct ActiveStandbyTests {
+    @Suite(.serialized, .timeLimit(.minutes(10))) struct ActiveStandbyTests {
         func replica(_ name: String, _ queues: TestQueues, rules: URL) throws -> ChildProcess {
             try ChildProcess(
                 name,

@@ -12,7 +12,7 @@ import Testing
 /// The broker on a real three-node RabbitMQ cluster (scripts/rabbitmq-cluster.sh): quorum queues,
 /// a node killed under load, connections moving to the nodes that remain.
 extension RabbitMQIntegration {
-    @Suite(.serialized) struct ClusterTests {
+    @Suite(.serialized, .timeLimit(.minutes(10))) struct ClusterTests {
         let quorum: AMQPConfiguration = {
             var configuration = TestCluster.configuration
             configuration.queues = QueueSettings(kind: .quorum)

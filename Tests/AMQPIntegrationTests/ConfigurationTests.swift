@@ -3,7 +3,7 @@ import TestSupport
 import Testing
 
 /// How the broker finds RabbitMQ (no server needed).
-@Suite struct ConfigurationTests {
+@Suite(.timeLimit(.minutes(10))) struct ConfigurationTests {
     @Test func theOriginalsVariablesAndDefaults() throws {
         let defaults = try AMQPConfiguration.fromEnvironment([:])
         #expect(

@@ -8,7 +8,7 @@ import Testing
 /// The publisher's confirm deadline (`--confirm-timeout`) against a real RabbitMQ node; the
 /// node that stops answering is in ``RabbitMQIntegration/ClusterTests``.
 extension RabbitMQIntegration {
-    @Suite struct ConfirmDeadlineTests {
+    @Suite(.timeLimit(.minutes(10))) struct ConfirmDeadlineTests {
         /// A connection on which RabbitMQ refuses every publish for the confirm timeout is given
         /// up and made again (after a quorum queue's leader change, RabbitMQ 3.10 can nack a
         /// channel's publishes for good while a new connection's go through); once the queue takes

@@ -8,7 +8,7 @@ import Testing
 /// The admin console in a real browser (headless Chromium over its DevTools protocol) against
 /// the whole system: the simulator, `broker run` and RabbitMQ. Screenshots of every page go to
 /// `BROKER_SCREENSHOTS` (default `.build/console-screenshots`).
-@Suite(.serialized) struct ConsoleBrowserTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct ConsoleBrowserTests {
     static let screenshots = URL(
         fileURLWithPath: ProcessInfo.processInfo.environment["BROKER_SCREENSHOTS"]
             ?? repositoryRoot.appendingPathComponent(".build/console-screenshots").path)

@@ -13,7 +13,7 @@ import Testing
 
 extension RabbitMQIntegration {
     /// `broker run` as ops run it: a real process, real RabbitMQ, the agent-server simulator.
-    @Suite(.serialized) struct DaemonProcessTests {
+    @Suite(.serialized, .timeLimit(.minutes(10))) struct DaemonProcessTests {
         struct Broker {
             let process: Process
             let adminPort: Int
@@ -188,7 +188,7 @@ extension RabbitMQIntegration {
 }
 
 extension RabbitMQIntegration {
-    @Suite(.serialized) struct PortTakenTests {
+    @Suite(.serialized, .timeLimit(.minutes(10))) struct PortTakenTests {
         @Test func aTakenAdminPortFailsStartUpBeforeAnythingIsConsumed() async throws {
             try TestRabbitMQ.requireReachable()
             let vhost = try await TestRabbitMQ.makeVirtualHost()

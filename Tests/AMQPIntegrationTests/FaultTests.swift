@@ -10,7 +10,7 @@ import Testing
 
 /// Faults mid-run: nothing is lost, duplicates are allowed and counted.
 extension RabbitMQIntegration {
-    @Suite(.serialized) struct FaultTests {
+    @Suite(.serialized, .timeLimit(.minutes(10))) struct FaultTests {
         static let count = 10_000
 
         func bodies() -> [[UInt8]] {

@@ -6,7 +6,7 @@ import Testing
 extension RabbitMQIntegration {
     /// The input queue deleted under load (an operator's mistake, a policy): what the broker had
     /// received is routed, nothing is requeued into a queue that is gone, and consuming resumes.
-    @Suite(.serialized) struct InputQueueDeletionTests {
+    @Suite(.serialized, .timeLimit(.minutes(10))) struct InputQueueDeletionTests {
         /// `broker_decisions_total` summed by outcome, from the broker's `/metrics`.
         func decisions(_ system: WholeSystem) async -> [String: Int] {
             let (_, body) = await http("GET", "http://127.0.0.1:\(system.adminPort)/metrics", timeout: 2)

@@ -5,7 +5,7 @@ import Testing
 
 extension RabbitMQIntegration {
     /// Queues the broker owns by configuration are there when it publishes.
-    @Suite(.serialized) struct OutputQueueTests {
+    @Suite(.serialized, .timeLimit(.minutes(10))) struct OutputQueueTests {
         /// A deleted output queue was never declared again: every copy waited out
         /// --unroutable-retry (30 s) and was dead-lettered, with no log line.
         @Test func aDeletedOutputQueueIsDeclaredAgainAtOnce() async throws {

@@ -9,7 +9,7 @@ import Testing
 
 /// The router on real RabbitMQ: at-least-once, nothing lost, poison dead-lettered.
 extension RabbitMQIntegration {
-    @Suite(.serialized) struct PipelineTests {
+    @Suite(.serialized, .timeLimit(.minutes(10))) struct PipelineTests {
         /// Runs a router on `queues.input` until `expected` messages are settled.
         func route(
             _ queues: TestQueues, rules: RuleSet, expected: Int, prefetch: UInt16 = 256,

@@ -11,7 +11,7 @@ import Testing
 /// One message that can never be published must not stall the broker (issue: "No single
 /// message, peer or event can stall, crash or exhaust the broker").
 extension RabbitMQIntegration {
-    @Suite(.serialized) struct PoisonTests {
+    @Suite(.serialized, .timeLimit(.minutes(10))) struct PoisonTests {
         /// Routes `bodies` with `rules` and returns the router once all are settled (or 60 s passed).
         func route(
             _ queues: TestQueues, rules: RuleSet, bodies: [[UInt8]], registry: AgentRegistry, expecting: Int? = nil

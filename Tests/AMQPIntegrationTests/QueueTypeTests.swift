@@ -11,7 +11,7 @@ import Testing
 /// `--queue-type`, `--delivery-limit`, `--single-active-consumer` on real RabbitMQ, and a queue
 /// that exists with other settings explained rather than retried in silence.
 extension RabbitMQIntegration {
-    @Suite(.serialized) struct QueueTypeTests {
+    @Suite(.serialized, .timeLimit(.minutes(10))) struct QueueTypeTests {
         /// `name type arguments` of this test's queues, as rabbitmqctl lists them.
         func listed(_ queues: TestQueues) throws -> [String: String] {
             let (status, output) = try runCommandBlocking(

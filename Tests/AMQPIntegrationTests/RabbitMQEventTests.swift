@@ -10,7 +10,7 @@ import Testing
 /// Operational events on the RabbitMQ side that the broker must notice (issue: "No single
 /// message, peer or event can stall, crash or exhaust the broker").
 extension RabbitMQIntegration {
-    @Suite(.serialized) struct RabbitMQEventTests {
+    @Suite(.serialized, .timeLimit(.minutes(10))) struct RabbitMQEventTests {
         @Test func aDeletedAndRecreatedInputQueueIsConsumedAgain() async throws {
             try requireRabbitMQ()
             let queues = TestQueues()

@@ -10,7 +10,7 @@ import Testing
 /// "No online agents available" ERRORs on the empty list. Separate processes on loopback
 /// (`broker-dev simulate-server`, `broker run`, RabbitMQ).
 extension RabbitMQIntegration {
-    @Suite(.serialized) struct RealRestartTests {
+    @Suite(.serialized, .timeLimit(.minutes(10))) struct RealRestartTests {
         /// What one restart did to a backlog.
         struct RestartRun: CustomStringConvertible {
             var backlog: Int

@@ -8,7 +8,7 @@ import Testing
 /// `broker run --shadow-rules` on RabbitMQ: the shadow set changes nothing, its divergence
 /// counters agree with `broker diff-rules` on the decisions the same run recorded, and an
 /// invalid shadow reload leaves the live rules alone.
-@Suite(.serialized) struct ShadowRulesTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct ShadowRulesTests {
     /// The live rules with one route added first: urgent TEXT messages dead-lettered.
     static func shadowRules(_ live: String) -> String {
         live.replacingOccurrences(

@@ -9,7 +9,7 @@ import Testing
 
 /// The simulator's message path behaves like the agent server's (wire-protocol.md §3).
 extension RabbitMQIntegration {
-    @Suite(.serialized) struct SimulatedMessagePathTests {
+    @Suite(.serialized, .timeLimit(.minutes(10))) struct SimulatedMessagePathTests {
         @Test func deliversBouncesDropsAndRepublishesAsTheServerDoes() async throws {
             try TestRabbitMQ.requireReachable()
             let vhost = try await TestRabbitMQ.makeVirtualHost()

@@ -11,7 +11,7 @@ extension RabbitMQIntegration {
     /// server, 50 SIGHUP reloads (every fifth invalid), RabbitMQ stopped and started, the input
     /// queue deleted, a memory alarm, and one poison message of each kind. At the end every
     /// input is accounted for: routed + dead-lettered + left = sent, duplicates reported.
-    @Suite(.serialized) struct SoakTests {
+    @Suite(.serialized, .timeLimit(.minutes(10))) struct SoakTests {
         static let total = 50_000
 
         /// The default rules with outputs of the test's own (the simulator's message path

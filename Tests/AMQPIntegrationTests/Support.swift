@@ -55,7 +55,7 @@ func messageID(_ message: InboundMessage) -> String? {
 }
 
 /// All RabbitMQ tests run one after another: one of them restarts the server.
-@Suite(.serialized) enum RabbitMQIntegration {}
+@Suite(.serialized, .timeLimit(.minutes(10))) enum RabbitMQIntegration {}
 
 /// Runs `rabbitmqctl` against the test node and requires it to succeed.
 func rabbitmqctl(_ arguments: [String]) throws { try TestRabbitMQ.ctl(arguments) }

@@ -10,7 +10,7 @@ import Testing
 /// restarts and outages, loops through the server. Separate processes on loopback (simulator,
 /// `broker run`, real RabbitMQ).
 extension RabbitMQIntegration {
-    @Suite(.serialized) struct SyncedRoutingSystemTests {
+    @Suite(.serialized, .timeLimit(.minutes(10))) struct SyncedRoutingSystemTests {
         @Test func startingOnABacklogDecidesNothingBeforeTheAgentListArrives() async throws {
             try await withWholeSystem(agents: 3) { system in
                 let ids = try await system.status().agents.map(\.id)

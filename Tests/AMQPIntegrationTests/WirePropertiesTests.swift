@@ -4,7 +4,7 @@ import Testing
 
 /// Where the publisher puts the broker's bookkeeping and a `user_id` RabbitMQ would refuse
 /// (no server needed).
-@Suite struct WirePropertiesTests {
+@Suite(.timeLimit(.minutes(10))) struct WirePropertiesTests {
     let producer = MessageProperties(appID: "billing")
 
     @Test func theHopCountTakesAppIDOnlyWhenTheProducerSetNone() {

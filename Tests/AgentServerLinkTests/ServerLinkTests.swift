@@ -64,7 +64,7 @@ struct Harness {
     }
 }
 
-@Suite(.serialized) struct ServerLinkTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct ServerLinkTests {
     func started(_ configure: (AgentServerSimulator) -> Void = { _ in }, grpc: Bool = true) async throws -> Harness {
         let simulator = AgentServerSimulator()
         configure(simulator)
@@ -299,7 +299,7 @@ struct Harness {
     }
 }
 
-@Suite struct SilentServerTests {
+@Suite(.timeLimit(.minutes(10))) struct SilentServerTests {
     @Test func aServerThatAcceptsAndStaysSilentTimesOutAndIsRetried() async throws {
         let silent = try ListeningSocket()
         var configuration = WebSocketServerLink.Configuration()
@@ -342,7 +342,7 @@ final class CapturedLogs: @unchecked Sendable {
     }
 }
 
-@Suite struct SecretsInLogsTests {
+@Suite(.timeLimit(.minutes(10))) struct SecretsInLogsTests {
     @Test func aWebSocketURLsPasswordIsNeverLogged() async throws {
         let refused = try freePort()
         let logs = CapturedLogs()

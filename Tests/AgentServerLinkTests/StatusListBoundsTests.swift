@@ -6,7 +6,7 @@ import TestSupport
 import Testing
 
 /// A hostile status server can neither keep the registry from syncing nor fill the memory.
-@Suite struct StatusListBoundsTests {
+@Suite(.timeLimit(.minutes(10))) struct StatusListBoundsTests {
     /// The protobuf encoding of one `AgentInfo` record whose agent id is `id` (any bytes).
     func record(id: [UInt8], online: Bool = true) -> [UInt8] {
         var info: [UInt8] = [0x0A, UInt8(id.count)] + id

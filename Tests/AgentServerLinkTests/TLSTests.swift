@@ -9,7 +9,7 @@ import Testing
 /// The agent-server link over TLS (issue: "gRPC is always plaintext, even when the WebSocket is
 /// wss://"), against a simulator that serves `wss://` and gRPC with a certificate from a CA the
 /// test makes, on 127.0.0.1 (an IP address: no SNI name may be sent).
-@Suite(.serialized) struct TLSTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct TLSTests {
     func simulator(_ certificates: TestCertificates) async throws -> AgentServerSimulator {
         let simulator = AgentServerSimulator(
             tls: .init(certificateChainPath: certificates.serverCertificate, privateKeyPath: certificates.serverKey))

@@ -3,7 +3,7 @@ import TestSupport
 import Testing
 
 /// The admin port as an attacker uses it: connections are capped below the process's file limit.
-@Suite struct AdminLimitsTests {
+@Suite(.timeLimit(.minutes(10))) struct AdminLimitsTests {
     /// Open file descriptors of process `pid`.
     func openFiles(_ pid: Int32) -> Int {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1

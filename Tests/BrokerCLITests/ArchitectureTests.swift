@@ -3,7 +3,7 @@ import TestSupport
 import Testing
 
 /// What ships and what depends on what, checked on the built executables and the sources.
-@Suite struct ArchitectureTests {
+@Suite(.timeLimit(.minutes(10))) struct ArchitectureTests {
     /// Modules for trying and measuring, which the product binary must not link.
     static let devModules = [
         "AgentServerSimulator", "BrokerDevTools", "BrowserAutomation", "Histogram", "HummingbirdWebSocket",

@@ -3,7 +3,7 @@ import TestSupport
 import Testing
 
 /// The `broker` command as users run it: real process, real files, exit statuses.
-@Suite struct CLITests {
+@Suite(.timeLimit(.minutes(10))) struct CLITests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 

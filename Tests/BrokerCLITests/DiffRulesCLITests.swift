@@ -3,7 +3,7 @@ import TestSupport
 import Testing
 
 /// `broker diff-rules` as a reviewer's CI runs it: files in, a report and an exit status out.
-@Suite struct DiffRulesCLITests {
+@Suite(.timeLimit(.minutes(10))) struct DiffRulesCLITests {
     let cli = CLITests()
 
     static let old = """

@@ -3,7 +3,7 @@ import TestSupport
 import Testing
 
 /// `--help` texts are written as paragraphs, not wrapped by hand, so they read well at any width.
-@Suite struct HelpTextTests {
+@Suite(.timeLimit(.minutes(10))) struct HelpTextTests {
     /// `broker …` and `broker-dev …` (the first word names the executable).
     static let commands = [
         "broker", "broker run", "broker validate-rules", "broker test-rules", "broker explain", "broker diff-rules",

@@ -4,7 +4,7 @@ import Testing
 
 /// `deploy/kubernetes/` checked offline and strictly (`scripts/check-kubernetes.py`): known keys
 /// only, and the objects agree with each other and with the broker.
-@Suite struct KubernetesManifestTests {
+@Suite(.timeLimit(.minutes(10))) struct KubernetesManifestTests {
     func check(_ directory: String) async throws -> (status: Int32, output: String) {
         try await runCommand("/usr/bin/env", ["python3", "scripts/check-kubernetes.py", directory])
     }

@@ -4,7 +4,7 @@ import Testing
 
 /// The shipped CI recipe (`deploy/github-actions.yml`, whose check is `deploy/check-rules.sh`)
 /// run as a rules repository's CI would run it, so it cannot rot.
-@Suite struct RulesCIRecipeTests {
+@Suite(.timeLimit(.minutes(10))) struct RulesCIRecipeTests {
     static let root = CLITests.root
     static let workflow = root.appendingPathComponent("deploy/github-actions.yml")
 

@@ -7,7 +7,7 @@ import Testing
 /// YAML language server implements draft-07, so they are checked with Python's jsonschema
 /// Draft7Validator, and `scripts/check-schema.py` refuses keywords of later drafts (which such a
 /// validator silently ignores).
-@Suite struct SchemaTests {
+@Suite(.timeLimit(.minutes(10))) struct SchemaTests {
     func check(_ arguments: [String]) async throws -> (status: Int32, output: String) {
         try await runCommand("/usr/bin/env", ["python3", "scripts/check-schema.py"] + arguments)
     }

@@ -4,7 +4,7 @@ import Testing
 
 /// `broker run` as a process on in-memory queues (no RabbitMQ needed for its signal handling):
 /// `broker-dev run`, the same command with `memory://` among its transports.
-@Suite struct SignalTests {
+@Suite(.timeLimit(.minutes(10))) struct SignalTests {
     func startBroker() throws -> ChildProcess {
         try ChildProcess(
             "broker", executable: brokerDevExecutable,
@@ -119,7 +119,7 @@ import Testing
 
 /// A FIFO (or another non-regular file) named as rules, shadow rules or the record file held
 /// `broker run` at start-up for good, deaf to SIGTERM: it is refused at once, with its name.
-@Suite struct NonRegularFileTests {
+@Suite(.timeLimit(.minutes(10))) struct NonRegularFileTests {
     @Test(arguments: ["--rules", "--shadow-rules", "--record"])
     func aFIFOIsRefusedAtStartUp(_ option: String) async throws {
         let directory = temporaryPath("fifo")

@@ -4,7 +4,7 @@ import Testing
 
 /// The release binary (`make release`, built by `make test` before the tests) runs where the
 /// system libraries are: it needs no library of the Swift toolchain that built it.
-@Suite struct StaticBinaryTests {
+@Suite(.timeLimit(.minutes(10))) struct StaticBinaryTests {
     let binary = repositoryRoot.appendingPathComponent(".build/release/broker")
 
     func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) async throws -> (

@@ -40,7 +40,7 @@ final class NotifySocket: @unchecked Sendable {
     }
 }
 
-@Suite struct SystemdNotifyTests {
+@Suite(.timeLimit(.minutes(10))) struct SystemdNotifyTests {
     @Test func readyOnceRoutingReloadingAroundSIGHUPAndStoppingOnDrain() async throws {
         let notify = try NotifySocket()
         let broker = try ChildProcess(

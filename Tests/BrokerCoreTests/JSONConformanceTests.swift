@@ -3,7 +3,7 @@ import Testing
 
 /// The JSON parser against cases written from RFC 8259: what it must accept (with the value it
 /// must produce) and what it must reject, and that what it writes back reads the same.
-@Suite struct JSONConformanceTests {
+@Suite(.timeLimit(.minutes(10))) struct JSONConformanceTests {
     /// Texts the RFC allows, each with the compact form the writer gives back.
     static let accepted: [(text: String, written: String)] = [
         // Numbers (section 6): sign, zero, fractions, exponents, and literals kept as written.

@@ -4,7 +4,7 @@ import Testing
 @testable import BrokerCore
 
 /// Parsing takes memory bounded by the body's size: dense JSON is refused, not multiplied.
-@Suite struct ParseMemoryTests {
+@Suite(.timeLimit(.minutes(10))) struct ParseMemoryTests {
     func body(_ json: String) -> [UInt8] { Array(json.utf8) }
 
     static let ordinaryMessages: [String] = {

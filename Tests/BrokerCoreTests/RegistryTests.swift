@@ -2,7 +2,7 @@ import BrokerCore
 import Foundation
 import Testing
 
-@Suite struct RegistryTests {
+@Suite(.timeLimit(.minutes(10))) struct RegistryTests {
     func record(_ id: String, _ online: Bool, _ metrics: [String: String] = [:]) -> AgentStatusRecord {
         AgentStatusRecord(
             agentID: id, agentName: id, isOnline: online, lastSeen: "2024-05-01T12:00:00Z", metrics: metrics)

@@ -4,7 +4,7 @@ import Testing
 
 /// When the registry warms up after the agent server restarted, and when it stops (the clock is
 /// passed in, so nothing here waits).
-@Suite struct RegistryWarmupTests {
+@Suite(.timeLimit(.minutes(10))) struct RegistryWarmupTests {
     let start = Date(timeIntervalSince1970: 1_800_000_000)
 
     func online(_ ids: [String]) -> [AgentStatusRecord] { ids.map { AgentStatusRecord(agentID: $0, isOnline: true) } }

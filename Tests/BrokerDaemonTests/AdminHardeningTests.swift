@@ -30,7 +30,7 @@ func rawHTTPOffThePool(port: Int, _ text: String, timeout: Int = 5) async throws
     }
 }
 
-@Suite struct AdminHardeningTests {
+@Suite(.timeLimit(.minutes(10))) struct AdminHardeningTests {
     @Test func onlyLoopbackHostNamesAreServedWithoutAToken() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }

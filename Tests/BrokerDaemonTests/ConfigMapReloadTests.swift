@@ -7,7 +7,7 @@ import Testing
 /// Rules mounted from a Kubernetes ConfigMap (deploy/kubernetes/): the kubelet never rewrites a
 /// file; it writes a new timestamped directory and swaps the `..data` symlink the visible files
 /// point through. The daemon must see that swap as a change.
-@Suite struct ConfigMapReloadTests {
+@Suite(.timeLimit(.minutes(10))) struct ConfigMapReloadTests {
     /// Writes `text` as the ConfigMap's `routes.yaml` in a new version directory and points
     /// `..data` at it atomically, as the kubelet's atomic writer does.
     func publish(_ text: String, version: Int, in directory: URL) throws {

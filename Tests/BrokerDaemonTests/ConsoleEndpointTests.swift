@@ -26,7 +26,7 @@ func exchange(
 
 /// The console's pages, files and JSON on a daemon with in-memory queues (the browser test,
 /// in AMQPIntegrationTests, looks at the rendered pages).
-@Suite(.serialized) struct ConsoleEndpointTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct ConsoleEndpointTests {
     static let json = ["Content-Type": "application/json"]
 
     @Test func pagesForbidInlineAndRemoteScriptsAndCarryNone() async throws {

@@ -90,7 +90,7 @@ func request(_ method: String, _ url: String) async throws -> (Int, String) {
     return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
 }
 
-@Suite(.serialized) struct DaemonTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct DaemonTests {
     @Test func reloadsWhileMessagesFlowLoseNothingAndNeverMixRuleSets() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -5,7 +5,7 @@ import Foundation
 import RoutingRules
 import Testing
 
-@Suite struct DecisionObserverTests {
+@Suite(.timeLimit(.minutes(10))) struct DecisionObserverTests {
     let ruleSet = RuleSetLoader().load([
         RuleSource(name: "r.yaml", text: "version: 1\nroutes:\n  - { name: all, deliver: as_is }\n")
     ]).ruleSet!

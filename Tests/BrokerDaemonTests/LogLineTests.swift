@@ -5,7 +5,7 @@ import Testing
 
 /// Text logs quote values that come from outside (a `websocket_url` in `SERVER_AVAILABLE`, a
 /// `receiver_id`, a `grpc_port`): a newline in one of them wrote a forged line of its own.
-@Suite struct LogLineTests {
+@Suite(.timeLimit(.minutes(10))) struct LogLineTests {
     @Test func controlCharactersFromOutsideCannotStartALine() {
         let lines = Mutex<[String]>([])
         var logger = Logger(label: "broker.test") { label in

@@ -7,7 +7,7 @@ import TestSupport
 import Testing
 
 /// What the daemon records for `broker diff-rules`: `/decisions?format=jsonl` and `--record`.
-@Suite(.serialized) struct RecordingTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct RecordingTests {
     @Test func theRecordFileIsBoundedAndEveryLineReplaysItsDecision() async throws {
         let file = temporaryPath("record.jsonl")
         defer {

@@ -6,7 +6,7 @@ import Testing
 
 /// Reloads that need nothing declared go live on the caller's thread; the preparation (the
 /// daemon declares queues) runs only for rules that name a queue no earlier rules named.
-@Suite struct RuleReloaderTests {
+@Suite(.timeLimit(.minutes(10))) struct RuleReloaderTests {
     static func rules(output: String, stamp: String) -> String {
         """
         version: 1
@@ -102,7 +102,7 @@ import Testing
 }
 
 /// `--strict-rules`: start-up and reloads accept exactly what `validate-rules --strict` does.
-@Suite struct StrictRulesTests {
+@Suite(.timeLimit(.minutes(10))) struct StrictRulesTests {
     static let shadowed = """
         version: 1
         routes:

@@ -8,7 +8,7 @@ import InMemoryTransport
 import TestSupport
 import Testing
 
-@Suite(.serialized) struct ServerAdvertisementTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct ServerAdvertisementTests {
     /// A daemon on in-memory queues registered with `simulator`, whose link would otherwise wait
     /// a minute between attempts.
     func daemon(_ simulator: AgentServerSimulator, queues: InMemoryQueues) throws -> Daemon {

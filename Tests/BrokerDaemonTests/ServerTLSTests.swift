@@ -10,7 +10,7 @@ import Testing
 
 /// `broker run` toward an agent server that speaks only TLS (`wss://` and gRPC over TLS): the
 /// status stream follows the WebSocket onto TLS, verified against `--server-ca`.
-@Suite(.serialized) struct ServerTLSTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct ServerTLSTests {
     /// The product's transports and the in-memory queues (`broker-dev run`'s set).
     let inMemory = TransportFactory.standard.registering(["memory"]) { try InMemoryTransport(url: $0) }
 

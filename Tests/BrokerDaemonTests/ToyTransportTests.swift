@@ -78,7 +78,7 @@ final class ToyTransport: Transport, @unchecked Sendable {
     }
 }
 
-@Suite struct ToyTransportTests {
+@Suite(.timeLimit(.minutes(10))) struct ToyTransportTests {
     @Test func aTransportFromTheTestTargetRunsThroughBrokerRunsOwnComposition() async throws {
         let toy = Mutex<ToyTransport?>(nil)
         let transports = TransportFactory.standard.registering(["toy"]) { url in

@@ -10,7 +10,7 @@ import Testing
 
 /// An operator sees the warm-up after the agent server restarts empty: `/readyz`, `/stats`,
 /// `/agents` and `/metrics` say so while messages wait for agents, and stop once they are back.
-@Suite(.serialized) struct WarmupVisibilityTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct WarmupVisibilityTests {
     @Test func theWarmUpShowsInReadinessStatsAgentsAndMetrics() async throws {
         let simulator = AgentServerSimulator()
         simulator.setAgents(["agent_a", "agent_b"].map { AgentStatusRecord(agentID: $0, isOnline: true) })

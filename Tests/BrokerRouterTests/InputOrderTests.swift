@@ -10,7 +10,7 @@ import Testing
 
 /// `RouterConfiguration.keepsInputOrder` (on with `--single-active-consumer`): copies go out in
 /// input order although confirms are awaited many at once and come back in any order.
-@Suite struct InputOrderTests {
+@Suite(.timeLimit(.minutes(10))) struct InputOrderTests {
     /// Takes publishes in call order (as the RabbitMQ publisher's thread sends them) and
     /// confirms each after a random pause, so confirms come back out of order.
     final class PipelinedSink: OutboundSink {

@@ -9,7 +9,7 @@ import Testing
 
 /// Random picks come from the system's random source per process: replicas, and a broker before
 /// and after a restart, do not pick in lockstep; each decision's seed is kept, so it replays.
-@Suite struct RandomSeedTests {
+@Suite(.timeLimit(.minutes(10))) struct RandomSeedTests {
     /// Keeps every record the router reports.
     final class Records: RouterObserver {
         let records = Mutex<[RoutingRecord]>([])

@@ -31,7 +31,7 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
     await task.value
 }
 
-@Suite struct RouterTests {
+@Suite(.timeLimit(.minutes(10))) struct RouterTests {
     @Test func everyMessageIsPublishedOnceAndAcknowledged() async throws {
         let queues = InMemoryQueues()
         let router = MessageRouter(
@@ -359,7 +359,7 @@ final class FlakySink: OutboundSink {
     }
 }
 
-@Suite struct DeadLetterReasonTests {
+@Suite(.timeLimit(.minutes(10))) struct DeadLetterReasonTests {
     @Test func longReasonsAreCutOnACharacterBoundaryAndSayHowLongTheyWere() {
         let short = "unknown message_type 'FOO'"
         #expect(MessageRouter.bounded(short, toBytes: 1024) == short)

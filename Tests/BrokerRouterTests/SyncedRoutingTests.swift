@@ -8,7 +8,7 @@ import TestSupport
 import Testing
 
 /// The router decides only on a registry synced with the current agent server registration.
-@Suite struct SyncedRoutingTests {
+@Suite(.timeLimit(.minutes(10))) struct SyncedRoutingTests {
     func router(
         _ policy: RouterConfiguration.StalePolicy, registry: AgentRegistry, queues: InMemoryQueues,
         maximumStaleness: Duration = .zero

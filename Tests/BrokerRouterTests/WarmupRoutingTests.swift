@@ -9,7 +9,7 @@ import Testing
 
 /// After the agent server restarts empty, a decision that chooses among agents waits for its
 /// agents to reconnect; every other decision goes out at once.
-@Suite struct WarmupRoutingTests {
+@Suite(.timeLimit(.minutes(10))) struct WarmupRoutingTests {
     func message(_ json: String) -> [UInt8] { Array(json.utf8) }
 
     /// A registry whose server came back empty after three agents were online, warming up.

@@ -3,7 +3,7 @@ import RoutingRules
 import Testing
 
 /// Every class of broken rule file, with the exact diagnostics a user sees.
-@Suite struct BrokenRulesCorpusTests {
+@Suite(.timeLimit(.minutes(10))) struct BrokenRulesCorpusTests {
     static let files: [String] = {
         let directory = corpus.appendingPathComponent("broken")
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []

@@ -5,7 +5,7 @@ import Testing
 
 /// The compiler's named passes: what each reports, that one run reports the problems of all of
 /// them, and that their times add up to the compile time `validate-rules --timings` prints.
-@Suite struct CompilerPassTests {
+@Suite(.timeLimit(.minutes(10))) struct CompilerPassTests {
     static let passes = ["merge defaults", "route table", "otherwise chains", "lowering", "shadowing", "index"]
 
     @Test func everyPassIsTimedInOrder() throws {

@@ -2,7 +2,7 @@ import RoutingRules
 import Testing
 
 /// `validate-rules --format github`: workflow commands the runner reads back exactly.
-@Suite struct DiagnosticFormatTests {
+@Suite(.timeLimit(.minutes(10))) struct DiagnosticFormatTests {
     /// A `:` or `,` in a path would end the `file=` property (the annotation lands on another
     /// file, or nowhere): escaped, as in a title; the message keeps its own escapes.
     @Test func propertiesAndMessagesAreEscapedForTheRunner() {

@@ -5,7 +5,7 @@ import Testing
 
 /// What untrusted rules (pasted into `POST /-/try`) and hostile messages can cost: bounded in
 /// memory when the rules compile and in time when they are evaluated.
-@Suite struct EvaluationBoundsTests {
+@Suite(.timeLimit(.minutes(10))) struct EvaluationBoundsTests {
     /// `n` routes each testing `message.text` with `test`.
     static func routes(_ count: Int, _ test: String) -> String {
         "version: 1\ndefaults: { on_no_route: drop }\nroutes:\n"

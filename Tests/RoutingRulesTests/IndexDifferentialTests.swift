@@ -8,7 +8,7 @@ import Testing
 /// The route index against a plain scan of the same compiled routes: for random rule sets,
 /// messages and registries, the indexed evaluation decides exactly what trying every top-level
 /// route in order decides (same route, same outcome, same random choices).
-@Suite struct IndexDifferentialTests {
+@Suite(.timeLimit(.minutes(10))) struct IndexDifferentialTests {
     static let types = ["TEXT", "REPLY", "ERROR", "SYSTEM", "T4", "T5"]
     static let senders = ["agent_0", "agent_1", "agent_2", "agent_3", "web_1", "bob"]
 

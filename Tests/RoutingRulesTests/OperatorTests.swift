@@ -4,7 +4,7 @@ import RoutingRules
 import Testing
 
 /// Each operator, as a route condition that either takes the message or lets it fall through.
-@Suite struct OperatorTests {
+@Suite(.timeLimit(.minutes(10))) struct OperatorTests {
     func matches(_ condition: String, _ json: String, agents: AgentRegistry.Snapshot = snapshot([])) throws -> Bool {
         let rules = try compile(
             """
@@ -92,7 +92,7 @@ import Testing
 }
 
 /// Strategies, counts, outputs, templates and actions.
-@Suite struct ActionTests {
+@Suite(.timeLimit(.minutes(10))) struct ActionTests {
     let agents = snapshot([
         ("agent_a", true, ["load": "0.7", "skill": "billing"]),
         ("agent_b", true, ["load": "0.2", "skill": "billing"]),

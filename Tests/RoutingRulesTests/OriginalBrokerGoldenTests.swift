@@ -6,7 +6,7 @@ import Testing
 
 /// The default rules against what the original Python broker published for the same inputs
 /// (`shared/data/original-broker-cases.jsonl`, copied into the corpus).
-@Suite struct OriginalBrokerGoldenTests {
+@Suite(.timeLimit(.minutes(10))) struct OriginalBrokerGoldenTests {
     struct Case: Sendable, CustomStringConvertible {
         var name: String
         var online: [(String, Bool)]

@@ -6,7 +6,7 @@ import TestSupport
 import Testing
 
 /// Properties that must hold for every input, not only hand-picked ones.
-@Suite struct PropertyTests {
+@Suite(.timeLimit(.minutes(10))) struct PropertyTests {
     static let sticky = try! compile(
         """
         version: 1

@@ -8,7 +8,7 @@ import Testing
 /// anywhere". Swift's regex is set to the same semantics (Unicode scalars). Word boundaries are
 /// left out: Swift's `\b` and `\B` disagree with every other engine on inputs like `"1"` and
 /// `"cb1"` even with simple word boundaries, so `RegexTests` pins ours by hand.
-@Suite struct RegexDifferentialTests {
+@Suite(.timeLimit(.minutes(10))) struct RegexDifferentialTests {
     /// A random pattern of the supported subset, at most `depth` groups deep.
     static func pattern(_ random: inout FastRandom, depth: Int = 2) -> String {
         var out = ""

@@ -2,7 +2,7 @@ import Foundation
 import RoutingRules
 import Testing
 
-@Suite struct RegexTests {
+@Suite(.timeLimit(.minutes(10))) struct RegexTests {
     func m(_ pattern: String, _ text: String) throws -> Bool { try LinearRegex(pattern).matches(text) }
 
     @Test func supportedSyntax() throws {

@@ -4,7 +4,7 @@ import Testing
 
 /// Registry files (and registries inside rule test files) are checked as strictly as rule files:
 /// unknown keys and values of the wrong type are errors at their position.
-@Suite struct RegistryFileTests {
+@Suite(.timeLimit(.minutes(10))) struct RegistryFileTests {
     func problems(_ yaml: String) -> [String] {
         do {
             _ = try YAMLData.registry(Array(yaml.utf8), name: "agents.yaml")

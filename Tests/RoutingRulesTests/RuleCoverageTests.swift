@@ -5,7 +5,7 @@ import Testing
 @testable import RoutingRules
 
 /// What `test-rules --coverage` counts, evaluation by evaluation.
-@Suite struct RuleCoverageTests {
+@Suite(.timeLimit(.minutes(10))) struct RuleCoverageTests {
     static let rules = """
         version: 1
         routes:

@@ -4,7 +4,7 @@ import RoutingRules
 import TestSupport
 import Testing
 
-@Suite struct RuleDiffTests {
+@Suite(.timeLimit(.minutes(10))) struct RuleDiffTests {
     static let agents = [
         Agent(id: "agent_a", name: "A", isOnline: true, metrics: AgentMetrics(["skill": "billing", "load": "0.1"])),
         Agent(id: "agent_b", name: "B", isOnline: true, metrics: AgentMetrics(["skill": "support", "load": "0.5"])),

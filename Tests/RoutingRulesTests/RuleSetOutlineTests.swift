@@ -4,7 +4,7 @@ import RoutingRules
 import TestSupport
 import Testing
 
-@Suite struct RuleSetOutlineTests {
+@Suite(.timeLimit(.minutes(10))) struct RuleSetOutlineTests {
     @Test func theDefaultRulesAreOutlinedInEvaluationOrderWithTheirChainsAndTheFallbackLast() throws {
         let url = repositoryRoot.appendingPathComponent("rules/default.yaml")
         let ruleSet = try compile(try String(contentsOf: url, encoding: .utf8), file: "rules/default.yaml")

@@ -2,7 +2,7 @@ import RoutingRules
 import Testing
 
 /// "Did you mean" for typos (transpositions included) and for other tools' words.
-@Suite struct SuggestionTests {
+@Suite(.timeLimit(.minutes(10))) struct SuggestionTests {
     func suggestion(_ yaml: String) -> [String] {
         diagnostics(yaml).compactMap { line in
             line.range(of: "did you mean '").map { String(line[$0.upperBound...].prefix { $0 != "'" }) }

@@ -8,7 +8,7 @@ import Yams
 /// repository (rules, examples, registries, rule tests, deployment files, the broken-rules
 /// corpus): where both read a file they must build the same tree, node for node, with the same
 /// scalar types and positions.
-@Suite struct YAMLLoaderDifferentialTests {
+@Suite(.timeLimit(.minutes(10))) struct YAMLLoaderDifferentialTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 

@@ -2,7 +2,7 @@ import RoutingRules
 import Testing
 
 /// What the libyaml event loader checks itself, with the positions a user is shown.
-@Suite struct YAMLLoaderTests {
+@Suite(.timeLimit(.minutes(10))) struct YAMLLoaderTests {
     @Test func aBlockScalarLineThatLooksLikeAnAliasKeyIsText() {
         // The old line pre-scan read "*not: an alias" inside the block scalar as an alias key.
         let yaml = """

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import Testing
 
 /// What a finished command wrote and how it ended.
 public struct CommandResult: Sendable {
@@ -92,9 +93,23 @@ private func runBlocking(
 }
 
 extension Process {
-    /// Waits until the process has exited without holding a cooperative thread.
-    public func exited() async {
-        while isRunning { try? await Task.sleep(for: .milliseconds(10)) }
+    /// Waits until the process has exited, without holding a cooperative thread; a process still
+    /// running after `timeout` fails the test and is killed, so no test waits for ever.
+    public func exited(within timeout: Duration = .seconds(60), sourceLocation: SourceLocation = #_sourceLocation)
+        async
+    {
+        let deadline = ContinuousClock.now + timeout
+        while isRunning {
+            guard ContinuousClock.now < deadline else {
+                Issue.record(
+                    "process \(processIdentifier) still running after \(timeout): killed",
+                    sourceLocation: sourceLocation)
+                kill(processIdentifier, SIGKILL)
+                waitUntilExit()
+                return
+            }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
     }
 }
 
