@@ -78,12 +78,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // A WebSocket client on SwiftNIO with bounded waits (the agent-server link, the browser driver).
+        .target(
+            name: "WebSocketClient",
+            dependencies: [
+                "BrokerTransports",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         .target(
             name: "ServerLinkWebSocket",
             dependencies: [
-                "BrokerCore", "BrokerTransports", "NetworkFailures",
-                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOWebSocket", package: "swift-nio"),
+                "BrokerCore", "BrokerTransports", "NetworkFailures", "WebSocketClient",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -116,7 +124,7 @@ let package = Package(
             name: "BrokerApp",
             dependencies: [
                 "BrokerCore", "BrokerRouter", "BrokerTransports", "BrokerDaemon", "AMQPTransport",
-                "AgentStatusGRPC", "ServerLinkWebSocket", "RoutingRules", "BrokerCLISupport",
+                "AgentStatusGRPC", "ServerLinkWebSocket", "WebSocketClient", "RoutingRules", "BrokerCLISupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -125,7 +133,7 @@ let package = Package(
         ),
         .target(name: "BrokerCLISupport"),
         // Headless Chromium over its DevTools protocol: the console's tests and bench-console.
-        .target(name: "BrowserAutomation", dependencies: ["BrokerCore", "ServerLinkWebSocket"]),
+        .target(name: "BrowserAutomation", dependencies: ["BrokerCore", "WebSocketClient"]),
         // validate-rules, test-rules, explain: offered by `broker` and by `broker-rules`.
         .target(
             name: "RulesCommands",
@@ -215,6 +223,7 @@ let package = Package(
             name: "AgentServerLinkTests",
             dependencies: [
                 "TestSupport", "BrokerCore", "BrokerTransports", "AgentStatusGRPC", "ServerLinkWebSocket",
+                "WebSocketClient",
                 "AgentServerSimulator", .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]

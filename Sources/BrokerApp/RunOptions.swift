@@ -6,7 +6,7 @@ import BrokerRouter
 import BrokerTransports
 import Foundation
 import Logging
-import ServerLinkWebSocket
+import WebSocketClient
 
 /// The options of `broker run`, and how they become a ``BrokerDaemon/DaemonConfiguration``.
 public struct RunOptions: ParsableArguments {

@@ -1,6 +1,6 @@
 import BrokerCore
 import Foundation
-import ServerLinkWebSocket
+import WebSocketClient
 
 /// Debian's Chromium, headless, driven over its DevTools protocol (one page, one WebSocket):
 /// what the console's tests and `broker-dev bench-console` look at pages with. ``close()`` ends the

@@ -5,6 +5,7 @@ import Logging
 import NIOSSL
 import NetworkFailures
 import Synchronization
+import WebSocketClient
 
 /// The broker's registration with the agent server over WebSocket.
 ///

@@ -8,6 +8,7 @@ import ServerLinkWebSocket
 import Synchronization
 import TestSupport
 import Testing
+import WebSocketClient
 
 func agents(_ count: Int, online: Bool = true) -> [AgentStatusRecord] {
     (0..<count).map {

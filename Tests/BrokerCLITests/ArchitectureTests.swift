@@ -30,7 +30,7 @@ import Testing
     /// The modules that speak to a particular system: only the composition root (`BrokerApp`),
     /// the dev tools and the adapters themselves import them.
     static let adapterModules = [
-        "AMQPTransport", "CRabbitMQ", "InMemoryTransport", "AgentStatusGRPC", "ServerLinkWebSocket",
+        "AMQPTransport", "CRabbitMQ", "InMemoryTransport", "AgentStatusGRPC", "ServerLinkWebSocket", "WebSocketClient",
         "AgentServerSimulator", "NIOSSL", "GRPCCore", "GRPCNIOTransportHTTP2",
     ]
 

@@ -163,7 +163,7 @@ package struct WebSocketConnection: Sendable {
     }
 
     /// Closes the connection after `timeout` unless `done()` says the wait is over by then.
-    func closeIfIdle(after timeout: Duration, unless done: @escaping @Sendable () -> Bool) -> Scheduled<Void> {
+    public func closeIfIdle(after timeout: Duration, unless done: @escaping @Sendable () -> Bool) -> Scheduled<Void> {
         let channel = self.channel.channel
         return channel.eventLoop.scheduleTask(in: .nanoseconds(timeout.nanoseconds)) {
             if !done() { channel.close(promise: nil) }
