@@ -73,19 +73,28 @@ import Testing
         #expect(broker.output.contains("drained"))
     }
 
+    /// `broker run` (the product) toward a RabbitMQ that accepts the connection and never speaks,
+    /// once it runs; the silent socket is returned to be kept open.
+    func startAgainstASilentRabbitMQ(_ name: String, _ arguments: [String]) async throws -> (
+        ChildProcess, ListeningSocket
+    ) {
+        let silentRabbit = try ListeningSocket()
+        let broker = try ChildProcess(
+            name,
+            arguments: [
+                "run", "--transport", "amqp://guest:guest@127.0.0.1:\(silentRabbit.port)/", "--rules",
+                "rules/default.yaml", "--admin-address", "127.0.0.1:0", "--no-watch-rules",
+            ] + arguments)
+        try await eventually("running", timeout: .seconds(10)) { broker.output.contains("broker running") }
+        return (broker, silentRabbit)
+    }
+
     /// A RabbitMQ that accepts the connection and never speaks, and an agent server that does
     /// the same: SIGTERM still ends the process within the drain deadline and a margin.
     @Test func sigtermEndsTheProcessWithinTheDrainDeadlineWhenPeersHang() async throws {
-        let silentRabbit = try ListeningSocket()
         let silentServer = try ListeningSocket()
-        let broker = try ChildProcess(
-            "broker-hung-peers",
-            arguments: [
-                "run", "--transport", "amqp://guest:guest@127.0.0.1:\(silentRabbit.port)/", "--rules",
-                "rules/default.yaml", "--websocket-url", "ws://127.0.0.1:\(silentServer.port)/ws", "--admin-address",
-                "127.0.0.1:0", "--no-watch-rules", "--drain-timeout", "1",
-            ])
-        try await eventually("running", timeout: .seconds(10)) { broker.output.contains("broker running") }
+        let (broker, silentRabbit) = try await startAgainstASilentRabbitMQ(
+            "broker-hung-peers", ["--websocket-url", "ws://127.0.0.1:\(silentServer.port)/ws", "--drain-timeout", "1"])
         try await Task.sleep(for: .milliseconds(500))  // every peer connection is under way and hanging
         let signalled = ContinuousClock.now
         broker.send(SIGTERM)
@@ -93,20 +102,14 @@ import Testing
         let took = ContinuousClock.now - signalled
         #expect(status != nil, "still running 20 s after SIGTERM\n\(broker.tail())")
         #expect(took < .seconds(8), "exited \(took) after SIGTERM; the deadline is 1 s plus a 5 s margin")
+        withExtendedLifetime((silentRabbit, silentServer)) {}
     }
 
     /// A shutdown held by a peer that hangs, with a long drain deadline: a second SIGTERM ends
     /// the process at once, exit 1.
     @Test func aSecondSignalEndsAHeldShutdownAtOnce() async throws {
-        let silentRabbit = try ListeningSocket()
-        let broker = try ChildProcess(
-            "broker-second-signal",
-            arguments: [
-                "run", "--transport", "amqp://guest:guest@127.0.0.1:\(silentRabbit.port)/", "--rules",
-                "rules/default.yaml", "--registry", "rules/registries/three-agents.yaml", "--admin-address",
-                "127.0.0.1:0", "--no-watch-rules", "--drain-timeout", "120",
-            ])
-        try await eventually("running", timeout: .seconds(10)) { broker.output.contains("broker running") }
+        let (broker, silentRabbit) = try await startAgainstASilentRabbitMQ(
+            "broker-second-signal", ["--registry", "rules/registries/three-agents.yaml", "--drain-timeout", "120"])
         broker.send(SIGTERM)
         try await eventually("shutting down", timeout: .seconds(10)) { broker.output.contains("signal: shutting down") }
         #expect(broker.isRunning, "the drain is held by the silent RabbitMQ\n\(broker.tail())")
@@ -114,6 +117,7 @@ import Testing
         let status = await broker.waitForExit(timeout: .seconds(10))
         #expect(status == 1, "\(broker.tail())")
         #expect(broker.output.contains("second signal: exiting at once"), "\(broker.tail())")
+        withExtendedLifetime(silentRabbit) {}
     }
 }
 
