@@ -27,12 +27,20 @@ public final class CycleDetector: @unchecked Sendable {
     public let window: Duration
     private let slotCount: Int
     private let slots: UnsafeMutablePointer<Atomic<UInt64>>
-    private let start = CycleDetector.coarseSeconds()
+    private let seconds: @Sendable () -> Int
+    private let start: Int
 
-    public init(maximumRoundTrips: Int = 10, window: Duration = .seconds(60), slots: Int = 1 << 17) {
+    /// - Parameter seconds: the clock, in whole seconds (default: the monotonic clock; tests
+    ///   pass one they advance).
+    public init(
+        maximumRoundTrips: Int = 10, window: Duration = .seconds(60), slots: Int = 1 << 17,
+        seconds: @escaping @Sendable () -> Int = CycleDetector.monotonicSeconds
+    ) {
         precondition(slots > 0 && slots & (slots - 1) == 0, "slots must be a power of two")
         self.maximumRoundTrips = maximumRoundTrips
         self.window = window
+        self.seconds = seconds
+        start = seconds()
         self.slotCount = slots
         self.slots = UnsafeMutablePointer<Atomic<UInt64>>.allocate(capacity: slots)
         for i in 0..<slots { (self.slots + i).initialize(to: Atomic(0)) }
@@ -70,11 +78,11 @@ public final class CycleDetector: @unchecked Sendable {
     private func tag(_ hash: UInt64) -> UInt64 { hash >> 40 }
 
     /// Whole seconds since the detector was created.
-    private var now: UInt32 { UInt32(truncatingIfNeeded: Self.coarseSeconds() - start) }
+    private var now: UInt32 { UInt32(truncatingIfNeeded: seconds() - start) }
 
     /// Seconds of the monotonic clock, from its coarse variant (a few nanoseconds to read; its
     /// resolution of a few milliseconds is plenty for a window in seconds).
-    private static func coarseSeconds() -> Int {
+    @Sendable public static func monotonicSeconds() -> Int {
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC_COARSE, &time)
         return time.tv_sec

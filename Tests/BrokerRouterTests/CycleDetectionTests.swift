@@ -4,6 +4,7 @@ import BrokerTransports
 import Foundation
 import InMemoryTransport
 import RoutingRules
+import Synchronization
 import TestSupport
 import Testing
 
@@ -18,14 +19,17 @@ import Testing
         #expect(compact.contentHash != moved.contentHash)
     }
 
-    @Test func theDetectorCountsRoundTripsWithinItsWindowOnly() async throws {
-        let detector = CycleDetector(maximumRoundTrips: 3, window: .seconds(1), slots: 1 << 4)
+    @Test func theDetectorCountsRoundTripsWithinItsWindowOnly() {
+        let clock = ManualSeconds()
+        let detector = CycleDetector(maximumRoundTrips: 3, window: .seconds(1), slots: 1 << 4) { clock.now }
         #expect(detector.roundTrips(of: 42) == 0)
         detector.record(42, roundTrips: 2)
         #expect(detector.roundTrips(of: 42) == 2)
         #expect(detector.roundTrips(of: 42 | 1 << 50) == 0, "another hash in the same slot is not a match")
         #expect(detector.memoryBytes == 16 * 8)
-        try await Task.sleep(for: .milliseconds(2100))
+        clock.advance()
+        #expect(detector.roundTrips(of: 42) == 2, "within the window: remembered")
+        clock.advance()
         #expect(detector.roundTrips(of: 42) == 0, "older than the window: forgotten")
     }
 
@@ -90,4 +94,11 @@ import Testing
         #expect(queues.drain("server_input_queue").count == 12)
         #expect(queues.contents(of: "broker_dead_letter").isEmpty)
     }
+}
+
+/// Seconds that pass only when the test says so.
+final class ManualSeconds: Sendable {
+    private let seconds = Atomic<Int>(1_000)
+    var now: Int { seconds.load(ordering: .relaxed) }
+    func advance(by count: Int = 1) { seconds.add(count, ordering: .relaxed) }
 }
