@@ -4,6 +4,7 @@ import BrokerTransports
 import Foundation
 import InMemoryTransport
 import RoutingRules
+import Synchronization
 import TestSupport
 import Testing
 
@@ -40,14 +41,24 @@ import Testing
         let registry = AgentRegistry()  // never synced
         let router = router(policy, registry: registry, queues: queues)
         let consumer = queues.consumer(of: "broker_input_queue", prefetch: 8, paused: true)
-        let flow = Task { await router.routingGate.controlFlow(of: consumer) }
+        for i in 0..<5 { enqueue(queues, "m\(i)") }
+        // The gate's verdicts as it gives them: it acts on each before it waits for a change.
+        let verdicts = Mutex<[RoutingGate.Verdict]>([])
+        let flow = Task {
+            await router.routingGate.controlFlow(of: consumer) { verdict in verdicts.withLock { $0.append(verdict) } }
+        }
         let routing = Task { await router.run(consumer) }
         defer {
             flow.cancel()
             routing.cancel()
         }
-        for i in 0..<5 { enqueue(queues, "m\(i)") }
-        try await Task.sleep(for: .milliseconds(200))
+        try await eventually("the gate has given its verdict") { verdicts.withLock { !$0.isEmpty } }
+        let first = verdicts.withLock { $0[0] }
+        guard case .wait = first else {
+            Issue.record("an unsynced registry let messages through: \(first)")
+            return
+        }
+        #expect(consumer.isPaused, "the gate keeps the input paused until the registry changes")
         #expect(queues.contents(of: "server_input_queue").isEmpty)
         #expect(queues.contents(of: "broker_dead_letter").isEmpty)
         #expect(queues.contents(of: "broker_input_queue").count == 5, "the input stays paused: nothing taken")
@@ -144,7 +155,6 @@ import Testing
         }
         try await eventually("the consumer is paused") { consumer.isPaused }
         enqueue(queues, "late")
-        try await Task.sleep(for: .milliseconds(100))
         #expect(queues.contents(of: "broker_input_queue").count == 1, "paused: not taken")
         consumer.beginGracefulShutdown()
     }
