@@ -301,7 +301,7 @@ public struct RunOptions: ParsableArguments {
         transports: TransportFactory? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws -> DaemonConfiguration {
-        let factory = transports ?? .standard(queues: queueSettings, confirmTimeout: confirmDuration)
+        let factory = transports ?? StandardTransports.factory(for: self)
         var configuration = DaemonConfiguration(
             transport: try factory.transport(for: transportURL(environment: environment)),
             agents: registry.map { .file($0) } ?? .agentServer(agentServer))
