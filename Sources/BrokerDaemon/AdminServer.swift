@@ -58,13 +58,9 @@ public final class AdminServer: Sendable {
     /// Serves the admin API and the console for `daemon` until the service group's graceful
     /// shutdown; throws ``CannotBind`` when the address cannot be bound.
     func run(daemon: Daemon) async throws {
-        do {
-            try await serve(daemon: daemon)
-        } catch {
-            listening.fail()
-            throw error
-        }
-        listening.fail()  // stopped: whoever still waits learns it will not listen
+        // However it ends, whoever still waits learns it will not listen (after a bind, a no-op).
+        defer { listening.fail() }
+        try await serve(daemon: daemon)
     }
 
     private func serve(daemon: Daemon) async throws {
