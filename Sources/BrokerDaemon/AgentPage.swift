@@ -24,7 +24,7 @@ struct AgentPage {
     }
 }
 
-extension AdminServer {
+extension AdminJSON {
     /// One agent as `/agents` shows it, with the messages published to it since start.
     static func describe(_ agent: Agent, decisions: Int) -> JSONValue {
         .object(

@@ -4,23 +4,17 @@ import BrokerTransports
 import Foundation
 
 extension Daemon {
-    /// One `/readyz` check.
-    public struct Check: Sendable {
-        public var check: String
-        public var ok: Bool
-        public var detail: String
-    }
-
     /// Readiness, check by check (`/readyz`): rules loaded, registered with the agent server,
     /// routing (the registry synced or within its staleness bound), dead letters going through,
     /// input and output connected.
-    public var readiness: [Check] {
-        var checks = [Check(check: "rules", ok: true, detail: String(reloader.status.hash.prefix(12)))]
-        if let link = agents.link {
+    public var readiness: [ReadinessCheck] {
+        var checks = [ReadinessCheck(check: "rules", ok: true, detail: String(reloader.status.hash.prefix(12)))]
+        if let link = feed.link {
             switch link.state {
-            case .registered(let r): checks.append(Check(check: "agent_server", ok: true, detail: r.brokerID))
-            case .connecting: checks.append(Check(check: "agent_server", ok: false, detail: "connecting"))
-            case .disconnected(let reason): checks.append(Check(check: "agent_server", ok: false, detail: reason))
+            case .registered(let r): checks.append(ReadinessCheck(check: "agent_server", ok: true, detail: r.brokerID))
+            case .connecting: checks.append(ReadinessCheck(check: "agent_server", ok: false, detail: "connecting"))
+            case .disconnected(let reason):
+                checks.append(ReadinessCheck(check: "agent_server", ok: false, detail: reason))
             }
         }
         let status = registry.sync.status
@@ -29,42 +23,43 @@ extension Daemon {
         switch router.routingGate.verdict(status) {
         case .route(let until?):
             checks.append(
-                Check(check: "registry", ok: true, detail: "\(state), routing until \(Self.timestamp(until))"))
+                ReadinessCheck(check: "registry", ok: true, detail: "\(state), routing until \(Self.timestamp(until))"))
         case .route(nil):
             if let warmup = status.warmup {
                 checks.append(
-                    Check(
+                    ReadinessCheck(
                         check: "registry", ok: true,
                         detail:
                             "\(state), warming up until \(Self.timestamp(warmup.deadline)) at the latest: \(warmup.reason); \(router.statistics.waitingForAgents) messages wait for agents"
                     ))
             } else {
-                checks.append(Check(check: "registry", ok: true, detail: state))
+                checks.append(ReadinessCheck(check: "registry", ok: true, detail: state))
             }
         case .wait(let reason):
-            checks.append(Check(check: "registry", ok: false, detail: "\(state): \(reason); routing paused"))
+            checks.append(ReadinessCheck(check: "registry", ok: false, detail: "\(state): \(reason); routing paused"))
         case .deadLetter(let code, _):
-            checks.append(Check(check: "registry", ok: false, detail: "\(state): dead-lettering as \(code)"))
+            checks.append(ReadinessCheck(check: "registry", ok: false, detail: "\(state): dead-lettering as \(code)"))
         }
         let deadLetters = router.deadLetters
         if let failure = deadLetters.currentFailure {
             checks.append(
-                Check(
+                ReadinessCheck(
                     check: "dead_letter", ok: false,
                     detail: "\(failure.reason) (at \(Self.timestamp(failure.at))); inputs are requeued with a pause"))
         } else {
-            checks.append(Check(check: "dead_letter", ok: true, detail: "\(deadLetters.failures) failed so far"))
+            checks.append(
+                ReadinessCheck(check: "dead_letter", ok: true, detail: "\(deadLetters.failures) failed so far"))
         }
         let missing = router.outputQueues.failures
         checks.append(
-            Check(
+            ReadinessCheck(
                 check: "output_queues", ok: missing.isEmpty,
                 detail: missing.isEmpty
                     ? "declared"
                     : missing.map { "\($0.queue) is gone and cannot be declared: \($0.reason)" }.joined(
                         separator: "; ")))
         for (name, health) in transports {
-            checks.append(Check(check: name, ok: health.isUp, detail: health.description))
+            checks.append(ReadinessCheck(check: name, ok: health.isUp, detail: health.description))
         }
         return checks
     }
@@ -77,7 +72,7 @@ extension Daemon {
     /// Connection states for `/metrics`.
     var connections: [(String, Bool)] {
         var result = transports.map { ($0.role, $0.health.isUp) }
-        if let link = agents.link {
+        if let link = feed.link {
             let registered = if case .registered = link.state { true } else { false }
             result.append(("websocket", registered))
             result.append(("grpc", registry.sync.state != .unsynced))
@@ -86,16 +81,4 @@ extension Daemon {
     }
 
     static func timestamp(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
-
-    /// The warm-up in progress for `/stats` and `/agents` (`null` when none is).
-    func warmupJSON(_ status: RegistrySync.Status) -> JSONValue {
-        guard let warmup = status.warmup else { return .null }
-        return .object(
-            JSONObject([
-                ("since", .string(Self.timestamp(warmup.since))),
-                ("deadline", .string(Self.timestamp(warmup.deadline))),
-                ("expected", .number(JSONNumber(warmup.expected))), ("reason", .string(warmup.reason)),
-                ("waiting_messages", .number(JSONNumber(router.statistics.waitingForAgents))),
-            ]))
-    }
 }

@@ -30,7 +30,7 @@ public final class Daemon: Sendable {
     let gauges: ScrapeGauges
     let input: any InboundSource
     let output: any OutboundSink
-    let agents: any AgentFeed
+    let feed: any AgentFeed
     private let routing: RoutingService
     private let logger: Logger
     private let notifier = SystemdNotifier()
@@ -45,7 +45,7 @@ public final class Daemon: Sendable {
         gauges = ScrapeGauges(metrics: metrics)
         reloader = try RuleReloader(
             paths: configuration.rules, registry: registry, strict: configuration.strictRules, metrics: metrics)
-        agents = try configuration.agents.make(registry)
+        feed = try configuration.agents.make(registry)
         shadow =
             configuration.shadowRules.isEmpty
             ? nil
@@ -57,7 +57,7 @@ public final class Daemon: Sendable {
                 path: $0.path, maximumSize: $0.maximumSize, includesMessages: configuration.admin.showsDecisionTraces)
         }
         decisionObserver = DecisionObserver(
-            metrics: metrics, onUnknownAgent: agents.askAboutUnknownAgent, recorder: recorder, shadow: shadow)
+            metrics: metrics, onUnknownAgent: feed.askAboutUnknownAgent, recorder: recorder, shadow: shadow)
         let transport = configuration.transport
         let ruleSet = reloader.holder.current
         output = try transport.makeOutbound(declaring: ruleSet.namedQueues.sorted())
@@ -75,14 +75,14 @@ public final class Daemon: Sendable {
             ? nil : try transport.makeInbound(queue: configuration.metadataQueue, prefetch: 64, paused: false)
         var advertisements: (any InboundSource)?
         var advertisementHandler: ServerAdvertisementHandler?
-        if let link = agents.link, !configuration.advertisementQueue.isEmpty {
+        if let link = feed.link, !configuration.advertisementQueue.isEmpty {
             advertisements = try transport.makeInbound(
                 queue: configuration.advertisementQueue, prefetch: 16, paused: false)
             advertisementHandler = ServerAdvertisementHandler(link: link, follow: configuration.followAdvertisedURL)
         }
         // The feed answers with its whole list: asking about the first unknown id is enough.
         var askFeed: (@Sendable ([String]) -> Void)?
-        if let refresh = agents.askAboutUnknownAgent {
+        if let refresh = feed.askAboutUnknownAgent {
             askFeed = { ids in
                 if let first = ids.first { refresh(first) }
             }
@@ -106,7 +106,7 @@ public final class Daemon: Sendable {
     /// it stops last, and routing waits until it listens: an admin port that is taken fails the
     /// run before any message is taken.
     public func run() async throws {
-        var services: [any Service] = [AdminService(admin: admin, daemon: self), AgentFeedService(feed: agents)]
+        var services: [any Service] = [AdminService(admin: admin, source: self), AgentFeedService(feed: feed)]
         if configuration.watchRules {
             services.append(RuleWatchService(reloader: reloader))
             if let shadow { services.append(RuleWatchService(reloader: shadow.reloader)) }

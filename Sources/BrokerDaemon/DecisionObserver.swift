@@ -27,6 +27,11 @@ public final class DecisionObserver: RouterObserver {
         public var total = 0
         /// Route → outcome → count.
         public var byRoute: [String: [String: Int]] = [:]
+
+        public init(total: Int = 0, byRoute: [String: [String: Int]] = [:]) {
+            self.total = total
+            self.byRoute = byRoute
+        }
     }
 
     private let state = Mutex(State())

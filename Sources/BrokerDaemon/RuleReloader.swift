@@ -22,6 +22,17 @@ public final class RuleReloader: Sendable {
         public var lastAttempt: Date
         public var lastAttemptSucceeded: Bool
         public var reloads: Int
+
+        /// `ruleSet` in force since `loadedAt`, after `reloads` reloads, the last one successful.
+        public init(_ ruleSet: RuleSet, loadedAt: Date, reloads: Int) {
+            hash = ruleSet.hash
+            files = ruleSet.files
+            self.loadedAt = loadedAt
+            routes = ruleSet.routeNames.count
+            lastAttempt = loadedAt
+            lastAttemptSucceeded = true
+            self.reloads = reloads
+        }
     }
 
     /// The outcome of one reload.
@@ -77,11 +88,7 @@ public final class RuleReloader: Sendable {
         self.holder = RuleSetHolder(ruleSet)
         self.prepared = Mutex(ruleSet.namedQueues)
         if indexesRegistry { registry.indexMetrics(ruleSet.indexedMetricKeys) }
-        state = Mutex(
-            Status(
-                hash: ruleSet.hash, files: ruleSet.files, loadedAt: Date(), routes: ruleSet.routeNames.count,
-                lastError: nil,
-                lastAttempt: Date(), lastAttemptSucceeded: true, reloads: 0))
+        state = Mutex(Status(ruleSet, loadedAt: Date(), reloads: 0))
     }
 
     /// Rules that failed to load, with every diagnostic.
@@ -204,10 +211,7 @@ public final class RuleReloader: Sendable {
         holder.replace(with: ruleSet)
         if indexesRegistry { registry.indexMetrics(ruleSet.indexedMetricKeys) }
         state.withLock {
-            $0 = Status(
-                hash: ruleSet.hash, files: ruleSet.files, loadedAt: now, routes: ruleSet.routeNames.count,
-                lastError: nil,
-                lastAttempt: now, lastAttemptSucceeded: true, reloads: $0.reloads + 1)
+            $0 = Status(ruleSet, loadedAt: now, reloads: $0.reloads + 1)
         }
         reloads.increment()
         logger.info(

@@ -18,9 +18,9 @@ struct AgentFeedService: Service {
 /// services down in reverse order): `/readyz` and `/metrics` answer through the whole drain.
 struct AdminService: Service {
     let admin: AdminServer
-    let daemon: Daemon
+    let source: any AdminSource
 
-    func run() async throws { try await admin.run(daemon: daemon) }
+    func run() async throws { try await admin.run(source: source) }
 }
 
 /// Reloads the rules (and the shadow rules) on SIGHUP until graceful shutdown: the one signal

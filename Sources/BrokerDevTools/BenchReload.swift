@@ -85,14 +85,14 @@ public struct BenchReload: AsyncParsableCommand {
             var baseline: [Double] = []
             for _ in 0..<10 { baseline.append(await window()) }
             let steady = baseline.sorted()[baseline.count / 2]
-            let hash = daemon.reloader.status.hash
+            let hash = daemon.rulesStatus.hash
             let written = Date()
             try Self.ruleText(routes: routes, generation: generation).write(to: file, atomically: true, encoding: .utf8)
             // The reloader records when the new rules went live; polling only notices it (the
             // poller's own wake-ups wait for a busy task pool, so they do not time the reload).
             let watch = Task { () -> Duration? in
                 while Date().timeIntervalSince(written) < 5 {
-                    let status = daemon.reloader.status
+                    let status = daemon.rulesStatus
                     if status.hash != hash { return .seconds(status.loadedAt.timeIntervalSince(written)) }
                     try? await Task.sleep(for: .milliseconds(1))
                 }

@@ -118,10 +118,10 @@ public struct Demo: AsyncParsableCommand {
         let daemon = try Daemon(configuration: configuration)
         let running = Task { try await daemon.run() }
         try await Self.waitUntil("the daemon registered and synced with the simulator") {
-            daemon.registry.sync.isSynced
+            daemon.agents.sync.isSynced
         }
         print(
-            "registered with the simulator at \(simulator.webSocketURL); \(daemon.registry.snapshot.count) agents; console http://\(daemon.admin.address)/console (metrics: /metrics)\n"
+            "registered with the simulator at \(simulator.webSocketURL); \(daemon.agents.count) agents; console http://\(daemon.admin.address)/console (metrics: /metrics)\n"
         )
 
         let publisher =
@@ -164,9 +164,9 @@ public struct Demo: AsyncParsableCommand {
                 }
                 if second == seconds / 2 {
                     let written = ContinuousClock.now
-                    let before = daemon.reloader.status.hash
+                    let before = daemon.rulesStatus.hash
                     try Self.secondRules.write(to: ruleFile, atomically: true, encoding: .utf8)
-                    while daemon.reloader.status.hash == before && ContinuousClock.now - written < .seconds(2) {
+                    while daemon.rulesStatus.hash == before && ContinuousClock.now - written < .seconds(2) {
                         try await Task.sleep(for: .milliseconds(5))
                     }
                     let took = ContinuousClock.now - written
@@ -204,7 +204,7 @@ public struct Demo: AsyncParsableCommand {
         await simulator.stop()
         let stats = daemon.router.statistics.snapshot
         print(
-            "\nsummary: \(sent) messages sent, \(stats.published) routed, \(stats.deadLettered) dead-lettered, \(stats.requeued) requeued; rules reloaded \(daemon.reloader.status.reloads) time(s)"
+            "\nsummary: \(sent) messages sent, \(stats.published) routed, \(stats.deadLettered) dead-lettered, \(stats.requeued) requeued; rules reloaded \(daemon.rulesStatus.reloads) time(s)"
         )
         print(
             "next: edit rules/*.yaml, run `broker validate-rules rules/` and `broker test-rules rules/tests/`, or `broker-dev simulate-server` + `broker run`."
@@ -243,7 +243,7 @@ public struct Demo: AsyncParsableCommand {
         var lines: [String] = []
         let stats = daemon.router.statistics.snapshot
         lines.append(
-            "sent \(sent)   routed \(stats.published)   dead-lettered \(stats.deadLettered)   rules \(daemon.reloader.status.hash.prefix(8))"
+            "sent \(sent)   routed \(stats.published)   dead-lettered \(stats.deadLettered)   rules \(daemon.rulesStatus.hash.prefix(8))"
         )
         lines.append("")
         lines.append("route                outcome        messages")
@@ -254,7 +254,7 @@ public struct Demo: AsyncParsableCommand {
         }
         lines.append("")
         lines.append("agent                online  load  messages")
-        let snapshot = daemon.registry.snapshot
+        let snapshot = daemon.agents
         for agent in snapshot.agents {
             lines.append(
                 agent.id.padding(toLength: 21, withPad: " ", startingAt: 0) + (agent.isOnline ? "yes     " : "no      ")

@@ -3,58 +3,60 @@ import Foundation
 import Hummingbird
 import RoutingRules
 
-/// The admin console: HTML pages under `/console`, their script and style sheet, and the JSON
-/// they read beyond the admin endpoints (`/rules/outline`, `/stats`, `POST /-/try`).
-extension AdminServer {
-    func addConsole(
-        to router: Router<BasicRequestContext>, daemon: Daemon, authorized: @escaping @Sendable (Request) -> Bool
-    ) {
-        let traces = configuration.showsDecisionTraces
+/// The admin console over an ``AdminSource``: HTML pages under `/console`, their script and
+/// style sheet, and the JSON they read beyond the admin API (`/rules/outline`, `/stats`,
+/// `POST /-/try`).
+struct Console: Sendable {
+    let source: any AdminSource
+    let authorization: AdminAuthorization
+    /// Whether the decisions page offers traces.
+    let showsTraces: Bool
+
+    var routes: RouteCollection<BasicRequestContext> {
+        let routes = RouteCollection(context: BasicRequestContext.self)
         let trial = MessageTrial()
-        router.get("/") { _, _ in
+        routes.get("/") { _, _ in
             Response(status: .seeOther, headers: [.location: "/console"])
         }
         // `/console/` too: the router ignores a trailing slash.
-        router.get("console") { _, _ in
-            let status = daemon.reloader.status
+        routes.get("console") { _, _ in
             let page = RulesPage(
-                status: status, outline: RuleSetOutline(daemon.reloader.holder.current),
-                counts: daemon.decisionObserver.decisionCounts)
+                status: source.rulesStatus, outline: RuleSetOutline(source.ruleSet), counts: source.decisionCounts)
             return Self.page(.rules, page.html)
         }
-        router.get("console/agents") { _, _ in Self.page(.agents, ConsoleShells.agents) }
-        router.get("console/decisions") { _, _ in
-            Self.page(.decisions, ConsoleShells.decisions(tracesShown: traces))
+        routes.get("console/agents") { _, _ in Self.page(.agents, ConsoleShells.agents) }
+        routes.get("console/decisions") { _, _ in
+            Self.page(.decisions, ConsoleShells.decisions(tracesShown: showsTraces))
         }
-        router.get("console/try") { _, _ in Self.page(.tryIt, ConsoleShells.tryIt) }
-        router.get("console/assets/console.js") { _, _ in
+        routes.get("console/try") { _, _ in Self.page(.tryIt, ConsoleShells.tryIt) }
+        routes.get("console/assets/console.js") { _, _ in
             Self.asset(ConsoleAssets.consoleJS, type: "text/javascript; charset=utf-8")
         }
-        router.get("console/assets/console.css") { _, _ in
+        routes.get("console/assets/console.css") { _, _ in
             Self.asset(ConsoleAssets.consoleCSS, type: "text/css; charset=utf-8")
         }
-        router.get("rules/outline") { _, _ in
-            Self.json(Self.outline(daemon.reloader.status, RuleSetOutline(daemon.reloader.holder.current)))
+        routes.get("rules/outline") { _, _ in
+            Response.json(Self.outline(source.rulesStatus, RuleSetOutline(source.ruleSet)))
         }
-        router.get("stats") { _, _ in Self.json(Self.stats(daemon)) }
-        router.post("-/try") { request, _ in
-            guard authorized(request) else { return Self.json(["error": "unauthorized"], status: .unauthorized) }
+        routes.get("stats") { _, _ in Response.json(Self.stats(source)) }
+        routes.post("-/try") { request, _ in
+            guard authorization.allows(request) else { return AdminAuthorization.refusal }
             // A JSON content type: a cross-site form cannot send one without the browser asking first.
             guard request.headers[.contentType]?.hasPrefix("application/json") == true else {
-                return Self.json(["error": "send the trial as application/json"], status: .unsupportedMediaType)
+                return Response.json(["error": "send the trial as application/json"], status: .unsupportedMediaType)
             }
             let body: ByteBuffer
             do {
                 body = try await request.body.collect(upTo: MessageTrial.maximumRequestSize)
             } catch {
-                return Self.json(
+                return Response.json(
                     ["error": .string("a trial is at most \(MessageTrial.maximumRequestSize >> 10) KiB")],
                     status: .contentTooLarge)
             }
-            let answer = await trial.answer(
-                Array(buffer: body), live: daemon.reloader.holder.current, snapshot: daemon.registry.snapshot)
-            return Self.json(answer.body, status: HTTPResponse.Status(code: answer.status))
+            let answer = await trial.answer(Array(buffer: body), live: source.ruleSet, snapshot: source.agents)
+            return Response.json(answer.body, status: HTTPResponse.Status(code: answer.status))
         }
+        return routes
     }
 
     static func page(_ section: ConsolePage.Section, _ body: String) -> Response {
@@ -85,7 +87,7 @@ extension AdminServer {
         return .object(
             JSONObject([
                 ("hash", .string(status.hash)),
-                ("loaded_at", .string(ISO8601DateFormatter().string(from: status.loadedAt))),
+                ("loaded_at", .string(AdminJSON.timestamp(status.loadedAt))),
                 ("last_error", status.lastErrorJSON),
                 (
                     "routes",
@@ -106,11 +108,11 @@ extension AdminServer {
 
     /// `/stats`: what every console page polls: decision totals by route and outcome, the
     /// registry's size and sync state, the rules in force and the last reload error.
-    static func stats(_ daemon: Daemon) -> JSONValue {
-        let counts = daemon.decisionObserver.decisionCounts
-        let snapshot = daemon.registry.snapshot
+    static func stats(_ source: any AdminSource) -> JSONValue {
+        let counts = source.decisionCounts
+        let snapshot = source.agents
         let sync = snapshot.sync.status
-        let rules = daemon.reloader.status
+        let rules = source.rulesStatus
         let routes = JSONObject(
             counts.byRoute.sorted { $0.key < $1.key }.map { route, outcomes in
                 (
@@ -126,8 +128,8 @@ extension AdminServer {
                 ("agents", .number(JSONNumber(snapshot.count))),
                 ("online", .number(JSONNumber(snapshot.online.count))),
                 ("synced", .bool(sync.state == .synced)), ("state", .string(sync.state.rawValue)),
-                ("state_since", .string(ISO8601DateFormatter().string(from: sync.since))),
-                ("warming", daemon.warmupJSON(sync)),
+                ("state_since", .string(AdminJSON.timestamp(sync.since))),
+                ("warming", AdminJSON.warmup(sync, waiting: source.messagesWaitingForAgents)),
                 ("rules_hash", .string(rules.hash)),
                 ("last_error", rules.lastErrorJSON),
             ]))

@@ -110,7 +110,7 @@ final class MessageTrial: Sendable {
     ) -> Answer {
         var random = FastRandom(seed: UInt64.random(in: 1...UInt64.max))
         let explanation = ruleSet.explain(
-            message, in: snapshot, random: &random, maximumCandidates: AdminServer.traceCandidates,
+            message, in: snapshot, random: &random, maximumCandidates: AdminJSON.traceCandidates,
             deadline: deadline)
         return Answer(
             status: 200,
