@@ -12,9 +12,10 @@ public final class AgentRegistry: Sendable {
     /// Whether the registry holds the current server's agent list (shared with every snapshot).
     public let sync: RegistrySync
 
-    /// Creates an empty, unsynced registry that indexes online agents by the given metric keys.
-    public init(indexedMetrics: Set<String> = []) {
-        let sync = RegistrySync()
+    /// Creates an empty, unsynced registry that indexes online agents by the given metric keys;
+    /// its sync states are dated by `clock`.
+    public init(indexedMetrics: Set<String> = [], clock: any WallClock = SystemWallClock()) {
+        let sync = RegistrySync(clock: clock)
         self.sync = sync
         current = Mutex(Snapshot(indexedMetricKeys: indexedMetrics, sync: sync))
     }

@@ -60,9 +60,13 @@ public final class RegistrySync: Sendable {
     private let waiters = Mutex<[UInt64: CheckedContinuation<Void, Never>]>([:])
     private let nextWaiter = Atomic<UInt64>(0)
 
-    public init(now: Date = Date()) {
+    /// The clock its states are dated with, and the one to wait on for what they make due.
+    public let clock: any WallClock
+
+    public init(clock: any WallClock = SystemWallClock()) {
+        self.clock = clock
         current = Mutex(
-            Status(state: .unsynced, since: now, reason: "no agent list received yet", version: 0))
+            Status(state: .unsynced, since: clock.now, reason: "no agent list received yet", version: 0))
     }
 
     /// Whether the registry is synced right now.
@@ -117,7 +121,8 @@ public final class RegistrySync: Sendable {
     }
 
     /// Seconds since the registry was last synced: 0 while it is, infinity if it never was.
-    public func staleness(now: Date = Date()) -> TimeInterval {
+    public func staleness(now: Date? = nil) -> TimeInterval {
+        let now = now ?? clock.now
         if isSynced { return 0 }
         let bits = lastSyncedBits.load(ordering: .acquiring)
         guard bits != 0 else { return .infinity }
@@ -125,21 +130,21 @@ public final class RegistrySync: Sendable {
     }
 
     /// A full list from the current registration was applied.
-    public func markSynced(now: Date = Date()) {
-        transition(to: .synced, reason: "full agent list received", now: now)
+    public func markSynced(now: Date? = nil) {
+        transition(to: .synced, reason: "full agent list received", now: now ?? clock.now)
     }
 
     /// The status stream dropped while the registration stays current (a blip). Has no effect on
     /// an unsynced registry: it stays unsynced.
-    public func markStale(reason: String, now: Date = Date()) {
+    public func markStale(reason: String, now: Date? = nil) {
         guard state == .synced else { return }
-        transition(to: .stale, reason: reason, now: now)
+        transition(to: .stale, reason: reason, now: now ?? clock.now)
     }
 
     /// The registration was lost or replaced: the list must not be routed on until a full list of
     /// the new registration arrives.
-    public func markUnsynced(reason: String, now: Date = Date()) {
-        transition(to: .unsynced, reason: reason, now: now)
+    public func markUnsynced(reason: String, now: Date? = nil) {
+        transition(to: .unsynced, reason: reason, now: now ?? clock.now)
     }
 
     private func transition(to state: State, reason: String, now: Date) {
@@ -186,11 +191,13 @@ public final class RegistrySync: Sendable {
         }
     }
 
-    /// Returns after the next change of state or after `timeout`, whichever comes first.
-    public func change(after version: UInt64, timeout: Duration) async {
+    /// Returns after the next change of state or once ``clock`` reaches `deadline`, whichever
+    /// comes first.
+    public func change(after version: UInt64, until deadline: Date) async {
+        let clock = self.clock
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.change(after: version) }
-            group.addTask { try? await Task.sleep(for: timeout) }
+            group.addTask { await clock.sleep(until: deadline) }
             await group.next()
             group.cancelAll()
         }

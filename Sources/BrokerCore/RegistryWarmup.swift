@@ -61,7 +61,8 @@ public final class RegistryWarmup: Sendable {
     /// fewer than half of them online. A list of agents that are all offline, with none online
     /// before, is a settled view: nobody is there.
     @discardableResult
-    public func firstList(expected: Int, now: Date = Date()) -> Event? {
+    public func firstList(expected: Int, now: Date? = nil) -> Event? {
+        let now = now ?? registry.sync.clock.now
         let snapshot = registry.snapshot
         let online = snapshot.online.count
         guard policy.deadline > .zero, snapshot.count == 0 || online * 2 < expected else {
@@ -81,7 +82,8 @@ public final class RegistryWarmup: Sendable {
 
     /// Ends the warm-up when one of its ends is reached at `now`; call after every update.
     @discardableResult
-    public func check(now: Date = Date()) -> Event? {
+    public func check(now: Date? = nil) -> Event? {
+        let now = now ?? registry.sync.clock.now
         guard let warmup = registry.sync.status.warmup else { return nil }
         let online = registry.snapshot.online.count
         let lastArrival = arrivals.withLock { a -> Date in
@@ -123,8 +125,8 @@ public final class RegistryWarmup: Sendable {
             }
             // Agents coming back move the next check earlier without a change of sync state:
             // look again at least every quarter of a second while warming up.
-            let wait = min(max(0.001, next.timeIntervalSinceNow), 0.25)
-            await registry.sync.change(after: version, timeout: .milliseconds(Int(wait * 1000) + 1))
+            let soon = registry.sync.clock.now.addingTimeInterval(0.25)
+            await registry.sync.change(after: version, until: min(next, soon))
             if let event = check() { report(event) }
         }
     }

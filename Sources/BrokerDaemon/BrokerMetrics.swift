@@ -36,6 +36,8 @@ public final class BrokerMetrics: Sendable {
         "broker_registry_warming":
             "1 while the agent server's view settles after it (re)started: decisions that choose among agents wait.",
         "broker_messages_waiting_for_agents": "Messages held (unacknowledged) until the registry's warm-up ends.",
+        "broker_messages_waiting_for_registry":
+            "Messages delivered before the input paused, held (unacknowledged) until the registry syncs.",
         "broker_messages_waited_for_agents_total": "Messages that waited for a registry warm-up to end.",
         "broker_rules_last_reload_success": "1 if the last rule reload succeeded.",
         "broker_rules_last_reload_timestamp_seconds": "When the rules in force were loaded.",

@@ -66,6 +66,7 @@ extension Daemon {
         gauges.set("broker_registry_state_since_timestamp_seconds", sync.since.timeIntervalSince1970.rounded())
         gauges.set("broker_registry_warming", sync.warmup == nil ? 0 : 1)
         gauges.set("broker_messages_waiting_for_agents", Double(router.statistics.waitingForAgents))
+        gauges.set("broker_messages_waiting_for_registry", Double(router.statistics.waitingForRegistry))
         gauges.count("broker_messages_waited_for_agents_total", total: router.statistics.waitedForAgents)
         let paused = if case .wait = router.routingGate.verdict(sync) { 1.0 } else { 0.0 }
         gauges.set("broker_routing_paused", paused)

@@ -125,7 +125,9 @@ public final class MessageRouter: Sendable {
         case .route: break
         case .wait:
             // Delivered before the input paused: hold it (unacknowledged) until the registry syncs.
+            statistics.beginWaitingForRegistry()
             await gate.waitWhileHeld()
+            statistics.endWaitingForRegistry()
             if case .wait(let reason) = gate.verdict {
                 inbound.settlement.reject(requeue: true)
                 return .requeued(reason: "stopped while waiting for the registry: \(reason)")

@@ -12,6 +12,7 @@ public final class RouterStatistics: Sendable {
 
     private let waiting = Atomic<Int>(0)
     private let waited = Atomic<Int>(0)
+    private let held = Atomic<Int>(0)
 
     func begin() { started.add(1, ordering: .relaxed) }
 
@@ -28,6 +29,14 @@ public final class RouterStatistics: Sendable {
 
     /// Messages that waited for a warm-up to end so far.
     public var waitedForAgents: Int { waited.load(ordering: .relaxed) }
+
+    /// A message delivered before the input paused waits for the registry to sync.
+    func beginWaitingForRegistry() { held.add(1, ordering: .relaxed) }
+
+    func endWaitingForRegistry() { held.subtract(1, ordering: .relaxed) }
+
+    /// Messages held now (unacknowledged) until the registry syncs with the agent server.
+    public var waitingForRegistry: Int { held.load(ordering: .relaxed) }
 
     func retried(_ copies: Int) { publishRetries.add(copies, ordering: .relaxed) }
 

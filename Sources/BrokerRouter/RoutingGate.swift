@@ -31,8 +31,9 @@ public struct RoutingGate: Sendable {
         self.maximumStaleness = maximumStaleness
     }
 
-    /// The verdict for `status` at `now`.
-    public func verdict(_ status: RegistrySync.Status, now: Date = Date()) -> Verdict {
+    /// The verdict for `status` at `now` (the sync's clock's time when nil).
+    public func verdict(_ status: RegistrySync.Status, now: Date? = nil) -> Verdict {
+        let now = now ?? sync.clock.now
         let blipEnds = status.since.addingTimeInterval(maximumStaleness.seconds)
         switch status.state {
         case .synced:
@@ -75,8 +76,7 @@ public struct RoutingGate: Sendable {
         var last: Verdict?
         while !Task.isCancelled {
             let status = sync.status
-            let now = Date()
-            let verdict = verdict(status, now: now)
+            let verdict = verdict(status)
             switch verdict {
             case .wait: input.pause()
             case .route, .deadLetter: input.resume()
@@ -86,7 +86,7 @@ public struct RoutingGate: Sendable {
                 last = verdict
             }
             if case .route(let until?) = verdict {
-                await sync.change(after: status.version, timeout: .seconds(max(0.001, until.timeIntervalSince(now))))
+                await sync.change(after: status.version, until: until)
             } else {
                 await sync.change(after: status.version)
             }

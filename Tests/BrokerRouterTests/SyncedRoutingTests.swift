@@ -81,7 +81,8 @@ import Testing
         enqueue(queues, "held")
         let consumer = queues.consumer(of: "broker_input_queue", prefetch: 4)  // delivered before any pause
         let routing = Task { await router.run(consumer) }
-        try await Task.sleep(for: .milliseconds(200))
+        // Held: parked until the registry changes, so nothing can go out before the change below.
+        try await eventually("the delivered message is held") { router.statistics.waitingForRegistry == 1 }
         #expect(queues.contents(of: "server_input_queue").isEmpty)
         #expect(consumer.unsettled == 1, "held unacknowledged, not lost")
         registry.replaceAll(
@@ -89,6 +90,7 @@ import Testing
         )
         registry.sync.markSynced()
         try await eventually("routed after the full list") { router.statistics.settled == 1 }
+        #expect(router.statistics.waitingForRegistry == 0)
         consumer.beginGracefulShutdown()
         await routing.value
         let routed = queues.drain("server_input_queue")
@@ -123,37 +125,33 @@ import Testing
 
     @Test func aBlipShorterThanTheMaximumStalenessDoesNotPauseRouting() async throws {
         let queues = InMemoryQueues()
-        let registry = threeOnlineAgents()
+        let clock = ManualClock()
+        let registry = threeOnlineAgents(clock: clock)
         registry.sync.markStale(reason: "status stream down")
         let router = router(.wait, registry: registry, queues: queues, maximumStaleness: .seconds(30))
         enqueue(queues, "blip")
         await drain(queues, router, expected: 1)
         #expect(queues.drain("server_input_queue").count == 1)
-        if case .route(let until?) = router.routingGate.verdict {
-            #expect(until.timeIntervalSinceNow > 20)
-        } else {
-            Issue.record("a stale registry within the bound routes until the bound")
-        }
+        #expect(router.routingGate.verdict == .route(until: clock.now.addingTimeInterval(30)))
     }
 
     @Test func aBlipLongerThanTheMaximumStalenessPausesTheInput() async throws {
         let queues = InMemoryQueues()
-        let registry = threeOnlineAgents()
-        let router = router(.wait, registry: registry, queues: queues, maximumStaleness: .seconds(1))
+        let clock = ManualClock()
+        let registry = threeOnlineAgents(clock: clock)
+        let router = router(.wait, registry: registry, queues: queues, maximumStaleness: .seconds(30))
         let consumer = queues.consumer(of: "broker_input_queue", prefetch: 8)
         let flow = Task { await router.routingGate.controlFlow(of: consumer) }
         defer { flow.cancel() }
         registry.sync.markStale(reason: "status stream down")
-        guard case .route(let until?) = router.routingGate.verdict else {
-            Issue.record("within the bound the registry is routed on")
-            return
-        }
-        #expect(until.timeIntervalSinceNow <= 1)
-        try await eventually("the input pauses once the bound passes", timeout: .seconds(5)) {
-            if case .wait = router.routingGate.verdict { return true }
-            return false
-        }
-        try await eventually("the consumer is paused") { consumer.isPaused }
+        #expect(router.routingGate.verdict == .route(until: clock.now.addingTimeInterval(30)))
+        try await eventually("the gate waits on the clock for the bound") { clock.sleepers == 1 }
+        clock.advance(by: .seconds(29))
+        #expect(router.routingGate.verdict == .route(until: clock.now.addingTimeInterval(1)), "29 s of 30")
+        #expect(!consumer.isPaused)
+        clock.advance(by: .seconds(1))
+        #expect(router.routingGate.verdict == .wait(reason: "the status stream has been down for 30 s"))
+        try await eventually("the consumer is paused once the bound passes") { consumer.isPaused }
         enqueue(queues, "late")
         #expect(queues.contents(of: "broker_input_queue").count == 1, "paused: not taken")
         consumer.beginGracefulShutdown()

@@ -12,9 +12,10 @@ import Testing
 @Suite(.timeLimit(.minutes(10))) struct WarmupRoutingTests {
     func message(_ json: String) -> [UInt8] { Array(json.utf8) }
 
-    /// A registry whose server came back empty after three agents were online, warming up.
-    func warmingRegistry(deadline: Duration = .seconds(30)) -> (AgentRegistry, RegistryWarmup) {
-        let registry = threeOnlineAgents()
+    /// A registry whose server came back empty after three agents were online, warming up, its
+    /// time on `clock` (that moves only when the test advances it).
+    func warmingRegistry(clock: ManualClock, deadline: Duration = .seconds(30)) -> (AgentRegistry, RegistryWarmup) {
+        let registry = threeOnlineAgents(clock: clock)
         let warmup = RegistryWarmup(registry: registry, policy: .init(deadline: deadline, quietPeriod: .seconds(5)))
         let expected = warmup.expectedOnline
         registry.sync.markUnsynced(reason: "agent server link down")
@@ -37,7 +38,7 @@ import Testing
     }
 
     @Test func aChoiceAmongAgentsWaitsForThemAndOtherDecisionsFlow() async throws {
-        let (registry, warmup) = warmingRegistry()
+        let (registry, warmup) = warmingRegistry(clock: ManualClock())
         let (queues, router, routing) = routeWithDefaultRules(on: registry)
         defer { routing.cancel() }
         queues.enqueue(
@@ -46,8 +47,8 @@ import Testing
         try await eventually("the ERROR is forwarded at once") {
             queues.contents(of: "server_input_queue").count == 1
         }
+        // Waiting: parked until the warm-up ends, which it cannot while the clock stands still.
         try await eventually("the TEXT waits for agents") { router.statistics.waitingForAgents == 1 }
-        try await Task.sleep(for: .milliseconds(200))
         #expect(queues.contents(of: "server_input_queue").count == 1, "no 'No online agents' ERROR while warming")
 
         // Agents reconnect under new ids: one of three is still a short list, the second ends it.
@@ -57,8 +58,8 @@ import Testing
             warmup.check()
         }
         reconnect("agent_new1")
-        try await Task.sleep(for: .milliseconds(200))
-        #expect(registry.sync.isWarming)
+        #expect(registry.sync.isWarming, "one agent of three back, and no quiet period passed: still warming")
+        #expect(router.statistics.waitingForAgents == 1)
         #expect(queues.contents(of: "server_input_queue").count == 1, "one agent of three back: still waiting")
         reconnect("agent_new2")
         try await eventually("the TEXT goes to a reconnected agent") {
@@ -73,14 +74,19 @@ import Testing
     }
 
     @Test func afterTheDeadlineWithNobodyBackTheOriginalsErrorGoesOut() async throws {
-        let (registry, warmup) = warmingRegistry(deadline: .milliseconds(300))
+        let clock = ManualClock()
+        let (registry, warmup) = warmingRegistry(clock: clock, deadline: .seconds(30))
         let watch = Task { await warmup.watch { _ in } }
         defer { watch.cancel() }
-        let (queues, _, routing) = routeWithDefaultRules(on: registry)
+        let (queues, router, routing) = routeWithDefaultRules(on: registry)
         defer { routing.cancel() }
-        // A hang guard, not a measure: the first seconds of a full run can stall the whole test
-        // process for 10 s on a 2-core machine (a CI run saw every test started then take 9.8 s).
-        try await eventually("the ERROR goes out once the warm-up is over", timeout: .seconds(60)) {
+        try await eventually("the TEXT waits for agents") { router.statistics.waitingForAgents == 1 }
+        try await eventually("the warm-up's watch waits on the clock") { clock.sleepers == 1 }
+        clock.advance(by: .seconds(29))
+        #expect(registry.sync.isWarming, "29 s of 30: still warming")
+        #expect(queues.contents(of: "server_input_queue").isEmpty)
+        clock.advance(by: .seconds(1))
+        try await eventually("the ERROR goes out once the warm-up is over") {
             queues.contents(of: "server_input_queue").count == 1
         }
         #expect(!registry.sync.isWarming)
@@ -101,7 +107,7 @@ import Testing
                 when: { registry.warming: false }
                 deliver: as_is
             """)
-        let (registry, warmup) = warmingRegistry()
+        let (registry, warmup) = warmingRegistry(clock: ManualClock())
         var random = FastRandom(seed: 1)
         let message = try Message(decoding: Array(#"{"message_type":"TEXT"}"#.utf8))
         #expect(rules.evaluate(message, in: registry.snapshot, random: &random).route == "hold-off")
