@@ -43,7 +43,7 @@ extension MessageRouter {
         guard case .confirmed = result else {
             let pause = deadLetters.failed("dead letter to \(queue) not confirmed: \(result)")
             // Cancellation (shutdown) cuts the pause short: the message is requeued either way.
-            try? await Task.sleep(for: pause)
+            try? await configuration.pauses.sleep(for: pause)
             inbound.settlement.reject(requeue: true)
             return .requeued(reason: "dead letter to \(queue) not confirmed: \(result)")
         }

@@ -38,7 +38,7 @@ public final class MessageRouter: Sendable {
     private let rules: RuleSetHolder
     private let registry: AgentRegistry
     let output: any OutboundSink
-    private let configuration: RouterConfiguration
+    let configuration: RouterConfiguration
     /// Numbers the decisions; each decision's seed is derived from its number. It starts at a
     /// value from the system's random source, so replicas and a restarted broker do not pick in
     /// lockstep (each decision's seed is recorded, so a recorded decision still replays).
@@ -270,7 +270,7 @@ public final class MessageRouter: Sendable {
             byteLimit: MessageCost.copiesLimit(bodySize: inbound.body.count))
         var pending = Array(copies.deliveries.indices)
         var backoff = Backoff(base: .milliseconds(50), cap: .seconds(5))
-        let started = ContinuousClock.now
+        var paused = Duration.zero
         while true {
             var retry: [Int] = []
             var failure: String?
@@ -290,7 +290,7 @@ public final class MessageRouter: Sendable {
                     if target.exchange.isEmpty, ruleSet.namedQueues.contains(target.routingKey) {
                         await outputQueues.queueMissing(target.routingKey)
                     }
-                    if ContinuousClock.now - started < configuration.unroutableRetry {
+                    if paused < configuration.unroutableRetry {
                         retry.append(pending[index])
                     } else {
                         failure = failure ?? "publish to \(target) failed: \(reason)"
@@ -307,7 +307,9 @@ public final class MessageRouter: Sendable {
             if retry.isEmpty { break }
             statistics.retried(retry.count)
             do {
-                try await Task.sleep(for: backoff.next())
+                let pause = backoff.next()
+                try await configuration.pauses.sleep(for: pause)
+                paused += pause
             } catch {
                 inbound.settlement.reject(requeue: true)
                 return .requeued(reason: "stopped while retrying a publish")

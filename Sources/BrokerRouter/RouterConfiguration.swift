@@ -21,6 +21,10 @@ public struct RouterConfiguration: Sendable {
     /// re-created) is retried, with backoff, before the message is dead-lettered. A copy the
     /// broker refuses for now (a full queue) is retried until it is taken: that is back-pressure.
     public var unroutableRetry: Duration = .seconds(30)
+    /// The clock the router's retry pauses are waited on (a refused or unroutable copy's backoff,
+    /// the pause after a dead letter that did not go through); ``unroutableRetry`` counts the
+    /// pauses taken on it. Tests give one that moves only when they advance it.
+    public var pauses: any Clock<Duration> = ContinuousClock()
     /// At most this many agent records apply from one status message on the data path.
     public var maximumDataPathRecordsPerMessage = 1_000
     /// At most this many agents the registry did not know may be added from the data path.

@@ -80,7 +80,7 @@ extension RabbitMQIntegration.ClusterTests {
                     readySamples.add(1, ordering: .relaxed)
                     if readiness.body.contains(node1) { untruthful.withLock { $0.append(readiness.body) } }
                 }
-                try? await Task.sleep(for: .milliseconds(100))
+                try? await pace(.milliseconds(100))
             }
         }
         let routed: (any Error)?
@@ -174,7 +174,7 @@ extension RabbitMQIntegration.ClusterTests {
                 }
                 try await TestRabbitMQ.publish(batch, to: queues.input, configuration: node3, declaring: false)
                 sent.add(100, ordering: .relaxed)
-                try await Task.sleep(for: .milliseconds(50))
+                try await pace(.milliseconds(50))
             }
         }
         let restarting: (any Error)?
@@ -190,9 +190,12 @@ extension RabbitMQIntegration.ClusterTests {
                 ports[index] = try freePort()
                 replicas[index] = try replica(
                     index, first: index, queues: queues, rules: rules, port: ports[index], agents: source)
-                try await Task.sleep(for: .seconds(2))
-                let unsynced = await http("GET", "http://127.0.0.1:\(ports[index])/readyz")
-                #expect(unsynced.status != 200, "replica \(index) ready without an agent list: \(unsynced.body)")
+                let port = ports[index]
+                try await remains(
+                    "replica \(index) not ready without an agent list", for: .seconds(2), every: .milliseconds(200)
+                ) {
+                    await http("GET", "http://127.0.0.1:\(port)/readyz").status != 200
+                }
                 try await simulator.startGRPC(port: grpcPort, retryingFor: .seconds(10))
                 try await eventually("replica \(index) is back", timeout: .seconds(90)) {
                     await allReady([ports[index]])

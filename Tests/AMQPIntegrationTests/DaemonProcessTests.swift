@@ -167,7 +167,9 @@ extension RabbitMQIntegration {
             // Agents going offline mid-run: messages go to those still online.
             simulator.setOnline("agent_b", false)
             simulator.setOnline("agent_c", false)
-            try await Task.sleep(for: .milliseconds(300))
+            try await eventually("the broker sees one agent online") {
+                await http("GET", "http://127.0.0.1:\(broker.adminPort)/agents").body.contains(#""online":1,"#)
+            }
             try await fill(
                 broker.queues.input,
                 (0..<200).map { Array(#"{"message_type":"TEXT","sender_id":"web_1","message_id":"o\#($0)"}"#.utf8) })

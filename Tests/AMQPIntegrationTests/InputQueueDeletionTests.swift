@@ -36,10 +36,10 @@ extension RabbitMQIntegration {
                     for batch in 0..<20 {
                         try await vhost.publish(
                             (0..<50).map { text("during\(batch)-\($0)", from: "web_1") }, to: "broker_input_queue")
-                        try await Task.sleep(for: .milliseconds(20))
+                        try await pace(.milliseconds(20))
                     }
                 }
-                try await Task.sleep(for: .milliseconds(100))
+                try await pace(.milliseconds(100))  // the producer under way
                 try AMQPAdmin.deleteQueue("broker_input_queue", configuration: vhost.configuration)
                 try await producer.value
                 let configuration = vhost.configuration
@@ -49,8 +49,9 @@ extension RabbitMQIntegration {
                 let before = try vhost.count("routed_out")
                 try await vhost.publish((0..<500).map { text("after\($0)", from: "web_1") }, to: "broker_input_queue")
                 var last = -1
-                try await eventually("every message published after it is routed", timeout: .seconds(30)) {
-                    try await Task.sleep(for: .milliseconds(500))
+                try await eventually(
+                    "every message published after it is routed", timeout: .seconds(30), every: .milliseconds(500)
+                ) {
                     let now = try vhost.count("routed_out")
                     defer { last = now }
                     return now >= before + 500 && now == last

@@ -21,9 +21,8 @@ extension RabbitMQIntegration {
                 rules: RuleSetHolder(rules), registry: threeOnlineAgents(), output: publisher,
                 configuration: configuration)
             let task = Task { await router.run(consumer) }
-            let deadline = ContinuousClock.now + .seconds(120)
-            while router.statistics.settled < expected && ContinuousClock.now < deadline {
-                try? await Task.sleep(for: .milliseconds(20))
+            try? await eventually("\(expected) settled", timeout: .seconds(120)) {
+                router.statistics.settled >= expected
             }
             consumer.beginGracefulShutdown()
             await task.value

@@ -115,15 +115,25 @@ extension RabbitMQIntegration {
             // The dead-letter queue of the rules is not declared by anyone yet.
             let publisher = AMQPPublisher(configuration: rabbit, declareQueues: [queues.output])
             defer { publisher.beginGracefulShutdown() }
+            // The pauses on a clock of the test's: each attempt is seen before the next one.
+            let pauses = TestClock()
+            var configuration = RouterConfiguration()
+            configuration.pauses = pauses
             let router = MessageRouter(
-                rules: RuleSetHolder(try queues.defaultRules()), registry: threeOnlineAgents(), output: publisher)
+                rules: RuleSetHolder(try queues.defaultRules()), registry: threeOnlineAgents(), output: publisher,
+                configuration: configuration)
             let task = Task { await router.run(consumer) }
-            try await Task.sleep(for: .seconds(3))
-            let requeues = router.statistics.snapshot.requeued
-            #expect(requeues >= 1 && requeues <= 30, "\(requeues) requeues in 3 s: paused between attempts")
-            #expect(router.deadLetters.currentFailure?.reason.contains("NO_ROUTE") == true)
-            #expect(router.deadLetters.failures >= requeues)
+            for attempt in 1...3 {
+                try await eventually("dead letter attempt \(attempt) failed and its message pauses") {
+                    router.deadLetters.failures == attempt && pauses.sleepers == 1
+                }
+                #expect(router.statistics.snapshot.requeued == attempt - 1, "requeued only after the pause")
+                #expect(router.deadLetters.currentFailure?.reason.contains("NO_ROUTE") == true)
+                pauses.advance(by: .seconds(3600))
+            }
+            try await eventually("attempt 4 pauses") { router.deadLetters.failures == 4 && pauses.sleepers == 1 }
             try AMQPAdmin.declareQueues([queues.deadLetter], configuration: rabbit)
+            pauses.advance(by: .seconds(3600))
             try await eventually("dead-lettered once the queue exists", timeout: .seconds(15)) {
                 router.statistics.snapshot.deadLettered == 1
             }

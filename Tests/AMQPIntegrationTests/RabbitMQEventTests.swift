@@ -18,7 +18,7 @@ extension RabbitMQIntegration {
             let consumer = AMQPConsumer(configuration: rabbit, queue: queues.input, prefetch: 16)
             defer { consumer.beginGracefulShutdown() }
             try await eventually("consuming") { consumer.isConnected }
-            try await Task.sleep(for: .milliseconds(200))
+            try await pace(.milliseconds(200))  // consuming for a moment before the queue goes
             try AMQPAdmin.deleteQueue(queues.input, configuration: rabbit)
             try await eventually("the server's cancel is noticed") { consumer.serverCancellations == 1 }
             try await fill(queues.input, with: (0..<10).map { Array(#"{"message_id":"after\#($0)"}"#.utf8) })
@@ -82,9 +82,9 @@ extension RabbitMQIntegration.RabbitMQEventTests {
             for await message in consumer.messages { held.withLock { $0.append(message) } }
         }
         try await eventually("the first four arrive") { held.withLock { $0.count } >= 4 }
-        try await Task.sleep(for: .seconds(1))
-        #expect(held.withLock { $0.count } <= 5, "prefetch 64 would have taken all 30")
-        #expect(consumer.bytesUnsettled <= 5 * cost)
+        try await remains("at most five held (prefetch 64 would have taken all 30)", for: .seconds(1)) {
+            held.withLock { $0.count } <= 5 && consumer.bytesUnsettled <= 5 * cost
+        }
         var settled = 0
         try await eventually("all 30 arrive as they are settled", timeout: .seconds(30)) {
             for message in held.withLock({ h in

@@ -62,11 +62,13 @@ import Testing
         try await eventually("the live rules routed all 40", timeout: .seconds(20)) {
             (try? vhost.count("server_input_queue")) == 40
         }
-        try await Task.sleep(for: .milliseconds(500))
         // The live decisions only: nothing dead-lettered, nothing more published, nothing left unsettled.
-        #expect(try vhost.count("server_input_queue") == 40)
-        #expect(try vhost.count("broker_dead_letter") == 0)
-        #expect(try vhost.count("broker_input_queue") == 0)
+        try await remains(
+            "40 published, none dead-lettered, none left", for: .milliseconds(500), every: .milliseconds(100)
+        ) {
+            try vhost.count("server_input_queue") == 40 && vhost.count("broker_dead_letter") == 0
+                && vhost.count("broker_input_queue") == 0
+        }
         let metrics = await http("GET", base + "/metrics").body
         let diverged =
             #"broker_shadow_decisions_total{live_route="random-online-agent",shadow_route="urgent-to-a-human",same="false"} 8"#

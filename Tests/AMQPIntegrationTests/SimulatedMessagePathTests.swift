@@ -79,8 +79,7 @@ extension RabbitMQIntegration {
             try await eventually("two agents reconnect within the spread", timeout: .seconds(5)) {
                 simulator.agents.count == 2
             }
-            try await Task.sleep(for: .milliseconds(1200))
-            #expect(simulator.agents.count == 2, "half never return")
+            try await remains("half never return", for: .milliseconds(1200)) { simulator.agents.count == 2 }
             #expect(
                 Set(simulator.agents.map(\.agentID)).isDisjoint(with: ["agent_0", "agent_1", "agent_2", "agent_3"]))
             #expect(Set(simulator.agents.map(\.agentName)).isSubset(of: Set(names)))

@@ -69,7 +69,7 @@ extension RabbitMQIntegration {
                             ? "version: 1\nroutes: [ {name: broken" : rulesText + "\n# reload \(reload)\n"
                         try? text.write(to: system.rulesFile, atomically: true, encoding: .utf8)
                         broker.send(SIGHUP)
-                        try? await Task.sleep(for: .milliseconds(400))
+                        try? await pace(.milliseconds(400))
                     }
                     try? rulesText.write(to: system.rulesFile, atomically: true, encoding: .utf8)
                     broker.send(SIGHUP)
@@ -85,7 +85,7 @@ extension RabbitMQIntegration {
                         configuration: vhost.configuration)
                 }
                 try await TestRabbitMQ.control(["stop_app"])
-                try await Task.sleep(for: .seconds(2))
+                try await pace(.seconds(2))  // RabbitMQ down
                 try await TestRabbitMQ.control(["start_app"])
                 try await TestRabbitMQ.control(["await_startup"])
                 try await eventually("phase 1 is consumed after the restart", timeout: .seconds(120)) {
@@ -101,7 +101,7 @@ extension RabbitMQIntegration {
                 // Phase 2: the other half, with a memory alarm while it is routed.
                 try await vhost.publish((half..<Self.total).map(Self.body), to: "broker_input_queue")
                 try await TestRabbitMQ.control(["set_vm_memory_high_watermark", "0.0000001"])
-                try await Task.sleep(for: .seconds(3))
+                try await pace(.seconds(3))  // the memory alarm in force
                 try await TestRabbitMQ.control(["set_vm_memory_high_watermark", "0.4"])
                 await reloads.value
 

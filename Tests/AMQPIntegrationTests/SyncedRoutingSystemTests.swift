@@ -56,11 +56,11 @@ extension RabbitMQIntegration {
                         let result = await publisher.publish(
                             OutboundMessage(body: body, target: .queue("broker_input_queue")))
                         if case .confirmed = result { sent += 1 }
-                        try? await Task.sleep(for: .milliseconds(20))
+                        try? await pace(.milliseconds(20))
                     }
                     return sent
                 }
-                try await Task.sleep(for: .seconds(4))
+                try await pace(.seconds(4))  // traffic flowing before the restart
                 try await system.restartServer(outage: 20)
                 let sent = await producer.value
                 let after = try await system.status().agents.map(\.id)
@@ -152,7 +152,10 @@ extension RabbitMQIntegration {
 
                 // A TEXT to an offline agent: the server sends an ERROR back once; it is delivered.
                 try await system.setOnline(b, false)
-                try await Task.sleep(for: .milliseconds(300))
+                try await eventually("the broker sees \(b) offline") {
+                    await http("GET", "http://127.0.0.1:\(system.adminPort)/agents?q=\(b)").body.contains(
+                        #""is_online":false"#)
+                }
                 try await system.vhost.publish([text("to-offline", from: a, to: b)], to: "broker_input_queue")
                 try await eventually("the ERROR reaches the sender", timeout: .seconds(15)) {
                     try system.vhost.count("agent_queue_\(a)") == 1

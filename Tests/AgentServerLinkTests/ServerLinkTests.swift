@@ -169,13 +169,13 @@ struct Harness {
         try await simulator.start(startGRPC: false)
         let h = Harness(simulator: simulator)
         try await eventually("registered") { simulator.registrations >= 1 }
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(!h.agentRegistry.sync.isSynced)
-        #expect(h.agentRegistry.snapshot.count == 0)
+        let registry = h.agentRegistry
+        try await remains("unsynced and empty while gRPC is down", for: .milliseconds(300)) {
+            !registry.sync.isSynced && registry.snapshot.count == 0
+        }
         // The server brings gRPC up and the broker re-registers (new endpoint).
         try await simulator.startGRPC()
         await simulator.disconnectBrokers()
-        let registry = h.agentRegistry
         try await eventually("synced after gRPC came up") { registry.snapshot.count == 4 }
         #expect(registry.sync.isSynced)
         await h.stop()

@@ -132,7 +132,7 @@ func exchange(
             let started = clock.now
             async let first = exchange("POST", base + "/-/try", body: body, headers: Self.json)
             async let second = exchange("POST", base + "/-/try", body: body, headers: Self.json)
-            try await Task.sleep(for: .milliseconds(500))
+            try await pace(.milliseconds(500))  // the trials under way
             let probe = clock.now
             #expect(try await exchange("GET", base + "/healthz").status == 200)
             for i in 0..<20 {

@@ -125,7 +125,7 @@ func request(_ method: String, _ url: String) async throws -> (Int, String) {
                 versions.insert(version)
                 await daemon.reloader.reload(reason: "SIGHUP")
             }
-            try await Task.sleep(for: .milliseconds(2))
+            try await pace(.milliseconds(2))
         }
         await producer.value
         try await eventually("all \(total) are settled", timeout: .seconds(60)) {

@@ -2,6 +2,7 @@ import BrokerCore
 import BrokerDaemon
 import Foundation
 import Synchronization
+import TestSupport
 import Testing
 
 /// Reloads that need nothing declared go live on the caller's thread; the preparation (the
@@ -93,11 +94,7 @@ import Testing
     }
 
     func waitUntil(_ condition: @Sendable () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !condition() {
-            guard ContinuousClock.now < deadline else { throw CancellationError() }
-            try await Task.sleep(for: .milliseconds(5))
-        }
+        try await eventually("the reloader got there", every: .milliseconds(5), condition)
     }
 }
 

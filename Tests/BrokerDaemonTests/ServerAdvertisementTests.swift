@@ -42,8 +42,9 @@ import Testing
             return link?.ok == false && daemon.registry.sync.state == .unsynced
         }
         try await restart.value
-        try await Task.sleep(for: .milliseconds(1500))
-        #expect(!daemon.registry.sync.isSynced, "without the announcement the link waits out its retry delay")
+        try await remains("unsynced: without the announcement the link waits out its retry delay", for: .seconds(1.5)) {
+            !daemon.registry.sync.isSynced
+        }
 
         queues.enqueue(
             Array(#"{"message_type":"SERVER_AVAILABLE","websocket_url":"\#(simulator.webSocketURL)"}"#.utf8),

@@ -27,7 +27,7 @@ import Testing
         func publish(_ message: OutboundMessage, accepted: @escaping @Sendable () -> Void) async -> PublishResult {
             sent.withLock { $0.append(message) }
             accepted()
-            try? await Task.sleep(for: .microseconds(Int.random(in: 0...2_000)))
+            try? await pace(.microseconds(Int.random(in: 0...2_000)))
             return .confirmed
         }
 

@@ -24,3 +24,28 @@ public struct TimedOut: Error, CustomStringConvertible {
 
     public var description: String { "timed out waiting until \(what)" }
 }
+
+/// Checks `condition` throughout `window` and fails the test (and throws) the first time it
+/// does not hold: how a test proves that something does not happen where no clock can be
+/// advanced (another process, a real server). It always takes the whole window.
+public func remains(
+    _ what: String, for window: Duration, every interval: Duration = .milliseconds(20),
+    sourceLocation: SourceLocation = #_sourceLocation, _ condition: () async throws -> Bool
+) async throws {
+    let end = ContinuousClock.now + window
+    repeat {
+        guard try await condition() else {
+            Issue.record("no longer true within \(window): \(what)", sourceLocation: sourceLocation)
+            throw TimedOut(what: what)
+        }
+        try await Task.sleep(for: interval)
+    } while ContinuousClock.now < end
+}
+
+/// Spends `duration` on purpose: spacing out the traffic a test generates, or keeping a fault
+/// in place while the system under test lives with it. Never a wait for something to happen
+/// (that is ``eventually(_:timeout:every:sourceLocation:_:)``) nor a proof that it does not
+/// (``remains(_:for:every:sourceLocation:_:)``).
+public func pace(_ duration: Duration) async throws {
+    try await Task.sleep(for: duration)
+}
