@@ -207,7 +207,7 @@ public struct RunOptions: ParsableArguments {
         guard RouterConfiguration.StalePolicy(name: stalePolicy) != nil else {
             throw ValidationError("--stale-policy must be wait, route or dead-letter")
         }
-        guard DataPathAgents.Trust(rawValue: dataPathTrust) != nil else {
+        guard DataPathAdmission.Trust(rawValue: dataPathTrust) != nil else {
             throw ValidationError("--data-path-trust must be feed or full")
         }
         guard QueueSettings.Kind(rawValue: queueType) != nil else {
@@ -319,7 +319,7 @@ public struct RunOptions: ParsableArguments {
         configuration.router.unroutableRetry = .seconds(unroutableRetry)
         configuration.router.maximumDataPathRecordsPerMessage = maxDataPathRecords
         configuration.router.maximumDataPathAgents = maxDataPathAgents
-        configuration.router.dataPathTrust = DataPathAgents.Trust(rawValue: dataPathTrust) ?? .feed
+        configuration.router.dataPathTrust = DataPathAdmission.Trust(rawValue: dataPathTrust) ?? .feed
         configuration.router.roundTripWindow = .seconds(roundTripWindow)
         configuration.router.maximumHops = maxHops
         // One replica routes at a time so that input order holds: the router keeps it too.

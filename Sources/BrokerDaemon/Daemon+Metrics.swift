@@ -76,8 +76,8 @@ extension Daemon {
         gauges.setRules(hash: status.hash)
         gauges.count("broker_dead_letter_failures_total", total: router.deadLetters.failures)
         gauges.count("broker_publish_retries_total", total: router.statistics.retries)
-        gauges.count("broker_data_path_agents_refused_total", total: router.dataPathAgents.refused)
-        gauges.count("broker_data_path_agents_unconfirmed_total", total: router.dataPathAgents.unconfirmed)
+        gauges.count("broker_data_path_agents_refused_total", total: router.dataPathAdmission.refused)
+        gauges.count("broker_data_path_agents_unconfirmed_total", total: router.dataPathAdmission.unconfirmed)
         for (name, up) in connections { gauges.set("broker_connection_up", up ? 1 : 0, [("connection", name)]) }
         // Which RabbitMQ node (of a cluster) each connection uses now.
         for (role, health) in transports {

@@ -94,7 +94,7 @@ public final class Daemon: Sendable {
             observer: decisionObserver, onUnknownAgents: askFeed)
         routing = RoutingService(
             router: router, input: input, output: output, metadata: metadata, advertisements: advertisements,
-            metadataHandler: MetadataHandler(registry: registry, limit: router.dataPathAgents),
+            metadataHandler: MetadataHandler(registry: registry, admission: router.dataPathAdmission),
             advertisementHandler: advertisementHandler,
             drainTimeout: configuration.drainTimeout, logger: logger, notifier: notifier,
             adminListening: { await admin.waitUntilListening() })

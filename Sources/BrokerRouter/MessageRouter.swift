@@ -46,7 +46,7 @@ public final class MessageRouter: Sendable {
     /// Counts of what the router did, for metrics, tests and benchmarks.
     public let statistics = RouterStatistics()
     /// What status updates on the input (and the metadata queue) may add to the registry.
-    public let dataPathAgents: DataPathAgents
+    public let dataPathAdmission: DataPathAdmission
     /// Whether dead letters go through (for readiness and metrics).
     public let deadLetters = DeadLetterHealth()
     /// Output queues the rules name that went missing, declared again.
@@ -70,7 +70,7 @@ public final class MessageRouter: Sendable {
         self.configuration = configuration
         self.observer = observer
         outputQueues = OutputQueueRepair(output: output)
-        dataPathAgents = DataPathAgents(
+        dataPathAdmission = DataPathAdmission(
             maximumRecordsPerMessage: configuration.maximumDataPathRecordsPerMessage,
             maximumNewAgents: configuration.maximumDataPathAgents, trust: configuration.dataPathTrust,
             onUnknownAgents: onUnknownAgents)
@@ -224,7 +224,7 @@ public final class MessageRouter: Sendable {
             return .dropped(reason: reason)
         case .statusUpdate:
             let (decoded, problems) = AgentStatusUpdate.decode(json: message.body)
-            let (applied, refused) = dataPathAgents.apply(decoded, to: registry)
+            let (applied, refused) = dataPathAdmission.apply(decoded, to: registry)
             inbound.settlement.ack()
             return .statusApplied(agents: applied, problems: problems.count + refused)
         }

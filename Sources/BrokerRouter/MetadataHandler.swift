@@ -6,16 +6,16 @@ import BrokerTransports
 ///
 /// The agent id is read from `agent_id`, else `client_id`, else `sender_id`. Ids the registry
 /// does not know are considered only when they look like agents (`agent_…`), so frontend
-/// clients do not enter the registry; what then applies is the router's ``DataPathAgents``
+/// clients do not enter the registry; what then applies is the router's ``DataPathAdmission``
 /// decision (with feed trust, the feed is asked about an unknown agent instead). Every message
 /// is acknowledged: these carry no routing duty.
 public struct MetadataHandler: Sendable {
     let registry: AgentRegistry
-    let limit: DataPathAgents
+    let admission: DataPathAdmission
 
-    public init(registry: AgentRegistry, limit: DataPathAgents = DataPathAgents()) {
+    public init(registry: AgentRegistry, admission: DataPathAdmission = DataPathAdmission()) {
         self.registry = registry
-        self.limit = limit
+        self.admission = admission
     }
 
     /// Handles every message of `input` until its stream ends.
@@ -44,6 +44,6 @@ public struct MetadataHandler: Sendable {
         let record = AgentStatusRecord(
             agentID: id, agentName: message[string: "agent_name"] ?? known?.name ?? "", isOnline: online,
             lastSeen: known?.lastSeenRaw ?? "", metrics: known?.metrics.dictionary ?? [:])
-        return limit.apply(AgentStatusUpdate(agents: [record], isFullUpdate: false), to: registry).applied == 1
+        return admission.apply(AgentStatusUpdate(agents: [record], isFullUpdate: false), to: registry).applied == 1
     }
 }

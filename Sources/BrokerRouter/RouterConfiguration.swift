@@ -30,8 +30,8 @@ public struct RouterConfiguration: Sendable {
     /// At most this many agents the registry did not know may be added from the data path.
     public var maximumDataPathAgents = 10_000
     /// Whether status messages on the data path may take feed-known agents offline and
-    /// replace the list (``DataPathAgents/Trust``).
-    public var dataPathTrust = DataPathAgents.Trust.feed
+    /// replace the list (``DataPathAdmission/Trust``).
+    public var dataPathTrust = DataPathAdmission.Trust.feed
     /// Publish in input order (`broker run --single-active-consumer`): copies of a message go
     /// out after those of every message taken before it, confirms are still awaited many at
     /// once. A copy retried (refused, unroutable) or a message redelivered (unknown outcome,

@@ -231,7 +231,7 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
         let hijack = Array(
             #"{"message_type":"AGENT_STATUS_UPDATE","agents":[{"agent_id":"agent_evil","is_online":true},{"agent_id":"agent_b","is_online":false}],"is_full_update":true}"#
                 .utf8)
-        for trust in DataPathAgents.Trust.allCases {
+        for trust in DataPathAdmission.Trust.allCases {
             let queues = InMemoryQueues()
             let registry = threeOnlineAgents()
             var configuration = RouterConfiguration()
@@ -253,14 +253,14 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
         let registry = threeOnlineAgents()
         let asked = Mutex<[String]>([])
         let handler = MetadataHandler(
-            registry: registry, limit: DataPathAgents(onUnknownAgents: { ids in asked.withLock { $0 += ids } }))
+            registry: registry, admission: DataPathAdmission(onUnknownAgents: { ids in asked.withLock { $0 += ids } }))
         #expect(!handler.apply(Array(#"{"message_type":"CLIENT_DISCONNECTED","client_id":"agent_a"}"#.utf8)))
         #expect(registry.snapshot.agent(id: "agent_a")?.isOnline == true)
         #expect(!handler.apply(Array(#"{"message_type":"REGISTER_AGENT","agent_id":"agent_new"}"#.utf8)))
         #expect(registry.snapshot.agent(id: "agent_new") == nil, "the feed decides which agents exist")
         #expect(asked.withLock { $0 } == ["agent_new"], "the feed is asked about it")
         // Trusted, the data path may add agents and take those it added offline.
-        let trusted = MetadataHandler(registry: registry, limit: DataPathAgents(trust: .full))
+        let trusted = MetadataHandler(registry: registry, admission: DataPathAdmission(trust: .full))
         #expect(trusted.apply(Array(#"{"message_type":"REGISTER_AGENT","agent_id":"agent_new"}"#.utf8)))
         #expect(trusted.apply(Array(#"{"message_type":"CLIENT_DISCONNECTED","agent_id":"agent_new"}"#.utf8)))
         #expect(registry.snapshot.agent(id: "agent_new")?.isOnline == false, "agents the data path added, it may")
@@ -292,7 +292,7 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
         #expect(receivers.count == 200)
         #expect(receivers.allSatisfy { ["agent_a", "agent_b", "agent_c"].contains($0) }, "chosen: \(Set(receivers))")
         #expect(registry.snapshot.count == 3)
-        #expect(router.dataPathAgents.unconfirmed == phantoms)
+        #expect(router.dataPathAdmission.unconfirmed == phantoms)
         #expect(asked.withLock { $0.count } == phantoms, "the feed is asked (it answers for itself, rate-limited)")
     }
 
@@ -300,7 +300,7 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
     /// agents that message had just added were taken for forgotten ones.
     @Test func theNewAgentCapHoldsWhenAMessageCrossesIt() async throws {
         let registry = threeOnlineAgents()
-        let limit = DataPathAgents(maximumRecordsPerMessage: 1_000, maximumNewAgents: 500, trust: .full)
+        let limit = DataPathAdmission(maximumRecordsPerMessage: 1_000, maximumNewAgents: 500, trust: .full)
         for batch in 0..<3 {
             let records = (0..<400).map { AgentStatusRecord(agentID: "agent_x\(batch)_\($0)", isOnline: true) }
             limit.apply(AgentStatusUpdate(agents: records, isFullUpdate: false), to: registry)
@@ -334,7 +334,7 @@ func drain(_ queues: InMemoryQueues, _ router: MessageRouter, expected: Int, pre
                     .utf8), to: "broker_input_queue")
         await drain(queues, router, expected: 21)
         #expect(registry.snapshot.count == 3 + 500, "at most 100 per message, 500 new in all")
-        #expect(router.dataPathAgents.refused == 20 * 200 - 500)
+        #expect(router.dataPathAdmission.refused == 20 * 200 - 500)
         #expect(registry.snapshot.agent(id: "agent_a")?.isOnline == false)
     }
 }

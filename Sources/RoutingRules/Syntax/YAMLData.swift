@@ -1,7 +1,8 @@
 import BrokerCore
 
-/// Reading plain data (registry snapshots, test files, messages) from YAML or JSON files,
-/// with the same limits and located errors as rule files.
+/// Reading YAML or JSON files that are not rules (registry snapshots, rule test files,
+/// messages, and the settings file of `broker run --config`) with the same parser, limits and
+/// located errors as rule files.
 public enum YAMLData {
     /// A problem reading a data file.
     public struct Failure: Error, Sendable, CustomStringConvertible {

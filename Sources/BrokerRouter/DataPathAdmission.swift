@@ -2,7 +2,7 @@ import BrokerCore
 import Logging
 import Synchronization
 
-/// Bounds what the data path may do to the registry: agent status updates on the input queue
+/// Admits agent records from the data path into the registry, within bounds: agent status updates on the input queue
 /// and `REGISTER_AGENT` on the metadata queue come from anyone who can publish there, unlike
 /// the gRPC feed.
 ///
@@ -18,7 +18,7 @@ import Synchronization
 ///
 /// Either way a message applies at most ``maximumRecordsPerMessage`` records. What is refused
 /// is counted and logged (at most once every 10 s).
-public final class DataPathAgents: Sendable {
+public final class DataPathAdmission: Sendable {
     /// Who decides which agents exist, take agents offline and replace the list.
     public enum Trust: String, Sendable, CaseIterable {
         /// Only the feed (gRPC stream or registry file).
