@@ -23,7 +23,7 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
     /// ``AMQPPublisher``); time RabbitMQ blocks the connection does not count.
     public var confirmTimeout: Duration = .seconds(30)
     /// The user has RabbitMQ's `impersonator` tag, so a publish may carry any `user_id`; without
-    /// it the publisher moves a `user_id` other than `user` to a header (see ``AMQPProperties``).
+    /// it the publisher moves a `user_id` other than `user` to a header (see ``AMQPPropertyMapping``).
     public var impersonator = false
     /// How the queues are declared (type, delivery limit, single active consumer).
     public var queues = QueueSettings()

@@ -110,7 +110,7 @@ final class AMQPConnection {
 
     /// Declares a durable queue (idempotent when it exists with the same settings). A queue that
     /// exists with other arguments is a configuration error that says what differs.
-    func declareDurableQueue(_ name: String, arguments: FieldTable = [:]) throws(AMQPError) {
+    func declareDurableQueue(_ name: String, arguments: Headers = [:]) throws(AMQPError) {
         // The encoder owns the table's memory until the reply is read; none for no arguments.
         let encoder = arguments.isEmpty ? nil : PropertyEncoder()
         let table = encoder?.table(arguments) ?? amqp_empty_table

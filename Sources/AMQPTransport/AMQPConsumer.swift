@@ -298,7 +298,7 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
             defer { amqp_destroy_envelope(&envelope) }
             let tag = envelope.delivery_tag
             let cost = MessageCost.reservation(bodySize: envelope.message.body.len)
-            let (properties, hops) = AMQPProperties.decode(envelope.message.properties)
+            let (properties, hops) = AMQPPropertyMapping.decode(envelope.message.properties)
             let message = InboundMessage(
                 body: AMQPConnection.data(envelope.message.body), properties: properties,
                 redelivered: envelope.redelivered != 0, source: queue, hops: hops,

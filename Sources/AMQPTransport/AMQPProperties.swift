@@ -1,146 +1,138 @@
 import BrokerTransports
-import CRabbitMQ
-import Foundation
 
-/// How the transport maps ``MessageProperties`` to AMQP 0-9-1 basic properties and back, and
-/// where it puts what the broker adds.
+/// The AMQP 0-9-1 basic properties that have no place in the transport-neutral
+/// ``BrokerTransports/MessageProperties``: the consumer keeps them on
+/// ``BrokerTransports/MessageProperties/native`` and the publisher puts them back, so a copy
+/// carries the producer's properties byte for byte. Read and set them through
+/// ``BrokerTransports/MessageProperties/amqp``.
 ///
-/// Everything a producer set travels unchanged, with its type, except two things RabbitMQ and
-/// the broker need:
-/// - **The hop count** rides in `app_id` as `broker-hops:N` when the producer set no `app_id`
-///   (a basic property costs RabbitMQ nothing to pass on; a header table costs it CPU on every
-///   publish), otherwise in an `x-broker-hops` header, so the producer's `app_id` survives.
-/// - **`user_id`**: RabbitMQ refuses a publish whose `user_id` is not the publishing
-///   connection's user (unless that user has the `impersonator` tag). A copy keeps the
-///   property when it names the broker's own user or the broker's user is an impersonator
-///   (``AMQPConfiguration/impersonator``); otherwise the validated value moves to an
-///   `x-broker-user-id` header. A producer cannot set that header itself: the broker removes
-///   one it did not write, so on a message the broker published it always names a user
-///   RabbitMQ checked.
-public enum AMQPProperties {
-    /// The header that carries the hop count when the producer set an `app_id`.
-    public static let hopsHeader = "x-broker-hops"
-    /// The header that carries a `user_id` the broker's connection cannot publish as.
-    public static let userIDHeader = "x-broker-user-id"
-    static let hopsPrefix = "broker-hops:"
+/// Kept small: the two one-byte properties inline and the rarer texts behind one reference, so
+/// that the usual delivery (a delivery mode, perhaps a priority) stores them without an
+/// allocation of their own.
+public struct AMQPProperties: NativeProperties, Hashable, CustomStringConvertible {
+    /// 1: transient, 2: persistent. The publisher sends a message without one as persistent.
+    public var deliveryMode: UInt8?
+    public var priority: UInt8?
+    private var texts: Texts?
 
-    /// The basic-property flag bits (AMQP 0-9-1, `basic` class).
-    enum Flag {
-        static let contentType: amqp_flags_t = 1 << 15
-        static let contentEncoding: amqp_flags_t = 1 << 14
-        static let headers: amqp_flags_t = 1 << 13
-        static let deliveryMode: amqp_flags_t = 1 << 12
-        static let priority: amqp_flags_t = 1 << 11
-        static let correlationID: amqp_flags_t = 1 << 10
-        static let replyTo: amqp_flags_t = 1 << 9
-        static let expiration: amqp_flags_t = 1 << 8
-        static let messageID: amqp_flags_t = 1 << 7
-        static let timestamp: amqp_flags_t = 1 << 6
-        static let type: amqp_flags_t = 1 << 5
-        static let userID: amqp_flags_t = 1 << 4
-        static let appID: amqp_flags_t = 1 << 3
-        static let clusterID: amqp_flags_t = 1 << 2
+    public init(
+        deliveryMode: UInt8? = nil, priority: UInt8? = nil, contentEncoding: String? = nil, expiration: String? = nil,
+        type: String? = nil, userID: String? = nil, appID: String? = nil, clusterID: String? = nil
+    ) {
+        self.deliveryMode = deliveryMode
+        self.priority = priority
+        let values = TextValues(
+            contentEncoding: contentEncoding, expiration: expiration, type: type, userID: userID, appID: appID,
+            clusterID: clusterID)
+        texts = values.isEmpty ? nil : Texts(values)
     }
 
-    /// The properties to publish `message` with from a connection logged in as `user`: the
-    /// message's own, with the hop count stamped, `user_id` placed as the type documents, and a
-    /// persistent delivery mode when none is set.
-    public static func wire(for message: OutboundMessage, user: String, impersonator: Bool) -> MessageProperties {
-        var properties = message.properties
-        if properties.deliveryMode == nil { properties.deliveryMode = 2 }
-        if !properties.headers.isEmpty { properties.headers[userIDHeader] = nil }
-        if let userID = properties.userID, userID != user, !impersonator {
-            properties.userID = nil
-            properties.headers[userIDHeader] = FieldValue(userID)
-        }
-        if message.hops > 0 {
-            if properties.appID == nil {
-                properties.appID = hopsPrefix + String(message.hops)
-            } else {
-                properties.headers[hopsHeader] = FieldValue(String(message.hops))
-            }
-        }
-        return properties
+    public var contentEncoding: String? {
+        get { texts?.values.contentEncoding }
+        set { edit { $0.contentEncoding = newValue } }
     }
 
-    /// What a delivery carries: the producer's properties (the broker's `app_id` stamp taken
-    /// out) and the hop count from that stamp or the `x-broker-hops` header.
-    static func decode(_ raw: amqp_basic_properties_t) -> (properties: MessageProperties, hops: Int) {
-        let flags = raw._flags
-        var properties = MessageProperties()
-        guard flags != 0 else { return (properties, 0) }
-        func string(_ flag: amqp_flags_t, _ bytes: amqp_bytes_t) -> String? {
-            flags & flag == 0 ? nil : AMQPConnection.string(bytes)
-        }
-        if flags & Flag.contentType != 0 { properties.contentType = contentType(raw.content_type) }
-        properties.contentEncoding = string(Flag.contentEncoding, raw.content_encoding)
-        if flags & Flag.headers != 0 { properties.headers = decode(raw.headers) }
-        if flags & Flag.deliveryMode != 0 { properties.deliveryMode = raw.delivery_mode }
-        if flags & Flag.priority != 0 { properties.priority = raw.priority }
-        properties.correlationID = string(Flag.correlationID, raw.correlation_id)
-        properties.replyTo = string(Flag.replyTo, raw.reply_to)
-        properties.expiration = string(Flag.expiration, raw.expiration)
-        properties.messageID = string(Flag.messageID, raw.message_id)
-        if flags & Flag.timestamp != 0 { properties.timestamp = raw.timestamp }
-        properties.type = string(Flag.type, raw.type)
-        properties.userID = string(Flag.userID, raw.user_id)
-        properties.clusterID = string(Flag.clusterID, raw.cluster_id)
-        var hops = 0
-        if let appID = string(Flag.appID, raw.app_id) {
-            if appID.hasPrefix(hopsPrefix), let stamped = Int(appID.dropFirst(hopsPrefix.count)) {
-                hops = stamped
-            } else {
-                properties.appID = appID
-            }
-        }
-        if hops == 0, !properties.headers.isEmpty, let header = properties.headers[hopsHeader]?.text {
-            hops = Int(header) ?? 0
-        }
-        return (properties, hops)
+    /// The per-message TTL in milliseconds, as text (AMQP carries it as a string).
+    public var expiration: String? {
+        get { texts?.values.expiration }
+        set { edit { $0.expiration = newValue } }
     }
 
-    private static let json = "application/json"
-
-    /// The content type, without a new string for the common one.
-    private static func contentType(_ bytes: amqp_bytes_t) -> String {
-        if bytes.len == 16, let pointer = bytes.bytes, memcmp(pointer, "application/json", 16) == 0 { return json }
-        return AMQPConnection.string(bytes)
+    public var type: String? {
+        get { texts?.values.type }
+        set { edit { $0.type = newValue } }
     }
 
-    static func decode(_ table: amqp_table_t) -> FieldTable {
-        guard table.num_entries > 0, let entries = table.entries else { return [:] }
-        var result: [FieldTable.Entry] = []
-        result.reserveCapacity(Int(table.num_entries))
-        for index in 0..<Int(table.num_entries) {
-            let entry = entries[index]
-            result.append(FieldTable.Entry(name: AMQPConnection.string(entry.key), value: decode(entry.value)))
-        }
-        return FieldTable(result)
+    /// The user that published the message. RabbitMQ checks it against the publishing
+    /// connection's user, so the publisher may carry another user's in a header instead
+    /// (``AMQPPropertyMapping``).
+    public var userID: String? {
+        get { texts?.values.userID }
+        set { edit { $0.userID = newValue } }
     }
 
-    static func decode(_ field: amqp_field_value_t) -> FieldValue {
-        let value = field.value
-        switch field.kind {
-        case UInt8(ascii: "t"): return .boolean(value.boolean != 0)
-        case UInt8(ascii: "b"): return .int8(value.i8)
-        case UInt8(ascii: "B"): return .uint8(value.u8)
-        case UInt8(ascii: "s"): return .int16(value.i16)
-        case UInt8(ascii: "u"): return .uint16(value.u16)
-        case UInt8(ascii: "I"): return .int32(value.i32)
-        case UInt8(ascii: "i"): return .uint32(value.u32)
-        case UInt8(ascii: "l"): return .int64(value.i64)
-        case UInt8(ascii: "L"): return .uint64(value.u64)
-        case UInt8(ascii: "f"): return .float(value.f32)
-        case UInt8(ascii: "d"): return .double(value.f64)
-        case UInt8(ascii: "D"): return .decimal(scale: value.decimal.decimals, value: value.decimal.value)
-        case UInt8(ascii: "S"): return .longString(AMQPConnection.data(value.bytes))
-        case UInt8(ascii: "x"): return .bytes(AMQPConnection.data(value.bytes))
-        case UInt8(ascii: "T"): return .timestamp(value.u64)
-        case UInt8(ascii: "F"): return .table(decode(value.table))
-        case UInt8(ascii: "A"):
-            guard value.array.num_entries > 0, let entries = value.array.entries else { return .array([]) }
-            return .array((0..<Int(value.array.num_entries)).map { decode(entries[$0]) })
-        default: return .void
+    public var appID: String? {
+        get { texts?.values.appID }
+        set { edit { $0.appID = newValue } }
+    }
+
+    /// AMQP's deprecated `cluster-id`.
+    public var clusterID: String? {
+        get { texts?.values.clusterID }
+        set { edit { $0.clusterID = newValue } }
+    }
+
+    /// The properties that are set, by their AMQP names.
+    public var description: String {
+        let set: [(String, Any?)] = [
+            ("delivery_mode", deliveryMode), ("priority", priority), ("content_encoding", contentEncoding),
+            ("expiration", expiration), ("type", type), ("user_id", userID), ("app_id", appID),
+            ("cluster_id", clusterID),
+        ]
+        return "[" + set.compactMap { name, value in value.map { "\(name): \($0)" } }.joined(separator: ", ") + "]"
+    }
+
+    /// Whether no property is set.
+    public var isEmpty: Bool { deliveryMode == nil && priority == nil && texts == nil }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool {
+        lhs.deliveryMode == rhs.deliveryMode && lhs.priority == rhs.priority && lhs.texts?.values == rhs.texts?.values
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(deliveryMode)
+        hasher.combine(priority)
+        hasher.combine(texts?.values)
+    }
+
+    private mutating func edit(_ change: (inout TextValues) -> Void) {
+        var values = texts?.values ?? TextValues()
+        change(&values)
+        texts = values.isEmpty ? nil : Texts(values)
+    }
+
+    private struct TextValues: Sendable, Hashable {
+        var contentEncoding: String?
+        var expiration: String?
+        var type: String?
+        var userID: String?
+        var appID: String?
+        var clusterID: String?
+
+        var isEmpty: Bool {
+            contentEncoding == nil && expiration == nil && type == nil && userID == nil && appID == nil
+                && clusterID == nil
         }
+    }
+
+    /// Immutable: an edit makes a new one, so copies of the properties never share a change.
+    private final class Texts: Sendable {
+        let values: TextValues
+        init(_ values: TextValues) { self.values = values }
+    }
+}
+
+extension MessageProperties {
+    /// The AMQP-only properties (none set when the message came from another kind of transport);
+    /// setting them all to nil removes them.
+    public var amqp: AMQPProperties {
+        get { (native as? AMQPProperties) ?? AMQPProperties() }
+        set { native = newValue.isEmpty ? nil : newValue }
+    }
+
+    /// Calls `body` with each short-string property that is set, by its AMQP name (`headers`,
+    /// `delivery_mode`, `priority` and `timestamp` are not strings). Allocates nothing.
+    func forEachShortString(_ body: (_ name: String, _ value: String) throws -> Void) rethrows {
+        let amqp = self.amqp
+        if let contentType { try body("content_type", contentType) }
+        if let contentEncoding = amqp.contentEncoding { try body("content_encoding", contentEncoding) }
+        if let correlationID { try body("correlation_id", correlationID) }
+        if let replyTo { try body("reply_to", replyTo) }
+        if let expiration = amqp.expiration { try body("expiration", expiration) }
+        if let messageID { try body("message_id", messageID) }
+        if let type = amqp.type { try body("type", type) }
+        if let userID = amqp.userID { try body("user_id", userID) }
+        if let appID = amqp.appID { try body("app_id", appID) }
+        if let clusterID = amqp.clusterID { try body("cluster_id", clusterID) }
     }
 }

@@ -206,7 +206,7 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
             }
             let frameMax = Int(amqp_get_frame_max(connection.state))
             for (index, request) in batch.enumerated() {
-                let properties = AMQPProperties.wire(
+                let properties = AMQPPropertyMapping.wire(
                     for: request.message, user: configuration.user, impersonator: configuration.impersonator)
                 if let violation = PublishLimits.violation(
                     to: request.message.target, properties: properties, frameMax: frameMax)

@@ -25,18 +25,19 @@ public final class PropertyEncoder {
     func recycle() { recycle_amqp_pool(pool) }
 
     /// What a consumer decodes from a publish of `message` by a connection logged in as `user`:
-    /// the publisher's placement (``AMQPProperties/wire(for:user:impersonator:)``), encoding and
+    /// the publisher's placement (``AMQPPropertyMapping/wire(for:user:impersonator:)``), encoding and
     /// the consumer's decoding back to back, without a server (for tests and `broker-dev bench`).
     public func roundTrip(_ message: OutboundMessage, user: String, impersonator: Bool = false)
         -> (properties: MessageProperties, hops: Int)
     {
         defer { recycle() }
-        return AMQPProperties.decode(encode(AMQPProperties.wire(for: message, user: user, impersonator: impersonator)))
+        return AMQPPropertyMapping.decode(
+            encode(AMQPPropertyMapping.wire(for: message, user: user, impersonator: impersonator)))
     }
 
     /// The basic properties of `properties`, valid until ``recycle()``.
     func encode(_ properties: MessageProperties) -> amqp_basic_properties_t {
-        typealias Flag = AMQPProperties.Flag
+        typealias Flag = AMQPPropertyMapping.Flag
         var raw = amqp_basic_properties_t()
         var flags: amqp_flags_t = 0
         func set(_ value: String?, _ flag: amqp_flags_t, _ field: inout amqp_bytes_t) {
@@ -44,32 +45,33 @@ public final class PropertyEncoder {
             field = bytes(value)
             flags |= flag
         }
+        let amqp = properties.amqp
         set(properties.contentType, Flag.contentType, &raw.content_type)
-        set(properties.contentEncoding, Flag.contentEncoding, &raw.content_encoding)
+        set(amqp.contentEncoding, Flag.contentEncoding, &raw.content_encoding)
         if !properties.headers.isEmpty {
             raw.headers = table(properties.headers)
             flags |= Flag.headers
         }
-        if let mode = properties.deliveryMode {
+        if let mode = amqp.deliveryMode {
             raw.delivery_mode = mode
             flags |= Flag.deliveryMode
         }
-        if let priority = properties.priority {
+        if let priority = amqp.priority {
             raw.priority = priority
             flags |= Flag.priority
         }
         set(properties.correlationID, Flag.correlationID, &raw.correlation_id)
         set(properties.replyTo, Flag.replyTo, &raw.reply_to)
-        set(properties.expiration, Flag.expiration, &raw.expiration)
+        set(amqp.expiration, Flag.expiration, &raw.expiration)
         set(properties.messageID, Flag.messageID, &raw.message_id)
         if let timestamp = properties.timestamp {
             raw.timestamp = timestamp
             flags |= Flag.timestamp
         }
-        set(properties.type, Flag.type, &raw.type)
-        set(properties.userID, Flag.userID, &raw.user_id)
-        set(properties.appID, Flag.appID, &raw.app_id)
-        set(properties.clusterID, Flag.clusterID, &raw.cluster_id)
+        set(amqp.type, Flag.type, &raw.type)
+        set(amqp.userID, Flag.userID, &raw.user_id)
+        set(amqp.appID, Flag.appID, &raw.app_id)
+        set(amqp.clusterID, Flag.clusterID, &raw.cluster_id)
         raw._flags = flags
         return raw
     }
@@ -93,7 +95,7 @@ public final class PropertyEncoder {
     private func bytes(_ array: [UInt8]) -> amqp_bytes_t { array.withUnsafeBytes { bytes($0) } }
 
     /// `table` in rabbitmq-c's form, valid until ``recycle()``.
-    func table(_ table: FieldTable) -> amqp_table_t {
+    func table(_ table: Headers) -> amqp_table_t {
         let count = table.count
         let entries = allocate(count * MemoryLayout<amqp_table_entry_t>.stride)
             .bindMemory(to: amqp_table_entry_t.self, capacity: count)
@@ -103,7 +105,7 @@ public final class PropertyEncoder {
         return amqp_table_t(num_entries: Int32(count), entries: entries)
     }
 
-    private func field(_ value: FieldValue) -> amqp_field_value_t {
+    private func field(_ value: HeaderValue) -> amqp_field_value_t {
         var field = amqp_field_value_t()
         func kind(_ character: Unicode.Scalar) { field.kind = UInt8(ascii: character) }
         switch value {
@@ -174,15 +176,15 @@ extension MessageProperties {
     var headerFrameBytes: Int {
         var bytes = 8 + 14
         forEachShortString { _, value in bytes += 1 + value.utf8.count }
-        if deliveryMode != nil { bytes += 1 }
-        if priority != nil { bytes += 1 }
+        if amqp.deliveryMode != nil { bytes += 1 }
+        if amqp.priority != nil { bytes += 1 }
         if timestamp != nil { bytes += 8 }
         if !headers.isEmpty { bytes += headers.encodedBytes }
         return bytes
     }
 }
 
-extension FieldTable {
+extension Headers {
     /// The table's size on the wire (its 4-byte length included).
     var encodedBytes: Int { entries.reduce(4) { $0 + 1 + $1.name.utf8.count + $1.value.encodedBytes } }
 
@@ -196,7 +198,7 @@ extension FieldTable {
     }
 }
 
-extension FieldValue {
+extension HeaderValue {
     /// The value's size on the wire, its type byte included.
     var encodedBytes: Int {
         switch self {

@@ -30,8 +30,8 @@ public struct QueueSettings: Sendable, Hashable {
     }
 
     /// The declare arguments of a queue; `input` for the queue the broker consumes.
-    public func arguments(input: Bool) -> FieldTable {
-        var entries: [FieldTable.Entry] = []
+    public func arguments(input: Bool) -> Headers {
+        var entries: [Headers.Entry] = []
         if kind == .quorum { entries.append(.init(name: "x-queue-type", value: .longString(Array("quorum".utf8)))) }
         if input, kind == .quorum, let deliveryLimit {
             entries.append(.init(name: "x-delivery-limit", value: .int64(Int64(deliveryLimit))))
@@ -39,7 +39,7 @@ public struct QueueSettings: Sendable, Hashable {
         if input, singleActiveConsumer {
             entries.append(.init(name: "x-single-active-consumer", value: .boolean(true)))
         }
-        return FieldTable(entries)
+        return Headers(entries)
     }
 }
 

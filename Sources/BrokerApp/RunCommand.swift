@@ -15,7 +15,7 @@ public protocol TransportCatalog {
 /// The product's transports: RabbitMQ (`amqp://`, `amqps://`).
 public enum StandardTransports: TransportCatalog {
     public static func factory(for options: RunOptions) -> TransportFactory {
-        .standard(queues: options.queueSettings, confirmTimeout: options.confirmDuration)
+        .standard(queues: options.rabbitmq.queueSettings, confirmTimeout: options.rabbitmq.confirmDuration)
     }
 }
 

@@ -125,28 +125,9 @@ public struct RunOptions: ParsableArguments {
     )
     public var dataPathTrust = "feed"
 
-    @Option(
-        help:
-            "Type of the queues the broker declares (input, outputs, dead letters): classic, or quorum (replicated over a RabbitMQ cluster)."
-    )
-    public var queueType = "classic"
-
-    @Option(
-        help: "Quorum input queue: deliveries after which RabbitMQ stops redelivering a message (x-delivery-limit).")
-    public var deliveryLimit: Int?
-
-    @Flag(
-        help:
-            "Declare the input queue single-active-consumer: one replica routes at a time, in input order, the others stand by."
-    )
-    public var singleActiveConsumer = false
-
-    /// How the RabbitMQ queues are declared, from --queue-type, --delivery-limit and --single-active-consumer.
-    public var queueSettings: QueueSettings {
-        QueueSettings(
-            kind: QueueSettings.Kind(rawValue: queueType) ?? .classic, deliveryLimit: deliveryLimit,
-            singleActiveConsumer: singleActiveConsumer)
-    }
+    /// The options only the RabbitMQ transport has, under their own heading in `--help`.
+    @OptionGroup(title: "RabbitMQ transport (amqp://, amqps://)")
+    public var rabbitmq: RabbitMQOptions
 
     @Flag(inversion: .prefixedNo, help: "Reload the rules when their files change.")
     public var watchRules = true
@@ -191,12 +172,6 @@ public struct RunOptions: ParsableArguments {
     @Option(help: "Seconds to finish in-flight messages on SIGTERM.")
     public var drainTimeout = 10
 
-    @Option(
-        help:
-            "Seconds a publish may wait for RabbitMQ's confirm before the connection is given up and its messages are redelivered (time RabbitMQ blocks publishing does not count)."
-    )
-    public var confirmTimeout = 30
-
     @Option(help: "Log format: text or json.")
     public var logFormat = "text"
 
@@ -210,16 +185,6 @@ public struct RunOptions: ParsableArguments {
         guard DataPathAdmission.Trust(rawValue: dataPathTrust) != nil else {
             throw ValidationError("--data-path-trust must be feed or full")
         }
-        guard QueueSettings.Kind(rawValue: queueType) != nil else {
-            throw ValidationError("--queue-type must be classic or quorum, not '\(queueType)'")
-        }
-        if let deliveryLimit {
-            guard deliveryLimit >= 1 else { throw ValidationError("--delivery-limit must be 1 or more") }
-            guard queueType == "quorum" else {
-                throw ValidationError(
-                    "--delivery-limit needs --queue-type quorum (classic queues have no delivery limit)")
-            }
-        }
         guard maxAgents > 0 else { throw ValidationError("--max-agents must be more than 0") }
         guard maxInflightBytes > 0 else { throw ValidationError("--max-inflight-bytes must be more than 0") }
         guard unroutableRetry >= 0 else { throw ValidationError("--unroutable-retry must be 0 or more") }
@@ -232,11 +197,9 @@ public struct RunOptions: ParsableArguments {
         guard warmUp >= 0, warmUp <= 3600, warmUpQuiet >= 0, warmUpQuiet <= 3600 else {
             throw ValidationError("--warm-up and --warm-up-quiet must be 0…3600 seconds")
         }
-        guard roundTripWindow > 0, maxHops > 0, maxMessageSize > 0, prefetch > 0, drainTimeout > 0,
-            confirmTimeout > 0
-        else {
+        guard roundTripWindow > 0, maxHops > 0, maxMessageSize > 0, prefetch > 0, drainTimeout > 0 else {
             throw ValidationError(
-                "--round-trip-window, --max-hops, --max-message-size, --prefetch, --drain-timeout and --confirm-timeout must be more than 0"
+                "--round-trip-window, --max-hops, --max-message-size, --prefetch and --drain-timeout must be more than 0"
             )
         }
         guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format must be text or json") }
@@ -292,9 +255,6 @@ public struct RunOptions: ParsableArguments {
         return settings
     }
 
-    /// `--confirm-timeout` as a duration.
-    public var confirmDuration: Duration { .seconds(confirmTimeout) }
-
     /// The daemon's configuration, with the transport taken from `transports` (default: the
     /// standard ones, RabbitMQ declaring its queues as the options say).
     public func configuration(
@@ -323,7 +283,7 @@ public struct RunOptions: ParsableArguments {
         configuration.router.roundTripWindow = .seconds(roundTripWindow)
         configuration.router.maximumHops = maxHops
         // One replica routes at a time so that input order holds: the router keeps it too.
-        configuration.router.keepsInputOrder = singleActiveConsumer
+        configuration.router.keepsInputOrder = rabbitmq.singleActiveConsumer
         configuration.drainTimeout = .seconds(drainTimeout)
         configuration.watchRules = watchRules
         configuration.strictRules = strictRules

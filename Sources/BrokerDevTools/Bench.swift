@@ -160,10 +160,12 @@ public struct Bench: AsyncParsableCommand {
             body: [], target: .queue("q"), properties: MessageProperties(contentType: "application/json"), hops: 1)
         var full = bare
         full.properties = MessageProperties(
-            contentType: "application/json", contentEncoding: "identity",
-            headers: ["x-trace-id": "4bf92f3577b34da6", "x-tenant": "acme", "x-attempt": .int32(2)], deliveryMode: 2,
-            priority: 5, correlationID: "c-1", replyTo: "replies", expiration: "60000", messageID: "m-1",
-            timestamp: 1_764_600_000, type: "chat.text", userID: "guest", appID: "web")
+            contentType: "application/json", messageID: "m-1", correlationID: "c-1", replyTo: "replies",
+            timestamp: 1_764_600_000,
+            headers: ["x-trace-id": "4bf92f3577b34da6", "x-tenant": "acme", "x-attempt": .int32(2)],
+            native: AMQPProperties(
+                deliveryMode: 2, priority: 5, contentEncoding: "identity", expiration: "60000", type: "chat.text",
+                userID: "guest", appID: "web"))
         func nanoseconds(_ message: OutboundMessage) -> Double {
             var sink = 0
             let start = ContinuousClock.now
@@ -292,7 +294,7 @@ public struct Bench: AsyncParsableCommand {
                 let due = start + UInt64(Double(i) * interval * 1e9)
                 let now = DispatchTime.now().uptimeNanoseconds
                 if due > now { try? await Task.sleep(for: .nanoseconds(Int64(due - now))) }
-                let headers: FieldTable = ["x-bench-sent": FieldValue(String(DispatchTime.now().uptimeNanoseconds))]
+                let headers: Headers = ["x-bench-sent": HeaderValue(String(DispatchTime.now().uptimeNanoseconds))]
                 group.addTask {
                     _ = await producer.publish(
                         OutboundMessage(

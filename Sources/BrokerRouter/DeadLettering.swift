@@ -18,15 +18,17 @@ extension MessageRouter {
         _ inbound: InboundMessage, code: String, reason: String, route: String?, queue: String, ruleSet: RuleSet,
         turn: Turn?
     ) async -> RoutingOutcome {
-        var brokerHeaders: FieldTable = [
-            Header.reason: FieldValue(Self.bounded(reason, toBytes: Self.maximumReasonBytes)),
-            Header.reasonCode: FieldValue(code),
-            Header.originalQueue: FieldValue(inbound.source),
-            Header.ruleSet: FieldValue(ruleSet.hash),
+        var brokerHeaders: Headers = [
+            Header.reason: HeaderValue(Self.bounded(reason, toBytes: Self.maximumReasonBytes)),
+            Header.reasonCode: HeaderValue(code),
+            Header.originalQueue: HeaderValue(inbound.source),
+            Header.ruleSet: HeaderValue(ruleSet.hash),
         ]
         let hops = Self.hops(inbound)
-        if hops > 0 { brokerHeaders[Header.hops] = FieldValue(String(hops)) }
-        if let route { brokerHeaders[Header.route] = FieldValue(Self.bounded(route, toBytes: Self.maximumReasonBytes)) }
+        if hops > 0 { brokerHeaders[Header.hops] = HeaderValue(String(hops)) }
+        if let route {
+            brokerHeaders[Header.route] = HeaderValue(Self.bounded(route, toBytes: Self.maximumReasonBytes))
+        }
         let target = PublishTarget.queue(queue)
         // The original's properties and headers, unchanged, with the broker's headers added.
         var properties = inbound.properties
@@ -36,7 +38,7 @@ extension MessageRouter {
         let ownHeaders = inbound.headers.entries.filter { brokerHeaders[$0.name] == nil }.count
         if case .rejected = result, ownHeaders > 0 {
             // The original's own headers may be what cannot be carried: keep the broker's only.
-            brokerHeaders[Header.droppedHeaders] = FieldValue(String(ownHeaders))
+            brokerHeaders[Header.droppedHeaders] = HeaderValue(String(ownHeaders))
             properties.headers = brokerHeaders
             result = await output.publish(OutboundMessage(body: inbound.body, target: target, properties: properties))
         }

@@ -287,8 +287,8 @@ public final class MessageRouter: Sendable {
                     // unacknowledged is what slows the broker down.
                     retry.append(pending[index])
                 case .returned(let reason):
-                    if target.exchange.isEmpty, ruleSet.namedQueues.contains(target.routingKey) {
-                        await outputQueues.queueMissing(target.routingKey)
+                    if case .queue(let name) = target, ruleSet.namedQueues.contains(name) {
+                        await outputQueues.queueMissing(name)
                     }
                     if paused < configuration.unroutableRetry {
                         retry.append(pending[index])
@@ -422,7 +422,7 @@ extension Destination {
     var target: PublishTarget {
         switch self {
         case .queue(let name): .queue(name)
-        case .exchange(let name, let key): PublishTarget(exchange: name, routingKey: key)
+        case .exchange(let name, let key): .topic(name, key: key)
         }
     }
 }

@@ -3,21 +3,20 @@
 /// lifecycle and a health a user can observe. The router never touches sockets, and transports
 /// never call the rule engine.
 
-/// Where a message is published: an exchange and a routing key (the default exchange `""`
-/// with a queue name as the key publishes to that queue).
-public struct PublishTarget: Sendable, Hashable, CustomStringConvertible {
-    public var exchange: String
-    public var routingKey: String
+/// Where a message is published: a queue, or a topic that the message system routes by a key to
+/// whatever is bound to it (AMQP: an exchange and a routing key; NATS: a subject).
+public enum PublishTarget: Sendable, Hashable, CustomStringConvertible {
+    /// The queue of this name.
+    case queue(String)
+    /// The topic `name`, routed by `key`.
+    case topic(String, key: String)
 
-    public init(exchange: String, routingKey: String) {
-        self.exchange = exchange
-        self.routingKey = routingKey
+    public var description: String {
+        switch self {
+        case .queue(let name): name
+        case .topic(let name, let key): "\(name)/\(key)"
+        }
     }
-
-    /// A queue on the default exchange.
-    public static func queue(_ name: String) -> PublishTarget { PublishTarget(exchange: "", routingKey: name) }
-
-    public var description: String { exchange.isEmpty ? routingKey : "\(exchange)/\(routingKey)" }
 }
 
 /// A message to publish.
@@ -41,7 +40,7 @@ public struct OutboundMessage: Sendable, Hashable {
     }
 
     /// The application headers (``MessageProperties/headers``).
-    public var headers: FieldTable {
+    public var headers: Headers {
         get { properties.headers }
         set { properties.headers = newValue }
     }
@@ -127,7 +126,7 @@ public struct InboundMessage: Sendable {
     }
 
     /// The application headers (``MessageProperties/headers``).
-    public var headers: FieldTable {
+    public var headers: Headers {
         get { properties.headers }
         set { properties.headers = newValue }
     }

@@ -13,7 +13,7 @@ public final class InMemoryQueues: Sendable {
         public var hops: Int = 0
 
         /// The application headers (``MessageProperties/headers``).
-        public var headers: FieldTable { properties.headers }
+        public var headers: Headers { properties.headers }
     }
 
     private struct State {
@@ -86,8 +86,10 @@ public final class InMemoryQueues: Sendable {
 
     func resolve(_ target: PublishTarget) -> String? {
         state.withLock { state in
-            if target.exchange.isEmpty { return target.routingKey }
-            return state.exchanges[target.exchange]?[target.routingKey]
+            switch target {
+            case .queue(let name): name
+            case .topic(let exchange, let key): state.exchanges[exchange]?[key]
+            }
         }
     }
 
@@ -260,8 +262,8 @@ public struct InMemorySink: OutboundSink {
     public var health: TransportHealth { TransportHealth(state: .connected, endpoint: "memory") }
 
     public func publish(_ message: OutboundMessage) async -> PublishResult {
-        guard queues.exchangeExists(message.target.exchange) else {
-            return .rejected(reason: "NOT_FOUND - no exchange '\(message.target.exchange)'")
+        if case .topic(let exchange, _) = message.target, !queues.exchangeExists(exchange) {
+            return .rejected(reason: "NOT_FOUND - no exchange '\(exchange)'")
         }
         guard let queue = queues.resolve(message.target) else {
             return .returned(reason: "NO_ROUTE")

@@ -90,7 +90,7 @@ extension RabbitMQIntegration {
             let queues = TestQueues()
             defer { queues.cleanUp() }
             // RabbitMQ takes this (it fits a frame); with the broker's headers added it does not.
-            let bulky: FieldTable = ["x-trace": FieldValue(String(repeating: "t", count: 130_950))]
+            let bulky: Headers = ["x-trace": HeaderValue(String(repeating: "t", count: 130_950))]
             let body = Array(#"{"message_type":"NOPE","message_id":"bulky"}"#.utf8)
             try await fill(queues.input, with: [body], headers: bulky)
             let (router, publisher) = try await route(

@@ -25,7 +25,7 @@ extension RabbitMQIntegration {
         /// One poison message of each kind the adversarial pass found: not JSON, a field so long
         /// that the dead-letter reason quoting it would not fit a frame, headers that leave no
         /// room for the broker's, and a hop count that says it has been routed in a cycle.
-        static let poison: [(body: [UInt8], headers: FieldTable)] = [
+        static let poison: [(body: [UInt8], headers: Headers)] = [
             (Array("{not json".utf8), [:]),
             (
                 Array(
@@ -34,7 +34,7 @@ extension RabbitMQIntegration {
             ),
             (
                 Array(#"{"message_type":"NOPE","message_id":"poison-headers"}"#.utf8),
-                ["x-trace": FieldValue(String(repeating: "t", count: 130_950))]
+                ["x-trace": HeaderValue(String(repeating: "t", count: 130_950))]
             ),
             (
                 Array(#"{"message_type":"TEXT","sender_id":"web_1","message_id":"poison-hops"}"#.utf8),

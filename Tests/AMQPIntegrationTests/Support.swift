@@ -40,7 +40,7 @@ struct TestQueues {
 }
 
 /// Publishes bodies to `queue` with confirms; returns when all are confirmed.
-func fill(_ queue: String, with bodies: [[UInt8]], headers: FieldTable = [:]) async throws {
+func fill(_ queue: String, with bodies: [[UInt8]], headers: Headers = [:]) async throws {
     try await TestRabbitMQ.publish(
         bodies, to: queue, properties: MessageProperties(headers: headers), configuration: rabbit)
 }

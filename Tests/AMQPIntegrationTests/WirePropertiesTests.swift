@@ -5,35 +5,37 @@ import Testing
 /// Where the publisher puts the broker's bookkeeping and a `user_id` RabbitMQ would refuse
 /// (no server needed).
 @Suite(.timeLimit(.minutes(10))) struct WirePropertiesTests {
-    let producer = MessageProperties(appID: "billing")
+    let producer = MessageProperties(native: AMQPProperties(appID: "billing"))
 
     @Test func theHopCountTakesAppIDOnlyWhenTheProducerSetNone() {
-        let bare = AMQPProperties.wire(
+        let bare = AMQPPropertyMapping.wire(
             for: OutboundMessage(body: [], target: .queue("q"), hops: 3), user: "broker", impersonator: false)
-        #expect(bare.appID == "broker-hops:3" && bare.headers.isEmpty)
-        #expect(bare.deliveryMode == 2, "persistent unless the producer said otherwise")
-        let stamped = AMQPProperties.wire(
+        #expect(bare.amqp.appID == "broker-hops:3" && bare.headers.isEmpty)
+        #expect(bare.amqp.deliveryMode == 2, "persistent unless the producer said otherwise")
+        let stamped = AMQPPropertyMapping.wire(
             for: OutboundMessage(body: [], target: .queue("q"), properties: producer, hops: 3), user: "broker",
             impersonator: false)
-        #expect(stamped.appID == "billing")
-        #expect(stamped.headers[AMQPProperties.hopsHeader]?.text == "3")
-        let transient = AMQPProperties.wire(
-            for: OutboundMessage(body: [], target: .queue("q"), properties: MessageProperties(deliveryMode: 1)),
+        #expect(stamped.amqp.appID == "billing")
+        #expect(stamped.headers[AMQPPropertyMapping.hopsHeader]?.text == "3")
+        let transient = AMQPPropertyMapping.wire(
+            for: OutboundMessage(
+                body: [], target: .queue("q"), properties: MessageProperties(native: AMQPProperties(deliveryMode: 1))),
             user: "broker", impersonator: false)
-        #expect(transient.deliveryMode == 1)
+        #expect(transient.amqp.deliveryMode == 1)
     }
 
     @Test func anotherUsersUserIDMovesToAHeaderUnlessTheBrokerMayImpersonate() {
-        var properties = MessageProperties(userID: "alice")
-        properties.headers[AMQPProperties.userIDHeader] = "forged"
+        var properties = MessageProperties(native: AMQPProperties(userID: "alice"))
+        properties.headers[AMQPPropertyMapping.userIDHeader] = "forged"
         let message = OutboundMessage(body: [], target: .queue("q"), properties: properties)
-        let moved = AMQPProperties.wire(for: message, user: "broker", impersonator: false)
-        #expect(moved.userID == nil)
-        #expect(moved.headers[AMQPProperties.userIDHeader]?.text == "alice")
-        let own = AMQPProperties.wire(for: message, user: "alice", impersonator: false)
-        #expect(own.userID == "alice" && own.headers[AMQPProperties.userIDHeader] == nil, "a forged header goes")
-        let impersonated = AMQPProperties.wire(for: message, user: "broker", impersonator: true)
-        #expect(impersonated.userID == "alice" && impersonated.headers.isEmpty)
+        let moved = AMQPPropertyMapping.wire(for: message, user: "broker", impersonator: false)
+        #expect(moved.amqp.userID == nil)
+        #expect(moved.headers[AMQPPropertyMapping.userIDHeader]?.text == "alice")
+        let own = AMQPPropertyMapping.wire(for: message, user: "alice", impersonator: false)
+        #expect(
+            own.amqp.userID == "alice" && own.headers[AMQPPropertyMapping.userIDHeader] == nil, "a forged header goes")
+        let impersonated = AMQPPropertyMapping.wire(for: message, user: "broker", impersonator: true)
+        #expect(impersonated.amqp.userID == "alice" && impersonated.headers.isEmpty)
     }
 
     @Test func everyPropertyAndHeaderTypeSurvivesEncodingAndDecoding() {
@@ -41,7 +43,7 @@ import Testing
         let decoded = PropertyEncoder().roundTrip(
             OutboundMessage(body: [], target: .queue("q"), properties: everything, hops: 2), user: "broker")
         var expected = everything
-        expected.headers[AMQPProperties.hopsHeader] = "2"
+        expected.headers[AMQPPropertyMapping.hopsHeader] = "2"
         #expect(decoded.hops == 2)
         #expect(RabbitMQIntegration.DaemonProcessTests.differences(decoded.properties, expected) == [])
     }

@@ -99,6 +99,31 @@ import Testing
         #expect(Set(properties.keys) == names)
     }
 
+    /// An option only one transport has stands under that transport's heading in `--help`, and
+    /// its config schema entry names the transport: an operator on another transport can skip it.
+    @Test func transportOptionsAreGroupedByTransportInHelpAndSchema() async throws {
+        let schema = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: repositoryRoot.appendingPathComponent("schemas/config.schema.json")))
+        let properties = try #require((schema as? [String: Any])?["properties"] as? [String: [String: Any]])
+        let help = try await runProcess(brokerExecutable, ["run", "--experimental-dump-help"])
+        let tool = try #require(try JSONSerialization.jsonObject(with: Data(help.output.utf8)) as? [String: Any])
+        let arguments = try #require((tool["command"] as? [String: Any])?["arguments"] as? [[String: Any]])
+        var sections: [String: String] = [:]
+        for argument in arguments {
+            guard let name = (argument["names"] as? [[String: Any]])?.compactMap({ $0["name"] as? String }).last
+            else { continue }
+            sections[name] = argument["sectionTitle"] as? String
+        }
+        let rabbitMQ = Set(sections.filter { $0.value.hasPrefix("RabbitMQ transport") }.keys)
+        #expect(rabbitMQ == ["queue-type", "delivery-limit", "single-active-consumer", "confirm-timeout"])
+        for (name, property) in properties {
+            let description = property["description"] as? String ?? ""
+            #expect(
+                description.hasPrefix("RabbitMQ transport") == rabbitMQ.contains(name),
+                "\(name): the schema says '\(description)'")
+        }
+    }
+
     /// The schemas are draft-07 through and through (checked by the script on every run).
     @Test func aSchemaUsingALaterDraftIsRefused() async throws {
         let schema = FileManager.default.temporaryDirectory.appendingPathComponent("later-\(UUID()).json")
