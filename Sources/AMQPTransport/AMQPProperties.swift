@@ -28,38 +28,38 @@ public struct AMQPProperties: NativeProperties, Hashable, CustomStringConvertibl
     }
 
     public var contentEncoding: String? {
-        get { texts?.values.contentEncoding }
-        set { edit { $0.contentEncoding = newValue } }
+        get { self[\.contentEncoding] }
+        set { self[\.contentEncoding] = newValue }
     }
 
     /// The per-message TTL in milliseconds, as text (AMQP carries it as a string).
     public var expiration: String? {
-        get { texts?.values.expiration }
-        set { edit { $0.expiration = newValue } }
+        get { self[\.expiration] }
+        set { self[\.expiration] = newValue }
     }
 
     public var type: String? {
-        get { texts?.values.type }
-        set { edit { $0.type = newValue } }
+        get { self[\.type] }
+        set { self[\.type] = newValue }
     }
 
     /// The user that published the message. RabbitMQ checks it against the publishing
     /// connection's user, so the publisher may carry another user's in a header instead
     /// (``AMQPPropertyMapping``).
     public var userID: String? {
-        get { texts?.values.userID }
-        set { edit { $0.userID = newValue } }
+        get { self[\.userID] }
+        set { self[\.userID] = newValue }
     }
 
     public var appID: String? {
-        get { texts?.values.appID }
-        set { edit { $0.appID = newValue } }
+        get { self[\.appID] }
+        set { self[\.appID] = newValue }
     }
 
     /// AMQP's deprecated `cluster-id`.
     public var clusterID: String? {
-        get { texts?.values.clusterID }
-        set { edit { $0.clusterID = newValue } }
+        get { self[\.clusterID] }
+        set { self[\.clusterID] = newValue }
     }
 
     /// The properties that are set, by their AMQP names.
@@ -85,10 +85,14 @@ public struct AMQPProperties: NativeProperties, Hashable, CustomStringConvertibl
         hasher.combine(texts?.values)
     }
 
-    private mutating func edit(_ change: (inout TextValues) -> Void) {
-        var values = texts?.values ?? TextValues()
-        change(&values)
-        texts = values.isEmpty ? nil : Texts(values)
+    /// One of the text properties; setting one makes a new ``Texts`` (none when all are nil).
+    private subscript(text: WritableKeyPath<TextValues, String?>) -> String? {
+        get { texts?.values[keyPath: text] }
+        set {
+            var values = texts?.values ?? TextValues()
+            values[keyPath: text] = newValue
+            texts = values.isEmpty ? nil : Texts(values)
+        }
     }
 
     private struct TextValues: Sendable, Hashable {
