@@ -1,7 +1,7 @@
 # The two commands of the quick start: `make demo` (the dev binary's demo, then the product's
 # rules toolchain) and `make test`. Also: `make release`,
 # `make install` (GNU conventions: PREFIX, DESTDIR, BINDIR, UNITDIR, SYSCONFDIR), `make lint`,
-# `make bench`.
+# `make bench`, `make bench-floor`.
 SHELL := /bin/bash
 SWIFT ?= swift
 PREFIX ?= /usr/local
@@ -10,7 +10,7 @@ BINDIR ?= $(PREFIX)/bin
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR ?= /etc
 
-.PHONY: all build release release-current install test demo deps lint bench
+.PHONY: all build release release-current install test demo deps lint bench c-relay bench-floor
 
 all: build
 
@@ -60,6 +60,21 @@ demo: build
 
 lint:
 	$(SWIFT) format lint --strict --recursive Sources Tests Plugins Package.swift Benchmarks/Package.swift Benchmarks/Benchmarks
+
+# The floor `broker-dev bench-floor` measures the broker against: a relay in C over rabbitmq-c,
+# built with the system's compiler (or the toolchain's clang).
+CC := $(shell command -v cc || command -v clang)
+c-relay: deps
+	mkdir -p .build
+	$(CC) -O2 -Wall -Wextra -o .build/c-relay Benchmarks/Floor/c-relay.c -lrabbitmq
+
+# CPU per message of `broker run` against the C relay, same run. On the RabbitMQ of RABBITMQ_URL,
+# or (unset) on a node of the project's own on 127.0.0.1:5673, started and stopped here.
+bench-floor: c-relay release
+	$(SWIFT) build -c release --product broker-dev
+	@if [ -n "$$RABBITMQ_URL" ]; then .build/release/broker-dev bench-floor; else \
+		bash scripts/rabbitmq.sh start && trap 'bash scripts/rabbitmq.sh stop' EXIT && \
+		RABBITMQ_URL=$$(bash scripts/rabbitmq.sh url) .build/release/broker-dev bench-floor; fi
 
 bench: deps release
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark
