@@ -183,7 +183,7 @@ let package = Package(
             dependencies: [
                 "BrokerCore", "RoutingRules", "BrokerTransports", "InMemoryTransport", "AMQPTransport", "BrokerRouter",
                 "AgentStatusGRPC", "ServerLinkWebSocket", "AgentServerSimulator", "BrokerDaemon", "BrokerCLISupport",
-                "BrowserAutomation", "BrokerApp",
+                "BrowserAutomation", "BrokerApp", "CRabbitMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),

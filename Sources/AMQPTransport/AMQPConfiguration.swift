@@ -119,11 +119,14 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
     }
 
     /// The URL of this configuration (`RABBITMQ_URL`, or one built from `RABBITMQ_HOST` and
-    /// `RABBITMQ_PORT`), password included: for child processes, never for logs.
+    /// `RABBITMQ_PORT`), password included: for child processes, never for logs. The vhost is
+    /// always spelled out (`/%2F` for `/`): other clients, rabbitmq-c's `amqp_parse_url` among
+    /// them, read an empty path as the vhost "" (the AMQP URI specification's reading).
     public var url: String {
         let credentials = [user, password].map { $0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "" }
+        let vhost = virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
         return nodes.map {
-            "\(scheme)://\(credentials[0]):\(credentials[1])@\($0.host):\($0.port)/\(encodedVirtualHost)"
+            "\(scheme)://\(credentials[0]):\(credentials[1])@\($0.host):\($0.port)/\(vhost)"
         }
         .joined(separator: ",")
     }
