@@ -20,7 +20,7 @@ extension RabbitMQIntegration {
             let policy = try await TestRabbitMQ.rejectPublishes(
                 to: queues.output, beyond: 0, name: "test-refuse-\(queues.id)")
             var cleared = false
-            defer { if !cleared { try? TestRabbitMQ.ctl(["clear_policy", policy]) } }
+            defer { if !cleared { TestRabbitMQ.clearPolicyInBackground(policy) } }
             var configuration = rabbit
             configuration.confirmTimeout = .seconds(1)
             let publisher = AMQPPublisher(configuration: configuration, declareQueues: [queues.output])
@@ -47,7 +47,7 @@ extension RabbitMQIntegration {
             defer { queues.cleanUp() }
             let policy = try await TestRabbitMQ.rejectPublishes(
                 to: queues.output, beyond: 0, name: "test-refuse-\(queues.id)")
-            defer { try? TestRabbitMQ.ctl(["clear_policy", policy]) }
+            defer { TestRabbitMQ.clearPolicyInBackground(policy) }
             var configuration = rabbit
             configuration.confirmTimeout = .seconds(1)
             let publisher = AMQPPublisher(configuration: configuration, declareQueues: [queues.output, queues.input])

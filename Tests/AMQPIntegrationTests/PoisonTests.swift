@@ -152,7 +152,7 @@ extension RabbitMQIntegration {
             defer { queues.cleanUp() }
             let policy = try await TestRabbitMQ.rejectPublishes(
                 to: queues.output, beyond: 5, name: "test-full-\(queues.id)")
-            defer { try? TestRabbitMQ.ctl(["clear_policy", policy]) }
+            defer { TestRabbitMQ.clearPolicyInBackground(policy) }
             try AMQPAdmin.declareQueues([queues.output], configuration: rabbit)
             let bodies = (0..<20).map { text("full\($0)", from: "agent_a") }
             try await fill(queues.input, with: bodies)

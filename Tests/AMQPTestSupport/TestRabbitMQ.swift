@@ -107,6 +107,12 @@ public enum TestRabbitMQ {
         }
     }
 
+    /// Clears the policy `name` on a thread of its own (callable from a `defer`; no task thread
+    /// waits for rabbitmqctl, which takes a second or two). For a policy of one test's queues.
+    public static func clearPolicyInBackground(_ name: String) {
+        Thread.detachNewThread { try? TestRabbitMQ.ctl(["clear_policy", name]) }
+    }
+
     /// Publishes `bodies` (with `properties`) to `queue` with confirms, at most `inFlight` at once
     /// (1: in order); the queue is declared first unless `declaring` is false.
     public static func publish(

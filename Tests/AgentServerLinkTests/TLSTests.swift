@@ -19,7 +19,7 @@ import Testing
     }
 
     @Test func overTLSToAnIPAddressTheLinkRegistersAndTheStatusStreamSyncs() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try await TestCertificates()
         defer { certificates.remove() }
         let simulator = try await simulator(certificates)
         #expect(simulator.webSocketURL.hasPrefix("wss://127.0.0.1:"))
@@ -35,8 +35,8 @@ import Testing
     }
 
     @Test func aServerWhoseCertificateNoTrustedCASignedIsRefused() async throws {
-        let certificates = try TestCertificates()
-        let stranger = try TestCertificates(name: "someone else's CA")
+        let certificates = try await TestCertificates()
+        let stranger = try await TestCertificates(name: "someone else's CA")
         defer {
             certificates.remove()
             stranger.remove()
@@ -51,8 +51,8 @@ import Testing
     }
 
     @Test func aStatusStreamFromAnUntrustedServerNeverReachesTheRegistry() async throws {
-        let certificates = try TestCertificates()
-        let stranger = try TestCertificates(name: "someone else's CA")
+        let certificates = try await TestCertificates()
+        let stranger = try await TestCertificates(name: "someone else's CA")
         defer {
             certificates.remove()
             stranger.remove()

@@ -24,7 +24,7 @@ import Testing
     }
 
     @Test func aWSSServerGetsATLSStatusStreamVerifiedAgainstTheGivenCA() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try await TestCertificates()
         defer { certificates.remove() }
         let simulator = AgentServerSimulator(
             tls: .init(certificateChainPath: certificates.serverCertificate, privateKeyPath: certificates.serverKey))

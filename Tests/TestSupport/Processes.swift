@@ -140,3 +140,12 @@ public final class ListeningSocket: @unchecked Sendable {
 
     deinit { close(fd) }
 }
+
+/// Runs `work` on a thread of its own and returns its result: for long blocking or CPU-heavy
+/// work in an async test, which would otherwise hold one of the cooperative threads (two on a
+/// 2-core machine) and stall every other test of the run.
+public func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
+    }
+}

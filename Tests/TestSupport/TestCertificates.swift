@@ -12,7 +12,8 @@ public struct TestCertificates: Sendable {
     let directory: URL
 
     /// Makes a CA named `name` and a server certificate in a fresh temporary directory.
-    public init(name: String = "broker test CA", sourceLocation: SourceLocation = #_sourceLocation) throws {
+    /// `openssl` runs as a child process that no cooperative thread waits for.
+    public init(name: String = "broker test CA", sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("broker-tls-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         self.directory = directory
@@ -36,7 +37,7 @@ public struct TestCertificates: Sendable {
             ],
         ]
         for arguments in steps {
-            let (status, output) = try runCommandBlocking("/usr/bin/env", ["openssl"] + arguments, in: directory)
+            let (status, output) = try await runCommand("/usr/bin/env", ["openssl"] + arguments, in: directory)
             try #require(status == 0, "openssl \(arguments.first ?? ""): \(output)", sourceLocation: sourceLocation)
         }
     }
