@@ -1,7 +1,7 @@
 # The two commands of the quick start: `make demo` (the dev binary's demo, then the product's
 # rules toolchain) and `make test`. Also: `make release`,
 # `make install` (GNU conventions: PREFIX, DESTDIR, BINDIR, UNITDIR, SYSCONFDIR), `make lint`,
-# `make bench`, `make bench-floor`.
+# `make bench`, `make bench-floor`, `make bench-allocations`.
 SHELL := /bin/bash
 SWIFT ?= swift
 PREFIX ?= /usr/local
@@ -10,7 +10,7 @@ BINDIR ?= $(PREFIX)/bin
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR ?= /etc
 
-.PHONY: all build release release-current install test demo deps lint bench c-relay bench-floor
+.PHONY: all build release release-current install test demo deps lint bench c-relay bench-floor bench-allocations
 
 all: build
 
@@ -75,6 +75,17 @@ bench-floor: c-relay release
 	@if [ -n "$$RABBITMQ_URL" ]; then .build/release/broker-dev bench-floor; else \
 		bash scripts/rabbitmq.sh start && trap 'bash scripts/rabbitmq.sh stop' EXIT && \
 		RABBITMQ_URL=$$(bash scripts/rabbitmq.sh url) .build/release/broker-dev bench-floor; fi
+
+# Heap allocations per routed message through the whole pipeline, counted by an allocator
+# wrapper preloaded into `broker-dev bench-allocations` (in-memory queues, then RabbitMQ as for
+# bench-floor).
+bench-allocations: deps
+	$(SWIFT) build -c release --product broker-dev
+	mkdir -p .build
+	$(CC) -O2 -Wall -Wextra -shared -fPIC -o .build/count-allocations.so Benchmarks/Floor/count-allocations.c -ldl
+	@if [ -n "$$RABBITMQ_URL" ]; then LD_PRELOAD=$(CURDIR)/.build/count-allocations.so .build/release/broker-dev bench-allocations --amqp; else \
+		bash scripts/rabbitmq.sh start && trap 'bash scripts/rabbitmq.sh stop' EXIT && \
+		RABBITMQ_URL=$$(bash scripts/rabbitmq.sh url) LD_PRELOAD=$(CURDIR)/.build/count-allocations.so .build/release/broker-dev bench-allocations --amqp; fi
 
 bench: deps release
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark

@@ -4,6 +4,6 @@ import ArgumentParser
 public enum DevTools {
     public static let commands: [any ParsableCommand.Type] = [
         Demo.self, SimulateServer.self, Bench.self, BenchStatus.self, BenchReload.self, BenchReplicas.self,
-        BenchConsole.self, BenchFloor.self, SwiftLoop.self,
+        BenchConsole.self, BenchFloor.self, SwiftLoop.self, BenchAllocations.self,
     ]
 }
