@@ -7,6 +7,7 @@ import Synchronization
 /// The JSON the admin API and the console show: decisions with their traces, agents, the
 /// shadow comparison, a warm-up in progress.
 enum AdminJSON {
+    /// An instant as every admin answer and page shows it: ISO 8601, UTC, whole seconds.
     static func timestamp(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
 
     /// The warm-up in progress (`null` when none is), with the messages that wait for it.

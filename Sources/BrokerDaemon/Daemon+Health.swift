@@ -18,19 +18,20 @@ extension Daemon {
             }
         }
         let status = registry.sync.status
-        let since = Self.timestamp(status.since)
+        let since = AdminJSON.timestamp(status.since)
         let state = "\(status.state.rawValue) since \(since)"
         switch router.routingGate.verdict(status) {
         case .route(let until?):
             checks.append(
-                ReadinessCheck(check: "registry", ok: true, detail: "\(state), routing until \(Self.timestamp(until))"))
+                ReadinessCheck(
+                    check: "registry", ok: true, detail: "\(state), routing until \(AdminJSON.timestamp(until))"))
         case .route(nil):
             if let warmup = status.warmup {
                 checks.append(
                     ReadinessCheck(
                         check: "registry", ok: true,
                         detail:
-                            "\(state), warming up until \(Self.timestamp(warmup.deadline)) at the latest: \(warmup.reason); \(router.statistics.waitingForAgents) messages wait for agents"
+                            "\(state), warming up until \(AdminJSON.timestamp(warmup.deadline)) at the latest: \(warmup.reason); \(router.statistics.waitingForAgents) messages wait for agents"
                     ))
             } else {
                 checks.append(ReadinessCheck(check: "registry", ok: true, detail: state))
@@ -45,7 +46,8 @@ extension Daemon {
             checks.append(
                 ReadinessCheck(
                     check: "dead_letter", ok: false,
-                    detail: "\(failure.reason) (at \(Self.timestamp(failure.at))); inputs are requeued with a pause"))
+                    detail:
+                        "\(failure.reason) (at \(AdminJSON.timestamp(failure.at))); inputs are requeued with a pause"))
         } else {
             checks.append(
                 ReadinessCheck(check: "dead_letter", ok: true, detail: "\(deadLetters.failures) failed so far"))
@@ -79,6 +81,4 @@ extension Daemon {
         }
         return result
     }
-
-    static func timestamp(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
 }

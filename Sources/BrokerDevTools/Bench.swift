@@ -74,12 +74,7 @@ public struct Bench: AsyncParsableCommand {
         let amqp = try AMQPConfiguration.fromEnvironment()
         let ruleText = try String(contentsOfFile: rules, encoding: .utf8)
         print("broker bench: \(messages) messages, prefetch \(prefetch), RabbitMQ \(amqp)")
-        let agents = AgentRegistry()
-        agents.apply(
-            AgentStatusUpdate(
-                agents: ["agent_a", "agent_b", "agent_c"].map { AgentStatusRecord(agentID: $0, isOnline: true) },
-                isFullUpdate: true))
-        agents.sync.markSynced()
+        let agents = Self.threeAgents()
 
         var relayRates: [Double] = []
         var brokerRates: [Double] = []
@@ -180,13 +175,35 @@ public struct Bench: AsyncParsableCommand {
             nanoseconds(bare), nanoseconds(full))
     }
 
+    /// `text`'s rules with their output and dead-letter queues renamed to the benchmark's.
     static func redirect(_ text: String, _ queues: Queues) throws -> RuleSet {
-        let redirected = text.replacingOccurrences(of: "output: server_input_queue", with: "output: \(queues.output)")
-            .replacingOccurrences(of: "dead_letter: broker_dead_letter", with: "dead_letter: \(queues.dead)")
-        guard let ruleSet = RuleSetLoader().load([RuleSource(name: "bench.yaml", text: redirected)]).ruleSet else {
+        try redirect(text, output: queues.output, deadLetter: queues.dead)
+    }
+
+    /// `text`'s rules with the default output queue renamed to `output` (and the dead-letter
+    /// queue to `deadLetter`).
+    static func redirect(_ text: String, output: String, deadLetter: String = "broker_dead_letter") throws -> RuleSet {
+        try compile(
+            text.replacingOccurrences(of: "output: server_input_queue", with: "output: \(output)")
+                .replacingOccurrences(of: "dead_letter: broker_dead_letter", with: "dead_letter: \(deadLetter)"))
+    }
+
+    static func compile(_ text: String) throws -> RuleSet {
+        guard let ruleSet = RuleSetLoader().load([RuleSource(name: "bench.yaml", text: text)]).ruleSet else {
             throw ValidationError("the rules do not compile")
         }
         return ruleSet
+    }
+
+    /// A synced registry of three online agents, `agent_a` to `agent_c` (what every bench routes to).
+    static func threeAgents() -> AgentRegistry {
+        let registry = AgentRegistry()
+        registry.apply(
+            AgentStatusUpdate(
+                agents: ["agent_a", "agent_b", "agent_c"].map { AgentStatusRecord(agentID: $0, isOnline: true) },
+                isFullUpdate: true))
+        registry.sync.markSynced()
+        return registry
     }
 
     static func body(_ i: Int) -> [UInt8] {

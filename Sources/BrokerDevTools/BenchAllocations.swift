@@ -50,23 +50,11 @@ public struct BenchAllocations: AsyncParsableCommand {
         }
     }
 
-    static func agents() -> AgentRegistry {
-        let registry = AgentRegistry()
-        registry.apply(
-            AgentStatusUpdate(
-                agents: ["agent_a", "agent_b", "agent_c"].map { AgentStatusRecord(agentID: $0, isOnline: true) },
-                isFullUpdate: true))
-        registry.sync.markSynced()
-        return registry
-    }
-
     static func inMemory(messages: Int, ruleText: String, count: () -> UInt64) async throws -> Double {
-        guard let ruleSet = RuleSetLoader().load([RuleSource(name: "bench.yaml", text: ruleText)]).ruleSet else {
-            throw ValidationError("the rules do not compile")
-        }
+        let ruleSet = try Bench.compile(ruleText)
         let queues = InMemoryQueues()
         for i in 0..<messages { queues.enqueue(Bench.body(i), to: "broker_input_queue") }
-        let router = MessageRouter(rules: RuleSetHolder(ruleSet), registry: agents(), output: queues.sink)
+        let router = MessageRouter(rules: RuleSetHolder(ruleSet), registry: Bench.threeAgents(), output: queues.sink)
         let consumer = queues.consumer(of: "broker_input_queue", prefetch: 256)
         let before = count()
         let routing = Task { await router.run(consumer) }
@@ -87,7 +75,8 @@ public struct BenchAllocations: AsyncParsableCommand {
         let publisher = AMQPPublisher(configuration: amqp, declareQueues: [queues.output, queues.dead])
         defer { publisher.beginGracefulShutdown() }
         let router = MessageRouter(
-            rules: RuleSetHolder(try Bench.redirect(ruleText, queues)), registry: agents(), output: publisher)
+            rules: RuleSetHolder(try Bench.redirect(ruleText, queues)), registry: Bench.threeAgents(), output: publisher
+        )
         let consumer = AMQPConsumer(configuration: amqp, queue: queues.input, prefetch: 256)
         let routing = Task { await router.run(consumer) }
         // From the first message taken: connecting is not counted.

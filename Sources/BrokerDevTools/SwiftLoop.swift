@@ -27,17 +27,8 @@ struct SwiftLoop: ParsableCommand {
     private static let publish: amqp_channel_t = 2
 
     func run() throws {
-        let text = try String(contentsOfFile: rules, encoding: .utf8)
-            .replacingOccurrences(of: "output: server_input_queue", with: "output: \(output)")
-        guard let ruleSet = RuleSetLoader().load([RuleSource(name: rules, text: text)]).ruleSet else {
-            throw ValidationError("\(rules) does not compile")
-        }
-        let registry = AgentRegistry()
-        registry.apply(
-            AgentStatusUpdate(
-                agents: ["agent_a", "agent_b", "agent_c"].map { AgentStatusRecord(agentID: $0, isOnline: true) },
-                isFullUpdate: true))
-        let snapshot = registry.snapshot
+        let ruleSet = try Bench.redirect(try String(contentsOfFile: rules, encoding: .utf8), output: output)
+        let snapshot = Bench.threeAgents().snapshot
         let connection = try Self.connect(try AMQPConfiguration(url: url), prefetch: prefetch, input: input)
         defer { amqp_destroy_connection(connection) }
 

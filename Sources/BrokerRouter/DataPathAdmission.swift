@@ -2,9 +2,9 @@ import BrokerCore
 import Logging
 import Synchronization
 
-/// Admits agent records from the data path into the registry, within bounds: agent status updates on the input queue
-/// and `REGISTER_AGENT` on the metadata queue come from anyone who can publish there, unlike
-/// the gRPC feed.
+/// Admits agent records from the data path into the registry, within bounds: agent status
+/// updates on the input queue and `REGISTER_AGENT` on the metadata queue come from anyone who
+/// can publish there, unlike the gRPC feed.
 ///
 /// Trust: with ``Trust/feed`` (the default) the agent server's feed decides which agents exist.
 /// A data-path record about an agent the feed reported may report it online or change its

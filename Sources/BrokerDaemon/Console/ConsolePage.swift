@@ -91,6 +91,7 @@ enum HTML {
 
     /// An instant as ISO 8601 (what the script shows in the reader's own time zone).
     static func time(_ date: Date) -> String {
-        #"<time datetime="\#(ISO8601DateFormatter().string(from: date))">\#(ISO8601DateFormatter().string(from: date))</time>"#
+        let text = AdminJSON.timestamp(date)
+        return #"<time datetime="\#(text)">\#(text)</time>"#
     }
 }
