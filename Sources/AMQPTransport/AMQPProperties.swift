@@ -125,9 +125,12 @@ extension MessageProperties {
     }
 
     /// Calls `body` with each short-string property that is set, by its AMQP name (`headers`,
-    /// `delivery_mode`, `priority` and `timestamp` are not strings). Allocates nothing.
-    func forEachShortString(_ body: (_ name: String, _ value: String) throws -> Void) rethrows {
-        let amqp = self.amqp
+    /// `delivery_mode`, `priority` and `timestamp` are not strings). Allocates nothing. `amqp`:
+    /// these properties' ``amqp``, when the caller has read them already.
+    func forEachShortString(
+        amqp: AMQPProperties? = nil, _ body: (_ name: String, _ value: String) throws -> Void
+    ) rethrows {
+        let amqp = amqp ?? self.amqp
         if let contentType { try body("content_type", contentType) }
         if let contentEncoding = amqp.contentEncoding { try body("content_encoding", contentEncoding) }
         if let correlationID { try body("correlation_id", correlationID) }

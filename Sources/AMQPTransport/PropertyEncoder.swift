@@ -175,7 +175,8 @@ extension MessageProperties {
     /// end (8), class, weight, body size and flags (14), and each property set.
     var headerFrameBytes: Int {
         var bytes = 8 + 14
-        forEachShortString { _, value in bytes += 1 + value.utf8.count }
+        let amqp = self.amqp
+        forEachShortString(amqp: amqp) { _, value in bytes += 1 + value.utf8.count }
         if amqp.deliveryMode != nil { bytes += 1 }
         if amqp.priority != nil { bytes += 1 }
         if timestamp != nil { bytes += 8 }
