@@ -12,9 +12,14 @@ import Synchronization
 /// any thread (woken through an eventfd, so a settle never waits for a poll timeout), services
 /// heartbeats, and on any connection loss reconnects with exponential backoff and jitter.
 /// Settles of messages from a lost connection are dropped: RabbitMQ redelivers those messages.
+///
+/// The deliveries that one read from the socket brought arrive as one batch (``batches``, at
+/// most the prefetch), so the router decides and publishes them with one hand-off.
 public final class AMQPConsumer: InboundSource, @unchecked Sendable {
-    public let messages: AsyncStream<InboundMessage>
-    private let continuation: AsyncStream<InboundMessage>.Continuation
+    public let batches: AsyncStream<[InboundMessage]>
+    private let continuation: AsyncStream<[InboundMessage]>.Continuation
+    /// Deliveries read and not yet yielded (owned by the consumer's thread).
+    private var batch: [InboundMessage] = []
     private let configuration: AMQPConfiguration
     /// The node of the cluster it uses now.
     private let node: ClusterNodes
@@ -61,12 +66,15 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
         self.queue = queue
         self.prefetch = prefetch
         self.logger = logger
-        (messages, continuation) = AsyncStream.makeStream(of: InboundMessage.self)
+        (batches, continuation) = AsyncStream.makeStream(of: [InboundMessage].self)
         let thread = Thread { [self] in self.runLoop() }
         thread.name = "amqp-consumer-\(queue)"
         self.thread = thread
         thread.start()
     }
+
+    /// The deliveries one at a time.
+    public var messages: AsyncStream<InboundMessage> { batches.oneByOne }
 
     /// Whether the consumer is connected right now.
     public var isConnected: Bool { connectedFlag.load(ordering: .relaxed) }
@@ -220,21 +228,30 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
 
     private func consume(_ connection: AMQPConnection, generation: UInt64, flow: inout Flow) throws(AMQPError) {
         var lastHeartbeat = ContinuousClock.now
+        // What was read is yielded before the thread waits. When the connection fails first, the
+        // deliveries not yielded are forgotten: RabbitMQ redelivers them, and nothing routed a
+        // copy of them that would then be a duplicate.
+        defer { batch.removeAll() }
         while true {
             try applySettles(connection, generation: generation)
             if !stopped.load(ordering: .acquiring) { try applyFlow(connection, &flow) }
             if stopped.load(ordering: .acquiring) {
+                yieldBatch()
                 // Stop taking messages but keep settling those in flight for a short while.
                 try drainAfterStop(connection, generation: generation)
                 return
             }
             let held = unsettledBytes.load(ordering: .relaxed)
             if held > 0 && held >= maximumUnsettledBytes {
+                yieldBatch()
                 // Over the byte budget: read nothing until settles free room, but stay alive.
                 wakeup.sleep(.milliseconds(250))
                 wakeup.drain()
                 try keepAlive(connection, heartbeat: &lastHeartbeat)
                 continue
+            }
+            if !connection.hasBufferedFrames || batch.count >= Int(prefetch) {
+                yieldBatch()
             }
             if !connection.hasBufferedFrames {
                 let ready = waitForInput(socket: connection.socket, wakeup: wakeup, milliseconds: 250)
@@ -252,6 +269,17 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
                 try connection.declareDurableQueue(queue, arguments: configuration.queues.arguments(input: true))
             }
         }
+    }
+
+    /// Hands the deliveries read so far to the stream; once the stream has ended (a graceful
+    /// shutdown began), returns them to the queue instead.
+    private func yieldBatch() {
+        guard !batch.isEmpty else { return }
+        if case .terminated = continuation.yield(batch) {
+            for message in batch { message.settlement.reject(requeue: true) }
+        }
+        batch = []
+        batch.reserveCapacity(16)
     }
 
     /// What reading one frame found, besides deliveries.
@@ -305,7 +333,7 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
                 settlement: AMQPSettlement(consumer: self, generation: generation, tag: tag, bytes: cost))
             outstanding.add(1, ordering: .relaxed)
             unsettledBytes.add(cost, ordering: .relaxed)
-            continuation.yield(message)
+            batch.append(message)
             return .handled
         }
         if reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION {

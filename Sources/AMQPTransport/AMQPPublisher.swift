@@ -29,13 +29,13 @@ import Synchronization
 public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
     private struct Request {
         var message: OutboundMessage
-        var continuation: CheckedContinuation<PublishResult, Never>
+        var continuation: PublishWaiter
     }
 
     private struct InFlight {
         var target: PublishTarget
         var body: [UInt8]
-        var continuation: CheckedContinuation<PublishResult, Never>
+        var continuation: PublishWaiter
         var returned: String?
         var sent: ContinuousClock.Instant
     }
@@ -100,8 +100,30 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
             }
             // Wake the thread only when the queue was empty: it drains everything queued.
             let wasEmpty = requests.withLock { requests in
-                requests.append(Request(message: message, continuation: continuation))
+                requests.append(Request(message: message, continuation: .one(continuation)))
                 return requests.count == 1
+            }
+            if wasEmpty { wakeup.signal() }
+        }
+    }
+
+    /// Queues the whole batch for the connection's thread at once (one wake-up), which sends it
+    /// in order; the caller resumes once, when every message has its outcome.
+    public func publish(_ messages: [OutboundMessage]) async -> [PublishResult] {
+        guard !messages.isEmpty else { return [] }
+        return await withCheckedContinuation { continuation in
+            if closed.load(ordering: .acquiring) {
+                continuation.resume(
+                    returning: Array(repeating: .unknown(reason: "publisher closed"), count: messages.count))
+                return
+            }
+            let results = PublishWaiter.Batch(count: messages.count, continuation: continuation)
+            let wasEmpty = requests.withLock { requests in
+                let wasEmpty = requests.isEmpty
+                for (index, message) in messages.enumerated() {
+                    requests.append(Request(message: message, continuation: .batch(results, index)))
+                }
+                return wasEmpty
             }
             if wasEmpty { wakeup.signal() }
         }
@@ -437,6 +459,39 @@ public final class AMQPPublisher: OutboundSink, @unchecked Sendable {
     private func failAll(_ result: PublishResult) {
         for (_, entry) in inFlight { entry.continuation.resume(returning: result) }
         inFlight.removeAll()
+    }
+
+    /// Who waits for a publish's outcome: its own caller, or one message of a batch.
+    private enum PublishWaiter: Sendable {
+        case one(CheckedContinuation<PublishResult, Never>)
+        case batch(Batch, Int)
+
+        func resume(returning result: PublishResult) {
+            switch self {
+            case .one(let continuation): continuation.resume(returning: result)
+            case .batch(let batch, let index): batch.complete(index, with: result)
+            }
+        }
+
+        /// The outcomes of a batch, gathered on the publisher's thread (the only one that
+        /// completes them), handed to the caller with the last.
+        final class Batch: @unchecked Sendable {
+            private var results: [PublishResult]
+            private var remaining: Int
+            private let continuation: CheckedContinuation<[PublishResult], Never>
+
+            init(count: Int, continuation: CheckedContinuation<[PublishResult], Never>) {
+                results = Array(repeating: .unknown(reason: "not published"), count: count)
+                remaining = count
+                self.continuation = continuation
+            }
+
+            func complete(_ index: Int, with result: PublishResult) {
+                results[index] = result
+                remaining -= 1
+                if remaining == 0 { continuation.resume(returning: results) }
+            }
+        }
     }
 
     /// The exchange named in "NOT_FOUND - no exchange 'x' in vhost '/'".

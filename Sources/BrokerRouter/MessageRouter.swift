@@ -35,14 +35,14 @@ public final class MessageRouter: Sendable {
         public static let droppedHeaders = "x-broker-dropped-headers"
     }
 
-    private let rules: RuleSetHolder
-    private let registry: AgentRegistry
+    let rules: RuleSetHolder
+    let registry: AgentRegistry
     let output: any OutboundSink
     let configuration: RouterConfiguration
     /// Numbers the decisions; each decision's seed is derived from its number. It starts at a
     /// value from the system's random source, so replicas and a restarted broker do not pick in
     /// lockstep (each decision's seed is recorded, so a recorded decision still replays).
-    private let sequence = Atomic<UInt64>(UInt64.random(in: .min ... .max))
+    let sequence = Atomic<UInt64>(UInt64.random(in: .min ... .max))
     /// Counts of what the router did, for metrics, tests and benchmarks.
     public let statistics = RouterStatistics()
     /// What status updates on the input (and the metadata queue) may add to the registry.
@@ -51,9 +51,9 @@ public final class MessageRouter: Sendable {
     public let deadLetters = DeadLetterHealth()
     /// Output queues the rules name that went missing, declared again.
     public let outputQueues: OutputQueueRepair
-    private let observer: (any RouterObserver)?
+    let observer: (any RouterObserver)?
     private let gate: RoutingGate
-    private let cycles: CycleDetector
+    let cycles: CycleDetector
     private let cycleLog = LogThrottle()
     private let logger = Logger(label: "broker.router")
 
@@ -85,11 +85,22 @@ public final class MessageRouter: Sendable {
 
     /// Routes every message of `input`, many at once (the input's prefetch bounds how many),
     /// until its stream ends; returns when all of them are settled.
+    ///
+    /// Messages are routed in the batches the input delivers them in (``route(batch:)``). To
+    /// keep input order (``RouterConfiguration/keepsInputOrder``), each message takes its turn.
     public func run(_ input: some InboundSource) async {
-        let order = configuration.keepsInputOrder ? InputOrder() : nil
+        guard configuration.keepsInputOrder else {
+            await withDiscardingTaskGroup { group in
+                for await batch in input.batches {
+                    group.addTask { await self.route(batch: batch) }
+                }
+            }
+            return
+        }
+        let order = InputOrder()
         await withDiscardingTaskGroup { group in
             for await message in input.messages {
-                let turn = order?.nextTurn()
+                let turn = order.nextTurn()
                 group.addTask { _ = await self.route(message, turn: turn) }
             }
         }
@@ -107,18 +118,28 @@ public final class MessageRouter: Sendable {
         // Outcomes without a publish (drop, status update, requeue) hand the turn on here.
         defer { turn?.end() }
         statistics.begin()
-        var record = RoutingRecord(ruleSet: rules.current)
-        record.bodySize = inbound.body.count
+        return await routeCounted(inbound, turn: turn)
+    }
+
+    /// ``route(_:turn:)`` for a message already counted as begun.
+    func routeCounted(_ inbound: InboundMessage, turn: Turn?) async -> RoutingOutcome {
+        var record = observer.map { _ in RoutingRecord(ruleSet: rules.current) }
         let outcome = await decide(inbound, &record, turn: turn)
-        statistics.count(outcome)
-        if let observer {
-            record.outcome = outcome
-            observer.observe(record)
-        }
+        finish(outcome, record, bodySize: inbound.body.count)
         return outcome
     }
 
-    private func decide(_ inbound: InboundMessage, _ record: inout RoutingRecord, turn: Turn?) async
+    /// Counts an outcome and shows it to the observer.
+    func finish(_ outcome: RoutingOutcome, _ record: RoutingRecord?, bodySize: Int) {
+        statistics.count(outcome)
+        if let observer, var record {
+            record.bodySize = bodySize
+            record.outcome = outcome
+            observer.observe(record)
+        }
+    }
+
+    private func decide(_ inbound: InboundMessage, _ record: inout RoutingRecord?, turn: Turn?) async
         -> RoutingOutcome
     {
         switch gate.verdict {
@@ -139,49 +160,14 @@ public final class MessageRouter: Sendable {
                 turn: turn)
         }
         let ruleSet = rules.current
-        let hops = Self.hops(inbound)
-        if hops >= configuration.maximumHops {
-            let reason = "routed \(hops) times without leaving the broker: a routing cycle"
-            let outcome = await deadLetter(
-                inbound, code: "routing_cycle", reason: reason, route: nil, queue: ruleSet.deadLetterQueue,
-                ruleSet: ruleSet, turn: turn)
-            logCycle(
-                outcome,
-                messageID: (try? Message(decoding: inbound.body, maximumSize: configuration.maximumMessageSize))?
-                    .messageID, count: ("hops", hops), reason: reason)
-            return outcome
+        var decided: Decided
+        switch check(inbound, ruleSet: ruleSet) {
+        case .failure(let cause):
+            return await deadLetter(inbound, cause, ruleSet: ruleSet, turn: turn)
+        case .success(let checked):
+            decided = evaluate(checked, ruleSet: ruleSet)
         }
-        let message: Message
-        do {
-            message = try Message(decoding: inbound.body, maximumSize: configuration.maximumMessageSize)
-        } catch {
-            return await deadLetter(
-                inbound, code: error.reasonCode, reason: error.description, route: nil,
-                queue: ruleSet.deadLetterQueue, ruleSet: ruleSet, turn: turn)
-        }
-        var roundTrips = 0
-        if cycles.isEnabled {
-            roundTrips = cycles.roundTrips(of: message.body.contentHash)
-            if roundTrips >= cycles.maximumRoundTrips {
-                let reason =
-                    "came back to the broker \(roundTrips) times within \(cycles.window.components.seconds) s unchanged: a routing cycle through the agent server"
-                let outcome = await deadLetter(
-                    inbound, code: "routing_cycle", reason: reason, route: nil, queue: ruleSet.deadLetterQueue,
-                    ruleSet: ruleSet, turn: turn)
-                logCycle(outcome, messageID: message.messageID, count: ("round_trips", roundTrips), reason: reason)
-                return outcome
-            }
-        }
-        /// One evaluation on the registry as it is now, with a seed of its own.
-        func evaluateNow() -> (UInt64, AgentRegistry.Snapshot, ContinuousClock.Instant, Decision) {
-            let seed = StableHash.mix(sequence.add(1, ordering: .relaxed).newValue)
-            var random = FastRandom(seed: seed)
-            let snapshot = registry.snapshot
-            let started = ContinuousClock.now
-            return (seed, snapshot, started, ruleSet.evaluate(message, in: snapshot, random: &random))
-        }
-        var (seed, snapshot, started, decision) = evaluateNow()
-        while decision.choseAmongAgents && registry.sync.isWarming {
+        while decided.decision.choseAmongAgents && registry.sync.isWarming {
             // The server's view has not settled (it restarted and its agents are reconnecting):
             // a choice among the agents online now, or "nobody is online", is not final yet.
             statistics.beginWaitingForAgents()
@@ -197,36 +183,54 @@ public final class MessageRouter: Sendable {
                     inbound, code: code, reason: reason, route: nil, queue: ruleSet.deadLetterQueue, ruleSet: ruleSet,
                     turn: turn)
             }
-            (seed, snapshot, started, decision) = evaluateNow()
+            decided = evaluate(decided.checked, ruleSet: ruleSet)
         }
-        if observer != nil {
-            record.evaluation = ContinuousClock.now - started
-            record.message = message
-            record.snapshot = snapshot
-            record.ruleSet = ruleSet
-            record.seed = seed
-            record.decision = decision
-        }
+        decided.fill(&record, ruleSet: ruleSet)
+        return await complete(decided, inbound, ruleSet: ruleSet, turn: turn)
+    }
+
+    /// Carries out a decision and settles the input.
+    func complete(
+        _ decided: Decided, _ inbound: InboundMessage, ruleSet: RuleSet, turn: Turn?,
+        firstResults: [PublishResult]? = nil
+    ) async -> RoutingOutcome {
+        let decision = decided.decision
         switch decision.outcome {
         case .deliver, .broadcast:
-            if cycles.isEnabled {
-                for delivery in decision.deliveries {
-                    cycles.record(delivery.message.body.contentHash, roundTrips: roundTrips + 1)
-                }
-            }
-            return await publish(decision, inbound, hops: hops, ruleSet: ruleSet, turn: turn)
+            // Copies published in a batch were recorded then.
+            if firstResults == nil { recordDeliveries(decided) }
+            return await publish(
+                decision, inbound, hops: decided.checked.hops, ruleSet: ruleSet, turn: turn, firstResults: firstResults)
         case .deadLetter(let reason, let queue):
             let code = decision.route == nil ? "no_route" : "rule"
             return await deadLetter(
                 inbound, code: code, reason: reason, route: decision.route, queue: queue, ruleSet: ruleSet, turn: turn)
         case .drop(let reason):
-            inbound.settlement.ack()
-            return .dropped(reason: reason)
+            return drop(inbound, reason: reason)
         case .statusUpdate:
-            let (decoded, problems) = AgentStatusUpdate.decode(json: message.body)
-            let (applied, refused) = dataPathAdmission.apply(decoded, to: registry)
-            inbound.settlement.ack()
-            return .statusApplied(agents: applied, problems: problems.count + refused)
+            return applyStatus(of: decided, inbound)
+        }
+    }
+
+    /// Drops a message the rules drop: acknowledged, nothing published.
+    func drop(_ inbound: InboundMessage, reason: String) -> RoutingOutcome {
+        inbound.settlement.ack()
+        return .dropped(reason: reason)
+    }
+
+    /// Applies a status update the data path carried (as far as ``dataPathAdmission`` lets it).
+    func applyStatus(of decided: Decided, _ inbound: InboundMessage) -> RoutingOutcome {
+        let (updates, problems) = AgentStatusUpdate.decode(json: decided.checked.message.body)
+        let (applied, refused) = dataPathAdmission.apply(updates, to: registry)
+        inbound.settlement.ack()
+        return .statusApplied(agents: applied, problems: problems.count + refused)
+    }
+
+    /// Remembers the content of each routed copy, to tell when it comes back unchanged.
+    func recordDeliveries(_ decided: Decided) {
+        guard cycles.isEnabled else { return }
+        for delivery in decided.decision.deliveries {
+            cycles.record(delivery.message.body.contentHash, roundTrips: decided.checked.roundTrips + 1)
         }
     }
 
@@ -249,7 +253,7 @@ public final class MessageRouter: Sendable {
 
     /// One warning per broken cycle, at most one every 10 s (saying how many it stands for).
     /// `messageID` is read only for a line that is written (decoding the body is not free).
-    private func logCycle(
+    func logCycle(
         _ outcome: RoutingOutcome, messageID: @autoclosure () -> String?, count: (String, Int), reason: String
     ) {
         guard case .deadLettered = outcome else { return }
@@ -262,8 +266,11 @@ public final class MessageRouter: Sendable {
         logger.warning("routing cycle broken: message dead-lettered as routing_cycle", metadata: metadata)
     }
 
+    /// Publishes the routed copies, retrying what can be retried, and settles the input. With
+    /// `firstResults`, the copies were published once already (in a batch) with these outcomes.
     private func publish(
-        _ decision: Decision, _ inbound: InboundMessage, hops: Int, ruleSet: RuleSet, turn: Turn?
+        _ decision: Decision, _ inbound: InboundMessage, hops: Int, ruleSet: RuleSet, turn: Turn?,
+        firstResults: [PublishResult]? = nil
     ) async -> RoutingOutcome {
         let copies = Copies(
             deliveries: decision.deliveries, properties: Self.routedProperties(of: inbound), hops: hops + 1,
@@ -271,10 +278,18 @@ public final class MessageRouter: Sendable {
         var pending = Array(copies.deliveries.indices)
         var backoff = Backoff(base: .milliseconds(50), cap: .seconds(5))
         var paused = Duration.zero
+        var earlier = firstResults
         while true {
             var retry: [Int] = []
             var failure: String?
-            for (index, result) in await publish(pending, of: copies, turn: turn).enumerated() {
+            let results: [PublishResult]
+            if let earlier {
+                results = earlier
+            } else {
+                results = await publish(pending, of: copies, turn: turn)
+            }
+            earlier = nil
+            for (index, result) in results.enumerated() {
                 let target = copies.deliveries[pending[index]].destination.target
                 switch result {
                 case .confirmed: continue
@@ -372,12 +387,10 @@ public final class MessageRouter: Sendable {
 
     /// Publishes `messages` at once; the results in the same order.
     private func publish(_ messages: [OutboundMessage], accepted: (@Sendable () -> Void)?) async -> [PublishResult] {
-        await withTaskGroup(of: (Int, PublishResult).self) { group in
+        guard let accepted else { return await output.publish(messages) }
+        return await withTaskGroup(of: (Int, PublishResult).self) { group in
             for (index, message) in messages.enumerated() {
-                group.addTask {
-                    guard let accepted else { return (index, await self.output.publish(message)) }
-                    return (index, await self.output.publish(message, accepted: accepted))
-                }
+                group.addTask { (index, await self.output.publish(message, accepted: accepted)) }
             }
             var results = [PublishResult](repeating: .unknown(reason: "not published"), count: messages.count)
             for await (index, result) in group { results[index] = result }

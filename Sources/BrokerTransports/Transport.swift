@@ -73,6 +73,11 @@ public protocol OutboundSink: TransportLifecycle {
     /// router keeps input order with it (``OutboundSink/publish(_:accepted:)`` by default calls
     /// `accepted` only with the outcome, which keeps order one confirm at a time).
     func publish(_ message: OutboundMessage, accepted: @escaping @Sendable () -> Void) async -> PublishResult
+    /// Publishes `messages` in this order and waits for all their confirmations; the results in
+    /// the same order, one per message (``publish(_:)``'s). A sink takes the whole batch with one
+    /// hand-off and answers it with one wake-up: this is the router's common path. By default
+    /// the messages are published concurrently, one ``publish(_:)`` each.
+    func publish(_ messages: [OutboundMessage]) async -> [PublishResult]
     /// Makes sure `queues` exist before messages are published to them (a new rule set names
     /// them), now if connected and on every reconnection. Throws when they cannot be declared
     /// now; the sink still declares them when it reconnects.
@@ -88,6 +93,19 @@ extension OutboundSink {
 
     /// As ``declare(_:)`` for sinks that keep no record of what they declared.
     public func declareAgain(_ queues: [String]) async throws { try await declare(queues) }
+
+    /// One ``publish(_:)`` per message, all awaited at once.
+    public func publish(_ messages: [OutboundMessage]) async -> [PublishResult] {
+        if messages.count == 1 { return [await publish(messages[0])] }
+        return await withTaskGroup(of: (Int, PublishResult).self) { group in
+            for (index, message) in messages.enumerated() {
+                group.addTask { (index, await publish(message)) }
+            }
+            var results = [PublishResult](repeating: .unknown(reason: "not published"), count: messages.count)
+            for await (index, result) in group { results[index] = result }
+            return results
+        }
+    }
 
     /// Accepted when its outcome is known: in order, one publish at a time.
     public func publish(_ message: OutboundMessage, accepted: @escaping @Sendable () -> Void) async
@@ -141,15 +159,59 @@ public protocol Settlement: Sendable {
 }
 
 /// A source of inbound messages (a queue consumer).
+///
+/// A source yields its messages one at a time (``messages``) or in batches (``batches``): a
+/// batch is what it had ready at once (what one read from the network brought), in input order.
+/// The router reads batches, deciding a batch at once and publishing it with one hand-off; a
+/// source that cannot tell what arrived together implements ``messages`` only and gets batches
+/// of one. A source's two streams are two views of one stream: read one of them, once.
 public protocol InboundSource: TransportLifecycle {
     /// The messages, until graceful shutdown begins. Sources bound how many are unsettled at
     /// once (prefetch).
     var messages: AsyncStream<InboundMessage> { get }
+    /// The messages in the batches they arrived in (never an empty batch), until graceful
+    /// shutdown begins.
+    var batches: AsyncStream<[InboundMessage]> { get }
     /// Stops deliveries for now (flow control): the messages stay in the input, delivered ones
     /// stay settleable. Idempotent; a source may deliver a few that were already on their way.
     func pause()
     /// Starts deliveries again after ``pause()``. Idempotent.
     func resume()
+}
+
+extension InboundSource {
+    /// Each message a batch of its own.
+    public var batches: AsyncStream<[InboundMessage]> {
+        let messages = OneReader(messages.makeAsyncIterator())
+        return AsyncStream(unfolding: { await messages.next().map { [$0] } })
+    }
+}
+
+extension AsyncStream where Element == [InboundMessage] {
+    /// The messages of the batches, one at a time (for a source whose own stream is batches).
+    public var oneByOne: AsyncStream<InboundMessage> {
+        let batches = OneReader(makeAsyncIterator())
+        let waiting = OneReader(Array<InboundMessage>().makeIterator())
+        return AsyncStream<InboundMessage>(unfolding: {
+            while true {
+                if let message = waiting.state.next() { return message }
+                guard let batch = await batches.next() else { return nil }
+                waiting.state = batch.makeIterator()
+            }
+        })
+    }
+}
+
+/// The iterator of a stream that one task reads: ``AsyncStream``'s unfolding closure is
+/// `@Sendable`, while an iterator is not; a stream is read by one task at a time, so the
+/// iterator is never used by two at once.
+private final class OneReader<State>: @unchecked Sendable {
+    var state: State
+    init(_ state: State) { self.state = state }
+}
+
+extension OneReader {
+    func next<Element>() async -> Element? where State == AsyncStream<Element>.Iterator { await state.next() }
 }
 
 /// What every input and output shares: it starts connecting when it is made, ``run()`` returns

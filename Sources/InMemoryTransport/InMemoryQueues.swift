@@ -274,4 +274,12 @@ public struct InMemorySink: OutboundSink {
             to: queue)
         return .confirmed
     }
+
+    /// One after the other: each is confirmed (or not) at once.
+    public func publish(_ messages: [OutboundMessage]) async -> [PublishResult] {
+        var results: [PublishResult] = []
+        results.reserveCapacity(messages.count)
+        for message in messages { results.append(await publish(message)) }
+        return results
+    }
 }
