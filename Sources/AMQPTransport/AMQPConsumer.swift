@@ -20,6 +20,9 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
     private let continuation: AsyncStream<[InboundMessage]>.Continuation
     /// Deliveries read and not yet yielded (owned by the consumer's thread).
     private var batch: [InboundMessage] = []
+    /// The connection's unsettled deliveries, for acknowledging them together (owned by the
+    /// consumer's thread).
+    private var acknowledgements = Acknowledgements()
     private let configuration: AMQPConfiguration
     /// The node of the cluster it uses now.
     private let node: ClusterNodes
@@ -133,6 +136,7 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
                     return state.generation
                 }
                 // Deliveries of a lost connection come back redelivered; their settles are void.
+                acknowledgements = Acknowledgements()
                 outstanding.store(0, ordering: .relaxed)
                 unsettledBytes.store(0, ordering: .relaxed)
                 logger.info(
@@ -305,15 +309,27 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
             defer { state.requests.removeAll(keepingCapacity: true) }
             return state.requests
         }
+        guard !requests.isEmpty else { return }
+        var acks: [UInt64] = []
         for request in requests where request.generation == generation {
-            let status =
-                request.ack
-                ? amqp_basic_ack(connection.state, AMQPConnection.channel, request.tag, 0)
-                : amqp_basic_nack(connection.state, AMQPConnection.channel, request.tag, 0, request.requeue ? 1 : 0)
-            guard status == AMQP_STATUS_OK.rawValue else {
-                connection.abandon()
-                throw AMQPError.connection("cannot settle: \(String(cString: amqp_error_string2(status)))")
+            if request.ack {
+                acks.append(request.tag)
+                continue
             }
+            acknowledgements.settled(request.tag)
+            try send(
+                amqp_basic_nack(connection.state, AMQPConnection.channel, request.tag, 0, request.requeue ? 1 : 0),
+                connection)
+        }
+        let (upTo, single) = acknowledgements.acknowledge(acks)
+        if let upTo { try send(amqp_basic_ack(connection.state, AMQPConnection.channel, upTo, 1), connection) }
+        for tag in single { try send(amqp_basic_ack(connection.state, AMQPConnection.channel, tag, 0), connection) }
+    }
+
+    private func send(_ status: Int32, _ connection: AMQPConnection) throws(AMQPError) {
+        guard status == AMQP_STATUS_OK.rawValue else {
+            connection.abandon()
+            throw AMQPError.connection("cannot settle: \(String(cString: amqp_error_string2(status)))")
         }
     }
 
@@ -333,6 +349,7 @@ public final class AMQPConsumer: InboundSource, @unchecked Sendable {
                 settlement: AMQPSettlement(consumer: self, generation: generation, tag: tag, bytes: cost))
             outstanding.add(1, ordering: .relaxed)
             unsettledBytes.add(cost, ordering: .relaxed)
+            acknowledgements.delivered(tag)
             batch.append(message)
             return .handled
         }
