@@ -12,8 +12,8 @@ import Synchronization
 /// `--shadow-rules`, and a question to the agent feed about agents the registry does not know.
 public final class DecisionObserver: RouterObserver {
     private struct State {
-        /// Counters by "route\u{0}outcome", made once per label set.
-        var decisions: [String: CoreMetrics.Counter] = [:]
+        /// Counters by route and outcome, made once per label set.
+        var decisions: [Labels: CoreMetrics.Counter] = [:]
         var deadLetters: [String: CoreMetrics.Counter] = [:]
         var recent: [RoutingRecord] = []
         var recentStart = 0
@@ -32,6 +32,12 @@ public final class DecisionObserver: RouterObserver {
             self.total = total
             self.byRoute = byRoute
         }
+    }
+
+    /// The labels of one `broker_decisions_total` series.
+    private struct Labels: Hashable {
+        let route: String
+        let outcome: String
     }
 
     private let state = Mutex(State())
@@ -74,7 +80,7 @@ public final class DecisionObserver: RouterObserver {
             ])
         let factory = self.factory
         let (decisions, deadLetters) = state.withLock { s -> (CoreMetrics.Counter, CoreMetrics.Counter?) in
-            let key = route + "\u{0}" + outcome
+            let key = Labels(route: route, outcome: outcome)
             let counter =
                 s.decisions[key]
                 ?? CoreMetrics.Counter(
@@ -111,8 +117,8 @@ public final class DecisionObserver: RouterObserver {
         shadow?.observe(record)
         if record.decision != nil { decisionTime.recordInterval(record.evaluation) }
         if let unknownAgent, let message = record.message, let snapshot = record.snapshot {
-            for id in [message.senderID, message.receiverID].compactMap({ $0 })
-            where id.hasPrefix("agent_") && snapshot.slot(of: id) == nil {
+            for id in [message.senderID, message.receiverID] {
+                guard let id, id.hasPrefix("agent_"), snapshot.slot(of: id) == nil else { continue }
                 unknownAgent(id)
             }
         }
