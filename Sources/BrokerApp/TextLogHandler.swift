@@ -1,8 +1,9 @@
 import Foundation
 import Logging
 
-/// One line of text per log record, as swift-log's stream handler writes it
-/// (`2026-12-06T05:00:00+0000 info broker.router: key=value [Module] message`), with every control
+/// One line of text per log record, laid out as swift-log's stream handler writes it, with the
+/// time in UTC to the millisecond as in the JSON format
+/// (`2026-12-06T05:00:00.123Z info broker.router: key=value [Module] message`), with every control
 /// character of the message and of metadata escaped (`\n`, `\r`, `\t`, `\u{1B}`): values that come
 /// from outside (a `websocket_url`, a `receiver_id`, a `grpc_port`) cannot start a forged line.
 public struct TextLogHandler: LogHandler {
@@ -26,7 +27,7 @@ public struct TextLogHandler: LogHandler {
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
         let fields = merged.sorted { $0.key < $1.key }.map { " \(Self.escape($0.key))=\(Self.escape("\($0.value)"))" }
         write(
-            "\(Self.timestamp()) \(event.level) \(label):\(fields.joined()) [\(Self.escape(event.source))] \(Self.escape(event.message.description))\n"
+            "\(LogTimestamp.now()) \(event.level) \(label):\(fields.joined()) [\(Self.escape(event.source))] \(Self.escape(event.message.description))\n"
         )
     }
 
@@ -48,14 +49,5 @@ public struct TextLogHandler: LogHandler {
 
     private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
         scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar == "\u{2028}" || scalar == "\u{2029}"
-    }
-
-    private static func timestamp() -> String {
-        var now = time(nil)
-        var parts = tm()
-        localtime_r(&now, &parts)
-        var buffer = [Int8](repeating: 0, count: 32)
-        let count = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%S%z", &parts)
-        return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
