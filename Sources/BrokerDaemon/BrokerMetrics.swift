@@ -45,7 +45,7 @@ public final class BrokerMetrics: Sendable {
         "broker_rules_reload_failures_total": "Rule reloads refused because the rules were invalid.",
         "broker_rules_info": "The rule set in force (its hash).",
         "broker_connection_up": "Connection states (1 up, 0 down).",
-        "broker_build_info": "The broker's version and commit.",
+        "broker_build_info": "The broker's version and the commit (revision) it was built from.",
         "hb_requests_total": "Admin HTTP requests (Hummingbird).",
         "hb_request_errors_total": "Admin HTTP requests that failed (Hummingbird).",
         "http_server_request_duration_seconds": "Admin HTTP request durations (Hummingbird).",

@@ -14,7 +14,7 @@ final class ScrapeGauges: Sendable {
     init(metrics: BrokerMetrics) {
         factory = metrics.factory
         CoreMetrics.Gauge(
-            label: "broker_build_info", dimensions: [("version", BuildInfo.version), ("commit", BuildInfo.commit)],
+            label: "broker_build_info", dimensions: [("version", BuildInfo.version), ("revision", BuildInfo.commit)],
             factory: factory
         ).record(1)
     }

@@ -27,6 +27,24 @@ import Testing
         return Run(status: result.status, output: result.output, error: result.error)
     }
 
+    /// The version is the VERSION file's, a pre-release of it between releases, and names the
+    /// commit: what the package, the image and `broker_build_info` say too.
+    @Test func theVersionIsTheVersionFilesWithTheCommit() async throws {
+        let release = try String(contentsOf: Self.root.appendingPathComponent("VERSION"), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(release.wholeMatch(of: #/\d+\.\d+\.\d+/#) != nil, "VERSION is not a semantic version: \(release)")
+        let (_, head) = try await runCommand("/usr/bin/git", ["-C", Self.root.path, "rev-parse", "--short=12", "HEAD"])
+        let commit = head.trimmingCharacters(in: .whitespacesAndNewlines)
+        let run = try await broker(["--version"])
+        #expect(run.status == 0)
+        let line = run.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let version = try #require(line.split(separator: " ").first.map(String.init), "\(line)")
+        // 0.10.0 at its tag, else 0.10.0-dev.N+COMMIT (N: commits since the last tag).
+        #expect(version == release || version.hasPrefix(release + "-dev."), "\(line)")
+        #expect(line.contains("(commit \(commit)"), "\(line)")
+        if version != release { #expect(version.contains("+\(commit)"), "\(line)") }
+    }
+
     @Test func shippedRulesAreValidStrictly() async throws {
         for path in [
             "rules", "rules/examples/skills-least-loaded.yaml", "rules/examples/sticky-conversations.yaml",

@@ -170,6 +170,10 @@ func request(_ method: String, _ url: String) async throws -> (Int, String) {
             #expect(metrics.contains("# TYPE \(name) "), "missing \(name)")
         }
         #expect(metrics.contains("# TYPE broker_rules_reloads_total counter"))
+        let buildInfo = metrics.split(separator: "\n").first { $0.hasPrefix("broker_build_info{") } ?? ""
+        #expect(
+            buildInfo.contains(#"version="\#(BuildInfo.version)""#)
+                && buildInfo.contains(#"revision="\#(BuildInfo.commit)""#), "\(buildInfo)")
         let sample = try Regex(
             #"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? -?([0-9.e+-]+|\+Inf)$"#)
         for line in metrics.split(separator: "\n") where !line.hasPrefix("#") {
