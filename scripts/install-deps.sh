@@ -6,8 +6,47 @@
 #                                    (unpacked from Debian's prometheus package, not installed),
 #                                    openssl (the TLS tests make their own CA), chromium (the
 #                                    admin console's tests look at its pages in a headless browser)
+#
+# The machine's own services are left as they were: Debian's rabbitmq-server (and Erlang's epmd)
+# would start and enable a system node on 0.0.0.0:5672 when installed, while the tests use a node
+# of their own on 127.0.0.1. So daemons are not started during the install (a policy-rc.d that
+# says no, unless the machine has its own), and the units an install enabled that were not
+# enabled before are disabled again (and stopped, should one have started anyway).
 set -euo pipefail
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# The units of the packages' daemons, and which of them are enabled now.
+daemon_units=(rabbitmq-server.service epmd.service epmd.socket)
+enabled_units() {
+  command -v systemctl >/dev/null || return 0
+  for unit in "${daemon_units[@]}"; do
+    if systemctl is-enabled --quiet "$unit" 2>/dev/null; then echo "$unit"; fi
+  done
+}
+
+# apt-get install "$@", starting no daemon and leaving enabled only the units enabled before.
+install_quietly() {
+  local before policy=${POLICY_RC_D:-/usr/sbin/policy-rc.d} own_policy=0
+  before=$(enabled_units)
+  if [ ! -e "$policy" ]; then
+    as_root sh -c "printf '#!/bin/sh\n# scripts/install-deps.sh: start no service while installing\nexit 101\n' > $policy && chmod 755 $policy"
+    own_policy=1
+  fi
+  local status=0
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null || status=$?
+  if [ "$own_policy" = 1 ]; then as_root rm -f "$policy"; fi
+  for unit in $(enabled_units); do
+    if ! grep -qx "$unit" <<<"$before"; then
+      echo "install-deps: disabling $unit (the install enabled it; the tests run a node of their own)"
+      as_root systemctl disable --quiet "$unit" 2>/dev/null || true
+      if systemctl is-active --quiet "$unit" 2>/dev/null; then as_root systemctl stop "$unit" || true; fi
+    fi
+  done
+  return "$status"
+}
+
+# Sourced by its test for the functions above only.
+if [ "${BASH_SOURCE[0]}" != "$0" ]; then return 0; fi
 
 need=()
 lean=()
@@ -28,8 +67,7 @@ fi
 if [ ${#need[@]} -gt 0 ] || [ ${#lean[@]} -gt 0 ] || [ "${refresh:-0}" = 1 ]; then
   [ $((${#need[@]} + ${#lean[@]})) -eq 0 ] || echo "installing (Debian): ${need[*]} ${lean[*]}"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  [ ${#need[@]} -eq 0 ] || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-  [ ${#lean[@]} -eq 0 ] || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    "${lean[@]}" >/dev/null
+  [ ${#need[@]} -eq 0 ] || install_quietly "${need[@]}"
+  [ ${#lean[@]} -eq 0 ] || install_quietly --no-install-recommends "${lean[@]}"
 fi
 if [ "${1:-build}" = test ]; then bash "$(dirname "$0")/promtool.sh" >/dev/null; fi
