@@ -15,6 +15,8 @@ let package = Package(
         .library(name: "BrokerCore", targets: ["BrokerCore"]),
         .library(name: "RoutingRules", targets: ["RoutingRules"]),
     ],
+    // `from:` requirements, so a package that depends on BrokerCore or RoutingRules can resolve
+    // them beside its own versions; these are the versions the project is built and tested with.
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
