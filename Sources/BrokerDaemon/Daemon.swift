@@ -116,6 +116,11 @@ public final class Daemon: Sendable {
                 ReloadOnHangUp(reloaders: [reloader] + [shadow?.reloader].compactMap { $0 }, notifier: notifier))
         }
         services.append(routing)
+        if let notifier, let interval = RouterWatchdogService.interval() {
+            services.append(
+                RouterWatchdogService(
+                    notifier: notifier, interval: interval, router: router, output: output, logger: logger))
+        }
         var group = ServiceGroupConfiguration(services: services.map { .init(service: $0) }, logger: logger)
         if configuration.handlesSignals { group.gracefulShutdownSignals = [.sigterm, .sigint] }
         // Past the drain deadline and a margin to close connections, the services are cancelled.
