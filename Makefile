@@ -10,7 +10,7 @@ BINDIR ?= $(PREFIX)/bin
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR ?= /etc
 
-.PHONY: all build release release-current install test demo deps lint bench c-relay bench-floor bench-allocations
+.PHONY: all build release release-current install deb test demo deps lint bench c-relay bench-floor bench-allocations
 
 all: build
 
@@ -45,6 +45,13 @@ install: release-current
 	test -e "$(DESTDIR)$(SYSCONFDIR)/broker/rules/default.yaml" || \
 		install -m 0644 rules/default.yaml "$(DESTDIR)$(SYSCONFDIR)/broker/rules/default.yaml"
 	@echo "installed $(DESTDIR)$(BINDIR)/broker and $(DESTDIR)$(UNITDIR)/broker.service"
+
+# The Debian package, broker_VERSION_ARCH.deb in DEB_DIR, from the static release binary
+# (scripts/make-deb.sh says what it holds); offline, with dpkg-deb.
+DEB_DIR ?= .build/deb
+deb: release-current
+	@bash scripts/install-deps.sh deb
+	bash scripts/make-deb.sh "$(DEB_DIR)"
 
 # Integration tests need RabbitMQ: scripts/test.sh starts a node of the project's own on
 # 127.0.0.1:5673 (the system's RabbitMQ and /etc/rabbitmq are left alone), runs the tests, and

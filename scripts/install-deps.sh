@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build needs when they are missing (with sudo when not root).
 #   scripts/install-deps.sh          what `swift build` needs: librabbitmq-dev, libyaml-dev, pkg-config
-#   scripts/install-deps.sh test     also what the tests need: rabbitmq-server, Python's
+#   scripts/install-deps.sh deb      also what `make deb` needs: dpkg-dev (dpkg-shlibdeps)
+#   scripts/install-deps.sh test     also what the tests need: what `make deb` needs, lintian, rabbitmq-server, Python's
 #                                    jsonschema and PyYAML (for the schema test), and promtool
 #                                    (unpacked from Debian's prometheus package, not installed),
 #                                    openssl (the TLS tests make their own CA), chromium (the
@@ -52,7 +53,11 @@ need=()
 lean=()
 pkg-config --exists librabbitmq 2>/dev/null || need+=(librabbitmq-dev pkg-config)
 pkg-config --exists yaml-0.1 2>/dev/null || need+=(libyaml-dev pkg-config)
+if [ "${1:-build}" = deb ] || [ "${1:-build}" = test ]; then
+  command -v dpkg-shlibdeps >/dev/null || need+=(dpkg-dev)
+fi
 if [ "${1:-build}" = test ]; then
+  command -v lintian >/dev/null || need+=(lintian)
   [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need+=(rabbitmq-server)
   command -v python3 >/dev/null || need+=(python3)
   python3 -c 'import jsonschema, yaml' 2>/dev/null || need+=(python3-jsonschema python3-yaml)

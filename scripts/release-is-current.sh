@@ -14,7 +14,7 @@ if ldd "$binary" 2>/dev/null | grep -q 'libswift\|libFoundation\|libdispatch'; t
   echo "release: $binary links the Swift runtime dynamically; building the static one" >&2
   exit 1
 fi
-newer=$(find Sources Plugins Package.swift -newer "$binary" -type f -print -quit 2>/dev/null || true)
+newer=$(find Sources Plugins Package.swift VERSION -newer "$binary" -type f -print -quit 2>/dev/null || true)
 if [ -n "$newer" ]; then
   echo "release: $newer is newer than $binary; building again" >&2
   exit 1
