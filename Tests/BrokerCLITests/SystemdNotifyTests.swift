@@ -41,15 +41,21 @@ final class NotifySocket: @unchecked Sendable {
 }
 
 @Suite(.timeLimit(.minutes(10))) struct SystemdNotifyTests {
-    @Test func readyOnceRoutingReloadingAroundSIGHUPAndStoppingOnDrain() async throws {
-        let notify = try NotifySocket()
-        let broker = try ChildProcess(
+    /// `broker-dev run` on in-memory queues with the default rules and three agents, telling
+    /// `notify` what it does, with `environment` besides.
+    func startBroker(notifying notify: NotifySocket, environment: [String: String] = [:]) throws -> ChildProcess {
+        try ChildProcess(
             "broker", executable: brokerDevExecutable,
             arguments: [
-                "run", "--transport", "memory://notify", "--rules", "rules/default.yaml", "--registry",
+                "run", "--transport", "memory://notify-\(UUID())", "--rules", "rules/default.yaml", "--registry",
                 "rules/registries/three-agents.yaml", "--admin-address", "127.0.0.1:0", "--no-watch-rules",
             ],
-            environment: ["NOTIFY_SOCKET": notify.path])
+            environment: environment.merging(["NOTIFY_SOCKET": notify.path]) { $1 })
+    }
+
+    @Test func readyOnceRoutingReloadingAroundSIGHUPAndStoppingOnDrain() async throws {
+        let notify = try NotifySocket()
+        let broker = try startBroker(notifying: notify)
         var seen: [String] = []
         try await eventually("READY=1", timeout: .seconds(10)) {
             seen += notify.receive()
@@ -74,13 +80,7 @@ final class NotifySocket: @unchecked Sendable {
     /// interval, for as long as it runs.
     @Test func aRoutingBrokerAnswersTheWatchdog() async throws {
         let notify = try NotifySocket()
-        let broker = try ChildProcess(
-            "broker", executable: brokerDevExecutable,
-            arguments: [
-                "run", "--transport", "memory://watchdog", "--rules", "rules/default.yaml", "--registry",
-                "rules/registries/three-agents.yaml", "--admin-address", "127.0.0.1:0", "--no-watch-rules",
-            ],
-            environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "400000"])
+        let broker = try startBroker(notifying: notify, environment: ["WATCHDOG_USEC": "400000"])
         var seen: [String] = []
         try await eventually("three WATCHDOG=1", timeout: .seconds(15)) {
             seen += notify.receive()
