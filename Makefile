@@ -10,7 +10,7 @@ BINDIR ?= $(PREFIX)/bin
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR ?= /etc
 
-.PHONY: all build release release-current install deb test demo deps lint bench c-relay bench-floor bench-allocations
+.PHONY: all build release release-current install deb image test demo deps lint bench c-relay bench-floor bench-allocations
 
 all: build
 
@@ -52,6 +52,13 @@ DEB_DIR ?= .build/deb
 deb: release-current
 	@bash scripts/install-deps.sh deb
 	bash scripts/make-deb.sh "$(DEB_DIR)"
+
+# The container image, an OCI archive in IMAGE_DIR, from the static release binary and the
+# libraries it links (scripts/make-image.py; deploy/container/Containerfile builds it where base
+# images can be pulled).
+IMAGE_DIR ?= .build/image
+image: release-current
+	python3 scripts/make-image.py "$(IMAGE_DIR)"
 
 # Integration tests need RabbitMQ: scripts/test.sh starts a node of the project's own on
 # 127.0.0.1:5673 (the system's RabbitMQ and /etc/rabbitmq are left alone), runs the tests, and
