@@ -2,7 +2,9 @@
 # Installs the Debian packages the build needs when they are missing (with sudo when not root).
 #   scripts/install-deps.sh          what `swift build` needs: librabbitmq-dev, libyaml-dev, pkg-config
 #   scripts/install-deps.sh deb      also what `make deb` needs: dpkg-dev (dpkg-shlibdeps)
-#   scripts/install-deps.sh test     also what the tests need: what `make deb` needs, lintian, rabbitmq-server, Python's
+#   scripts/install-deps.sh test     also what the tests need: what `make deb` needs, lintian,
+#                                    debootstrap (the package test installs the package into a
+#                                    Debian root of its own), rabbitmq-server, Python's
 #                                    jsonschema and PyYAML (for the schema test), and promtool
 #                                    (unpacked from Debian's prometheus package, not installed),
 #                                    openssl (the TLS tests make their own CA), chromium (the
@@ -58,6 +60,8 @@ if [ "${1:-build}" = deb ] || [ "${1:-build}" = test ]; then
 fi
 if [ "${1:-build}" = test ]; then
   command -v lintian >/dev/null || need+=(lintian)
+  # The package test installs it into a Debian root of its own.
+  command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
   [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need+=(rabbitmq-server)
   command -v python3 >/dev/null || need+=(python3)
   python3 -c 'import jsonschema, yaml' 2>/dev/null || need+=(python3-jsonschema python3-yaml)

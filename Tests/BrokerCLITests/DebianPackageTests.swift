@@ -4,8 +4,8 @@ import Testing
 
 /// `make deb` as an operator runs it: the package holds the binary, the unit, the settings as
 /// conffiles and the documentation; its version is the binary's; its dependencies are what the
-/// binary links; lintian finds no error in it. (Installing it needs a Debian root of its own,
-/// which the tests do not build.)
+/// binary links; lintian finds no error in it; and `apt install` puts it into a fresh Debian
+/// root (made with debootstrap from the machine's own Debian mirror) as it should.
 @Suite(.timeLimit(.minutes(10))) struct DebianPackageTests {
     @Test func makeDebBuildsAPackageLintianAccepts() async throws {
         let directory = temporaryPath("deb")
@@ -63,6 +63,87 @@ import Testing
         #expect(
             findings.allSatisfy { $0.contains("non-standard-file-perm 0640 != 0644 [etc/broker/broker.env]") },
             "\(lint)")
+
+        try await installIntoAFreshDebianRoot(package)
+    }
+
+    /// Installs the package with apt into a minimal Debian root of the machine's release: the
+    /// user, the secrets file's group, the unit enabled and nothing started; a purge leaves no
+    /// settings behind. In the same root, `make test`'s install step puts rabbitmq-server there
+    /// without a node running or a unit enabled. Root only (debootstrap and chroot need it;
+    /// `sudo -n` otherwise).
+    func installIntoAFreshDebianRoot(_ package: String) async throws {
+        let root = temporaryPath("debian-root")
+        defer { _ = try? runCommandBlocking("/usr/bin/env", Self.asRoot(["rm", "-rf", root.path])) }
+        let release =
+            try String(contentsOfFile: "/etc/os-release", encoding: .utf8).split(separator: "\n")
+            .first { $0.hasPrefix("VERSION_CODENAME=") }?.dropFirst("VERSION_CODENAME=".count) ?? "bookworm"
+        let made = try await privileged(["debootstrap", "--variant=minbase", String(release), root.path, Self.mirror()])
+        try #require(made.status == 0, "debootstrap: \(made.output.suffix(2000))")
+        #expect(try await privileged(["cp", package, root.appendingPathComponent("tmp/broker.deb").path]).status == 0)
+        let script = repositoryRoot.appendingPathComponent("scripts/install-deps.sh").path
+        #expect(try await privileged(["cp", script, root.appendingPathComponent("tmp/").path]).status == 0)
+        func inRoot(_ command: String) async throws -> (status: Int32, output: String) {
+            try await privileged(["chroot", root.path, "/bin/bash", "-c", command])
+        }
+        let installed = try await inRoot(
+            "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq /tmp/broker.deb")
+        #expect(installed.status == 0, "\(installed.output.suffix(2000))")
+        let state = try await inRoot(
+            """
+            dpkg-query -W -f='${Status}\\n' broker; getent passwd broker | cut -d: -f1,6,7
+            stat -c '%a %G' /etc/broker/broker.env
+            readlink /etc/systemd/system/multi-user.target.wants/broker.service
+            """)
+        #expect(
+            state.output.split(separator: "\n").map(String.init) == [
+                "install ok installed", "broker:/var/lib/broker:/usr/sbin/nologin", "640 broker",
+                "/lib/systemd/system/broker.service",
+            ], "\(state.output)")
+        #expect(try await processesIn(root).isEmpty, "the install started the broker")
+        let purged = try await inRoot(
+            "DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq broker >/dev/null && ls /etc/broker 2>&1; ls /etc/systemd/system/multi-user.target.wants/"
+        )
+        #expect(purged.output.contains("No such file") && !purged.output.contains("broker.service"), "\(purged.output)")
+
+        // make test's install step on a machine without RabbitMQ: no node, no unit enabled.
+        let quiet = try await inRoot("source /tmp/install-deps.sh && install_quietly rabbitmq-server systemd")
+        #expect(quiet.status == 0, "\(quiet.output.suffix(2000))")
+        let services = try await inRoot(
+            "systemctl is-enabled rabbitmq-server.service epmd.service epmd.socket; ls /usr/sbin/policy-rc.d 2>&1")
+        #expect(
+            services.output.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("ls:") } == [
+                "disabled", "disabled", "disabled",
+            ], "\(services.output)")
+        #expect(try await processesIn(root).isEmpty, "the install started a RabbitMQ node or epmd")
+        #expect(services.output.contains("No such file"), "the install's policy-rc.d was left behind")
+    }
+
+    /// The processes whose root is `root` (started inside it), as `pid command` lines.
+    func processesIn(_ root: URL) async throws -> [String] {
+        let script = """
+            for proc in /proc/[0-9]*; do
+              [ "$(readlink "$proc/root" 2>/dev/null)" = "$1" ] && echo "${proc#/proc/} $(tr '\\0' ' ' < "$proc/cmdline")"
+            done; true
+            """
+        let (_, output) = try await privileged(["sh", "-c", script, "sh", root.path])
+        return output.split(separator: "\n").map(String.init)
+    }
+
+    /// The machine's Debian mirror (deb.debian.org when it names none).
+    static func mirror() -> String {
+        let sources = (try? String(contentsOfFile: "/etc/apt/sources.list.d/debian.sources", encoding: .utf8)) ?? ""
+        let uri = sources.split(separator: "\n").first { $0.hasPrefix("URIs:") && !$0.contains("security") }
+        return uri.map { String($0.dropFirst("URIs:".count)).trimmingCharacters(in: .whitespaces) }
+            ?? "http://deb.debian.org/debian"
+    }
+
+    /// `arguments` as root: as they are when the tests run as root, else through `sudo -n`.
+    static func asRoot(_ arguments: [String]) -> [String] { (getuid() == 0 ? [] : ["sudo", "-n"]) + arguments }
+
+    /// Runs `arguments` as root (waiting off the cooperative pool).
+    func privileged(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await runCommand("/usr/bin/env", Self.asRoot(arguments))
     }
 
     func architecture() async throws -> String {
